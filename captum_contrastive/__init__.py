@@ -1,0 +1,37 @@
+"""Contrastive, class-discriminative saliency for Captum."""
+
+from captum_contrastive.attr import (
+    ContrastiveAttribution,
+    ContrastMode,
+    Deconvolution,
+    EnhancedGuidedBackprop,
+    GuidedBackprop,
+    ModifiedReluAttribution,
+    Normalization,
+    contrast_maps,
+    normalize,
+)
+from captum_contrastive.guided import (
+    ReluRule,
+    UnsupportedActivationError,
+    UnsupportedActivationWarning,
+    guided_relu,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ContrastMode",
+    "ContrastiveAttribution",
+    "Deconvolution",
+    "EnhancedGuidedBackprop",
+    "GuidedBackprop",
+    "ModifiedReluAttribution",
+    "Normalization",
+    "ReluRule",
+    "UnsupportedActivationError",
+    "UnsupportedActivationWarning",
+    "contrast_maps",
+    "guided_relu",
+    "normalize",
+]

@@ -1,0 +1,24 @@
+from captum_contrastive.attr.contrastive import ContrastiveAttribution, ContrastMode
+from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
+from captum_contrastive.attr.guided_backprop import (
+    Deconvolution,
+    GuidedBackprop,
+    ModifiedReluAttribution,
+)
+from captum_contrastive.attr.normalization import (
+    Normalization,
+    contrast_maps,
+    normalize,
+)
+
+__all__ = [
+    "ContrastMode",
+    "ContrastiveAttribution",
+    "Deconvolution",
+    "EnhancedGuidedBackprop",
+    "GuidedBackprop",
+    "ModifiedReluAttribution",
+    "Normalization",
+    "contrast_maps",
+    "normalize",
+]

@@ -1,0 +1,331 @@
+"""A contrastive wrapper around any Captum attribution method."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from captum.attr import (
+    Attribution,
+    Deconvolution,
+    DeepLift,
+    DeepLiftShap,
+    FeatureAblation,
+    GradientShap,
+    GuidedBackprop,
+    GuidedGradCam,
+    InputXGradient,
+    IntegratedGradients,
+    LayerGradCam,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+    ShapleyValues,
+    ShapleyValueSampling,
+)
+from captum.log import log_usage
+from torch import Tensor
+
+from captum_contrastive.attr._inputs import (
+    TensorOrTuple,
+    as_tuple,
+    extra_args_tuple,
+    restore_structure,
+    validate_inputs,
+)
+from captum_contrastive.attr._targets import ClassIndex, resolve_class_pair
+from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
+from captum_contrastive.attr.guided_backprop import ModifiedReluAttribution
+from captum_contrastive.attr.normalization import (
+    Normalization,
+    contrast_maps,
+    normalize,
+)
+
+__all__ = ["ContrastMode", "ContrastiveAttribution"]
+
+_LINEAR_IN_OUTPUT = (
+    Saliency,
+    IntegratedGradients,
+    InputXGradient,
+    DeepLift,
+    DeepLiftShap,
+    GradientShap,
+    Occlusion,
+    FeatureAblation,
+    ShapleyValues,
+    ShapleyValueSampling,
+)
+_NONLINEAR_IN_OUTPUT = (
+    GuidedBackprop,
+    Deconvolution,
+    ModifiedReluAttribution,
+    EnhancedGuidedBackprop,
+    GuidedGradCam,
+    LayerGradCam,
+)
+
+
+class ContrastMode(str, enum.Enum):
+    """How the contrast between class k and class m is formed.
+
+    ``DIFFERENCE_OF_MAPS``: attribute k and m separately, normalize each, subtract
+    (the paper's recipe; two attribution calls). ``MAP_OF_DIFFERENCE``: attribute the
+    single output ``f_k - f_m`` in one call; only for methods that are linear in the
+    output, where it equals the difference of the unnormalized maps.
+    """
+
+    DIFFERENCE_OF_MAPS = "difference_of_maps"
+    MAP_OF_DIFFERENCE = "map_of_difference"
+
+
+def _root_forward_func(method: Attribution) -> Callable[..., Tensor]:
+    if isinstance(method, NoiseTunnel):
+        return _root_forward_func(method.attribution_method)
+    return method.forward_func
+
+
+def _nested_attributions(method: Attribution) -> Iterator[Attribution]:
+    yield method
+    for value in vars(method).values():
+        if isinstance(value, Attribution) and value is not method:
+            yield from _nested_attributions(value)
+
+
+@contextmanager
+def _forward_func_replaced(
+    method: Attribution,
+    original: Callable[..., Tensor],
+    replacement: Callable[..., Tensor],
+) -> Iterator[None]:
+    swapped = [m for m in _nested_attributions(method) if m.forward_func is original]
+    try:
+        for attribution in swapped:
+            attribution.forward_func = replacement
+        yield
+    finally:
+        for attribution in swapped:
+            attribution.forward_func = original
+
+
+def _check_linear(method: Attribution, method_kwargs: dict[str, Any]) -> None:
+    name = type(method).__name__
+    if isinstance(method, NoiseTunnel):
+        nt_type = method_kwargs.get("nt_type", "smoothgrad")
+        if nt_type != "smoothgrad":
+            raise ValueError(
+                f"mode='map_of_difference' needs a method linear in the output; "
+                f"NoiseTunnel with nt_type={nt_type!r} is not (use 'smoothgrad')"
+            )
+        _check_linear(method.attribution_method, method_kwargs)
+        return
+    if isinstance(method, _NONLINEAR_IN_OUTPUT):
+        raise ValueError(
+            f"mode='map_of_difference' needs a method linear in the output; {name} "
+            "is not (its ReLU rule or ReLU/weighting depends on the gradient's "
+            "sign), so use mode='difference_of_maps'"
+        )
+    if isinstance(method, Saliency) and method_kwargs.get("abs", True):
+        raise ValueError(
+            "mode='map_of_difference' with Saliency needs abs=False: |grad| is not "
+            "linear in the output"
+        )
+    if not isinstance(method, _LINEAR_IN_OUTPUT):
+        raise ValueError(
+            f"mode='map_of_difference' is only offered for methods known to be "
+            f"linear in the output ({', '.join(c.__name__ for c in _LINEAR_IN_OUTPUT)}"
+            f", and NoiseTunnel smoothgrad over them); got {name}"
+        )
+
+
+def _match_input_shape(attribution: Tensor, like: Tensor, mode: str) -> Tensor:
+    if attribution.shape == like.shape or attribution.shape[2:] == like.shape[2:]:
+        return attribution
+    if attribution.ndim != like.ndim or attribution.ndim not in (3, 4, 5):
+        raise ValueError(
+            f"cannot upsample an attribution of shape {tuple(attribution.shape)} to "
+            f"the input shape {tuple(like.shape)}"
+        )
+    align = {"linear": False, "bilinear": False, "bicubic": False, "trilinear": False}
+    return F.interpolate(
+        attribution,
+        size=like.shape[2:],
+        mode=mode,
+        align_corners=align.get(mode),
+    )
+
+
+class ContrastiveAttribution(Attribution):
+    r"""Turn any Captum attribution method into a contrastive one: "why k, not m".
+
+    By default it attributes class k and class m with the wrapped method, takes the
+    positive part of each map, normalizes each per channel by its L1 energy, and keeps
+    the positive difference. With its defaults over
+    :class:`captum_contrastive.GuidedBackprop` it equals
+    :class:`captum_contrastive.EnhancedGuidedBackprop` (which shares one forward pass
+    between the two backward passes and is therefore faster).
+
+    Layer methods whose maps are smaller than the input (``LayerGradCam``) are
+    upsampled to the input's spatial size before normalization; their channel axis
+    stays of size 1.
+    """
+
+    def __init__(
+        self,
+        method: Attribution,
+        normalization: Normalization | str = Normalization.CHANNEL_ENERGY,
+        positive_parts: bool = True,
+        clip_difference: bool = True,
+        mode: ContrastMode | str = ContrastMode.DIFFERENCE_OF_MAPS,
+        upsample_mode: str = "bilinear",
+    ) -> None:
+        r"""
+        Args:
+            method (Attribution): any Captum attribution instance, e.g.
+                ``IntegratedGradients(model)`` or ``NoiseTunnel(Saliency(model))``.
+            normalization (Normalization or str): ``"channel_energy"`` (default),
+                ``"energy"``, ``"max"`` or ``"none"``; see
+                :func:`captum_contrastive.normalize`.
+            positive_parts (bool): take ``max(0, map)`` of each class's map before
+                normalizing. Default: True
+            clip_difference (bool): keep only the positive part of the difference.
+                Default: True
+            mode (ContrastMode or str): ``"difference_of_maps"`` (default, the
+                paper: two attributions, normalized, subtracted) or
+                ``"map_of_difference"`` (one attribution of ``f_k - f_m``; only for
+                methods linear in the output; ``positive_parts`` does not apply, the
+                clip and the normalization act on the single map).
+            upsample_mode (str): interpolation for layer maps smaller than the
+                input. Default: ``"bilinear"``
+        """
+        if not isinstance(method, Attribution):
+            raise TypeError(
+                "`method` must be a captum.attr.Attribution instance, "
+                f"got {type(method).__name__}"
+            )
+        Attribution.__init__(self, _root_forward_func(method))
+        self.method = method
+        self.normalization = Normalization(normalization)
+        self.positive_parts = positive_parts
+        self.clip_difference = clip_difference
+        self.mode = ContrastMode(mode)
+        self.upsample_mode = upsample_mode
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: TensorOrTuple,
+        target: ClassIndex = None,
+        contrast_target: ClassIndex = None,
+        **method_kwargs: Any,
+    ) -> TensorOrTuple:
+        r"""
+        Args:
+            inputs (Tensor or tuple[Tensor, ...]): inputs of shape ``(N, C, ...)``.
+            target (int, list[int] or Tensor, optional): class k to explain.
+                Default: None (the predicted class).
+            contrast_target (int, list[int] or Tensor, optional): class m to
+                contrast against. Default: None (the runner-up).
+            **method_kwargs: forwarded to the wrapped method's ``attribute``
+                (``baselines``, ``n_steps``, ``nt_type``, ``additional_forward_args``,
+                ...). ``return_convergence_delta`` is not supported.
+
+        Returns:
+            *Tensor* or *tuple[Tensor, ...]* of **attributions**, shaped like
+            ``inputs`` (layer maps: ``(N, 1, H, W)``).
+
+        Examples::
+
+            >>> from captum.attr import IntegratedGradients
+            >>> net = ImageClassifier()
+            >>> contrastive_ig = ContrastiveAttribution(IntegratedGradients(net))
+            >>> maps = contrastive_ig.attribute(torch.rand(4, 3, 32, 32), n_steps=16)
+        """
+        if method_kwargs.get("return_convergence_delta"):
+            raise TypeError(
+                "`return_convergence_delta` is not supported by ContrastiveAttribution"
+            )
+        inputs_tuple = as_tuple(inputs)
+        validate_inputs(inputs_tuple, min_ndim=3)
+        extra = extra_args_tuple(method_kwargs.get("additional_forward_args"))
+        with torch.no_grad():
+            logits = self.forward_func(*inputs_tuple, *extra)
+        k, m = resolve_class_pair(
+            logits, target, contrast_target, allow_repeat=not torch.is_grad_enabled()
+        )
+        if self.mode is ContrastMode.MAP_OF_DIFFERENCE:
+            maps = self._map_of_difference(inputs, inputs_tuple, k, m, method_kwargs)
+        else:
+            maps = self._difference_of_maps(inputs, inputs_tuple, k, m, method_kwargs)
+        return restore_structure(inputs, maps)
+
+    def _attribute_with_method(
+        self,
+        inputs: TensorOrTuple,
+        inputs_tuple: tuple[Tensor, ...],
+        target: list[int],
+        method_kwargs: dict[str, Any],
+    ) -> tuple[Tensor, ...]:
+        attributions = as_tuple(
+            self.method.attribute(inputs, target=target, **method_kwargs)
+        )
+        return tuple(
+            _match_input_shape(a, x, self.upsample_mode)
+            for a, x in zip(attributions, inputs_tuple, strict=True)
+        )
+
+    def _difference_of_maps(
+        self,
+        inputs: TensorOrTuple,
+        inputs_tuple: tuple[Tensor, ...],
+        k: Tensor,
+        m: Tensor,
+        method_kwargs: dict[str, Any],
+    ) -> tuple[Tensor, ...]:
+        maps_k = self._attribute_with_method(
+            inputs, inputs_tuple, k.tolist(), method_kwargs
+        )
+        maps_m = self._attribute_with_method(
+            inputs, inputs_tuple, m.tolist(), method_kwargs
+        )
+        return tuple(
+            contrast_maps(
+                a_k,
+                a_m,
+                self.normalization,
+                positive_parts=self.positive_parts,
+                clip_difference=self.clip_difference,
+            )
+            for a_k, a_m in zip(maps_k, maps_m, strict=True)
+        )
+
+    def _map_of_difference(
+        self,
+        inputs: TensorOrTuple,
+        inputs_tuple: tuple[Tensor, ...],
+        k: Tensor,
+        m: Tensor,
+        method_kwargs: dict[str, Any],
+    ) -> tuple[Tensor, ...]:
+        _check_linear(self.method, method_kwargs)
+        pairs, pair_index = torch.unique(
+            torch.stack((k, m), dim=1), dim=0, return_inverse=True
+        )
+        original = self.forward_func
+
+        def difference_forward(*args: Any) -> Tensor:
+            logits = original(*args)
+            columns = pairs.to(logits.device)
+            return logits[:, columns[:, 0]] - logits[:, columns[:, 1]]
+
+        with _forward_func_replaced(self.method, original, difference_forward):
+            maps = self._attribute_with_method(
+                inputs, inputs_tuple, pair_index.tolist(), method_kwargs
+            )
+        if self.clip_difference:
+            maps = tuple(a.clamp_min(0) for a in maps)
+        return tuple(normalize(a, self.normalization) for a in maps)

@@ -1,0 +1,242 @@
+"""The guided-ReLU engine: a context manager that changes how every ReLU backpropagates.
+
+Captum's ``GuidedBackprop`` hooks ``nn.ReLU`` modules, which misses functional ReLUs
+(``F.relu``, ``torch.relu``, ``Tensor.relu``, ``relu_``), mis-handles a ReLU whose input
+is used elsewhere, and crashes on a ReLU over a tensor that needs no grad. This engine
+intercepts the ReLU *calls* with a :class:`torch.overrides.TorchFunctionMode` and
+routes each one through an :class:`torch.autograd.Function` whose backward applies the
+rule to that call's own gradient only. ``nn.ReLU`` (in-place or not) calls ``F.relu``,
+so modules are covered by the same path.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.overrides import TorchFunctionMode
+
+__all__ = [
+    "ReluRule",
+    "UnsupportedActivationError",
+    "UnsupportedActivationWarning",
+    "guided_relu",
+]
+
+
+class ReluRule(str, enum.Enum):
+    """How a ReLU passes the gradient ``grad`` back to its input ``x``.
+
+    ``GUIDED``: ``grad * 1[x > 0] * 1[grad > 0]`` (Springenberg et al., 2014).
+    ``DECONVNET``: ``grad * 1[grad > 0]`` (Zeiler & Fergus, 2014).
+    """
+
+    GUIDED = "guided"
+    DECONVNET = "deconvnet"
+
+
+class UnsupportedActivationWarning(UserWarning):
+    """An activation that the guided rule is not defined for ran inside the engine."""
+
+
+class UnsupportedActivationError(RuntimeError):
+    """Raised instead of :class:`UnsupportedActivationWarning` when ``strict=True``."""
+
+
+class _GuidedReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        out = torch.relu(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return torch.where((out > 0) & (grad > 0), grad, 0.0)
+
+
+class _GuidedReLUInplace(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        x.relu_()
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return torch.where((out > 0) & (grad > 0), grad, 0.0)
+
+
+class _DeconvReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return torch.relu(x)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad.clamp_min(0.0)
+
+
+class _DeconvReLUInplace(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        x.relu_()
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad.clamp_min(0.0)
+
+
+_FUNCTIONS: dict[ReluRule, tuple[type[torch.autograd.Function], ...]] = {
+    ReluRule.GUIDED: (_GuidedReLU, _GuidedReLUInplace),
+    ReluRule.DECONVNET: (_DeconvReLU, _DeconvReLUInplace),
+}
+
+_RELU_OUT_OF_PLACE: frozenset[Callable[..., Any]] = frozenset({torch.relu, Tensor.relu})
+_RELU_IN_PLACE: frozenset[Callable[..., Any]] = frozenset(
+    {torch.relu_, Tensor.relu_, F.relu_}
+)
+
+# Rectifier-like activations whose guided rule is not defined by the method.
+# Sigmoid and tanh are not rectifiers; they backpropagate their plain gradient.
+_UNSUPPORTED: dict[Callable[..., Any], str] = {
+    F.gelu: "GELU",
+    F.silu: "SiLU",
+    F.mish: "Mish",
+    F.hardswish: "Hardswish",
+    F.hardsigmoid: "Hardsigmoid",
+    F.hardtanh: "Hardtanh/ReLU6",
+    F.relu6: "ReLU6",
+    F.leaky_relu: "LeakyReLU",
+    F.rrelu: "RReLU",
+    F.elu: "ELU",
+    F.selu: "SELU",
+    F.celu: "CELU",
+    F.softplus: "Softplus",
+    F.glu: "GLU",
+    F.threshold: "Threshold",
+    torch.prelu: "PReLU",
+    torch.selu: "SELU",
+    torch.celu: "CELU",
+    torch.threshold: "Threshold",
+}
+
+
+def _is_clamp_to_relu(func: Callable[..., Any], args: tuple, kwargs: dict) -> bool:
+    if func in (torch.clamp_min, Tensor.clamp_min):
+        bound = args[1] if len(args) > 1 else kwargs.get("min")
+        return isinstance(bound, (int, float)) and bound == 0
+    if func in (torch.clamp, Tensor.clamp, torch.clip, Tensor.clip):
+        low = args[1] if len(args) > 1 else kwargs.get("min")
+        high = args[2] if len(args) > 2 else kwargs.get("max")
+        return isinstance(low, (int, float)) and low == 0 and high is None
+    return False
+
+
+class _GuidedReluMode(TorchFunctionMode):
+    def __init__(self, rule: ReluRule, strict: bool, guide_clamp: bool) -> None:
+        super().__init__()
+        self.out_of_place, self.in_place = _FUNCTIONS[rule]
+        self.strict = strict
+        self.guide_clamp = guide_clamp
+        self.unsupported_seen: set[str] = set()
+        self.relu_calls = 0
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple = (),
+        kwargs: dict | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        if func is F.relu:
+            self.relu_calls += 1
+            inplace = kwargs.get("inplace", args[1] if len(args) > 1 else False)
+            apply = self.in_place.apply if inplace else self.out_of_place.apply
+            return apply(args[0])
+        if func in _RELU_OUT_OF_PLACE:
+            self.relu_calls += 1
+            return self.out_of_place.apply(args[0])
+        if func in _RELU_IN_PLACE:
+            self.relu_calls += 1
+            return self.in_place.apply(args[0])
+        if self.guide_clamp and _is_clamp_to_relu(func, args, kwargs):
+            self.relu_calls += 1
+            return self.out_of_place.apply(args[0])
+        name = _UNSUPPORTED.get(func)
+        if name is not None:
+            self._report_unsupported(name)
+        return func(*args, **kwargs)
+
+    def _report_unsupported(self, name: str) -> None:
+        message = (
+            f"{name} ran inside guided_relu(); the guided/deconvnet rule applies to "
+            f"ReLU only, so the gradient passes through {name} unmodified and the "
+            "attribution is not pure guided backpropagation."
+        )
+        if self.strict:
+            raise UnsupportedActivationError(message)
+        if name not in self.unsupported_seen:
+            self.unsupported_seen.add(name)
+            warnings.warn(message, UnsupportedActivationWarning, stacklevel=3)
+
+
+@contextmanager
+def guided_relu(
+    rule: ReluRule | str = ReluRule.GUIDED,
+    strict: bool = False,
+    guide_clamp: bool = True,
+) -> Iterator[_GuidedReluMode]:
+    r"""Make every ReLU call inside the block backpropagate a modified gradient.
+
+    Covers ``nn.ReLU`` (also ``inplace=True`` and one module reused anywhere),
+    ``F.relu``, ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu``,
+    ``Tensor.relu_``, and (with ``guide_clamp``) ``clamp(min=0)`` / ``clamp_min(0)``
+    without an upper bound. Each call gets its own autograd node, so a ReLU whose
+    input also feeds another branch, or a module used in parallel branches, is
+    treated exactly. A ReLU over a tensor that needs no grad just runs forward.
+
+    Not covered: TorchScript modules and direct ``torch.ops.aten.relu`` calls, which
+    bypass ``__torch_function__``.
+
+    Args:
+        rule (ReluRule or str): ``"guided"`` for guided backpropagation,
+            ``"deconvnet"`` for the deconvolution rule. Default: ``"guided"``.
+        strict (bool): if ``True``, an activation the rule is undefined for (GELU,
+            SiLU, ReLU6, LeakyReLU, ELU, Hardswish, ...) raises
+            :class:`UnsupportedActivationError`; otherwise it emits one
+            :class:`UnsupportedActivationWarning` per activation type and block.
+            Default: ``False``.
+        guide_clamp (bool): treat ``clamp(min=0)`` without ``max`` as a ReLU.
+            Default: ``True``.
+
+    Yields:
+        The active mode; its ``relu_calls`` counts the ReLU calls it guided.
+
+    Examples::
+
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(3, 2))
+        >>> x = torch.randn(1, 4, requires_grad=True)
+        >>> with guided_relu("guided"):
+        ...     grad, = torch.autograd.grad(model(x)[0, 1], x)
+    """
+    mode = _GuidedReluMode(ReluRule(rule), strict=strict, guide_clamp=guide_clamp)
+    with mode:
+        yield mode
