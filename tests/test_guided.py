@@ -1,0 +1,147 @@
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from captum.attr import GuidedBackprop as CaptumGuidedBackprop
+from torch import nn
+from torch.overrides import _get_current_function_mode_stack
+
+from captum_contrastive import (
+    UnsupportedActivationError,
+    UnsupportedActivationWarning,
+    guided_relu,
+)
+from tests.tiny_models import (
+    CaseModel,
+    ReferenceDeconvReLU,
+    ReferenceGuidedReLU,
+    images,
+)
+
+RELU_CALL_PATHS = {
+    "nn.ReLU": lambda: nn.ReLU(),
+    "nn.ReLU(inplace)": lambda: nn.ReLU(inplace=True),
+    "F.relu": lambda: F.relu,
+    "F.relu(inplace)": lambda: lambda t: F.relu(t, inplace=True),
+    "torch.relu": lambda: torch.relu,
+    "Tensor.relu": lambda: lambda t: t.relu(),
+    "Tensor.relu_": lambda: lambda t: t.relu_(),
+    "torch.relu_": lambda: torch.relu_,
+    "F.relu_": lambda: F.relu_,
+    "clamp(min=0)": lambda: lambda t: t.clamp(min=0),
+}
+IN_PLACE = {
+    "nn.ReLU(inplace)",
+    "F.relu(inplace)",
+    "Tensor.relu_",
+    "torch.relu_",
+    "F.relu_",
+}
+TOPOLOGIES = [
+    "sequential",
+    "reused_sequential",
+    "parallel_branches",
+    "input_used_elsewhere",
+    "no_grad_tensor",
+]
+REFERENCES = {"guided": ReferenceGuidedReLU, "deconvnet": ReferenceDeconvReLU}
+
+
+def _input_gradient(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x)[:, target].sum(), x)
+    return grad
+
+
+@pytest.mark.parametrize("rule", ["guided", "deconvnet"])
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("call_path", list(RELU_CALL_PATHS))
+def test_engine_matches_reference_on_every_relu_call_path(
+    rule: str, topology: str, call_path: str
+) -> None:
+    if topology == "input_used_elsewhere" and call_path in IN_PLACE:
+        pytest.skip("an in-place ReLU overwrites the input it would share")
+    x = images(2, size=8)
+    model = CaseModel(topology, RELU_CALL_PATHS[call_path]())
+    reference = CaseModel(topology, REFERENCES[rule].apply)
+    expected = _input_gradient(reference, x, target=1)
+    plain = _input_gradient(model, x, target=1)
+    with guided_relu(rule) as mode:
+        guided = _input_gradient(model, x, target=1)
+    torch.testing.assert_close(guided, expected, rtol=1e-5, atol=1e-7)
+    assert mode.relu_calls > 0
+    assert not torch.allclose(plain, expected), "the case must discriminate"
+
+
+def test_captum_is_wrong_where_the_engine_is_right() -> None:
+    x = images(2, size=8)
+    expected = _input_gradient(CaseModel("sequential", ReferenceGuidedReLU.apply), x, 1)
+    functional = CaseModel("sequential", F.relu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        captum_map = CaptumGuidedBackprop(functional).attribute(x, target=1)
+    assert not torch.allclose(captum_map, expected)
+    with guided_relu("guided"):
+        ours = _input_gradient(functional, x, target=1)
+    torch.testing.assert_close(ours, expected)
+
+
+def test_relu_on_tensor_without_grad_just_runs_forward() -> None:
+    x = torch.randn(4)
+    with guided_relu():
+        out = torch.relu(x)
+        in_place = x.clone().relu_()
+    torch.testing.assert_close(out, x.clamp_min(0))
+    torch.testing.assert_close(in_place, x.clamp_min(0))
+    assert not out.requires_grad
+
+
+def test_clamp_with_upper_bound_is_not_treated_as_relu() -> None:
+    x = torch.randn(6, requires_grad=True)
+    with guided_relu() as mode:
+        x.clamp(min=0, max=1).sum().backward()
+    assert mode.relu_calls == 0
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [nn.GELU(), nn.SiLU(), nn.ReLU6(), nn.LeakyReLU(), nn.ELU(), nn.Hardswish()],
+    ids=lambda m: type(m).__name__,
+)
+def test_unsupported_activation_warns_and_strict_raises(activation: nn.Module) -> None:
+    x = torch.randn(3, requires_grad=True)
+    with pytest.warns(UnsupportedActivationWarning, match="ReLU only"):
+        with guided_relu():
+            activation(x)
+    with pytest.raises(UnsupportedActivationError):
+        with guided_relu(strict=True):
+            activation(x)
+    assert not _get_current_function_mode_stack()
+
+
+def test_unsupported_activation_warns_once_per_block() -> None:
+    x = torch.randn(3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with guided_relu():
+            for _ in range(5):
+                F.gelu(x)
+    assert len([w for w in caught if w.category is UnsupportedActivationWarning]) == 1
+
+
+def test_mode_is_removed_after_an_exception() -> None:
+    x = torch.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        with guided_relu():
+            torch.relu(x)
+            raise RuntimeError("boom")
+    assert not _get_current_function_mode_stack()
+    (grad,) = torch.autograd.grad(torch.relu(x).sum(), x)
+    torch.testing.assert_close(grad, (x > 0).float())
+
+
+def test_invalid_rule_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        with guided_relu("sideways"):
+            pass
