@@ -28,7 +28,7 @@ from captum.attr import (
     ShapleyValueSampling,
 )
 from captum.log import log_usage
-from torch import Tensor
+from torch import Tensor, nn
 
 from captum_contrastive.attr._inputs import (
     TensorOrTuple,
@@ -96,20 +96,39 @@ def _nested_attributions(method: Attribution) -> Iterator[Attribution]:
             yield from _nested_attributions(value)
 
 
+class _ClassPairDifference(nn.Module):
+    """Scores ``f_k - f_m`` for each distinct class pair ``(k, m)``, one column each."""
+
+    def __init__(self, forward_func: Callable[..., Tensor], pairs: Tensor) -> None:
+        super().__init__()
+        self.forward_func = forward_func
+        self.pairs = pairs
+
+    def forward(self, *args: Any) -> Tensor:
+        logits = self.forward_func(*args)
+        pairs = self.pairs.to(logits.device)
+        return logits[:, pairs[:, 0]] - logits[:, pairs[:, 1]]
+
+
 @contextmanager
-def _forward_func_replaced(
-    method: Attribution,
-    original: Callable[..., Tensor],
-    replacement: Callable[..., Tensor],
+def _model_replaced(
+    method: Attribution, original: Callable[..., Tensor], replacement: nn.Module
 ) -> Iterator[None]:
-    swapped = [m for m in _nested_attributions(method) if m.forward_func is original]
+    """Point every reference to ``original`` inside ``method`` (``forward_func``,
+    ``model``, nested attributions) at ``replacement``; restore on exit."""
+    swapped = [
+        (attribution, name)
+        for attribution in _nested_attributions(method)
+        for name, value in vars(attribution).items()
+        if value is original
+    ]
     try:
-        for attribution in swapped:
-            attribution.forward_func = replacement
+        for attribution, name in swapped:
+            setattr(attribution, name, replacement)
         yield
     finally:
-        for attribution in swapped:
-            attribution.forward_func = original
+        for attribution, name in swapped:
+            setattr(attribution, name, original)
 
 
 def _check_linear(method: Attribution, method_kwargs: dict[str, Any]) -> None:
@@ -315,14 +334,8 @@ class ContrastiveAttribution(Attribution):
         pairs, pair_index = torch.unique(
             torch.stack((k, m), dim=1), dim=0, return_inverse=True
         )
-        original = self.forward_func
-
-        def difference_forward(*args: Any) -> Tensor:
-            logits = original(*args)
-            columns = pairs.to(logits.device)
-            return logits[:, columns[:, 0]] - logits[:, columns[:, 1]]
-
-        with _forward_func_replaced(self.method, original, difference_forward):
+        difference = _ClassPairDifference(self.forward_func, pairs)
+        with _model_replaced(self.method, self.forward_func, difference):
             maps = self._attribute_with_method(
                 inputs, inputs_tuple, pair_index.tolist(), method_kwargs
             )
