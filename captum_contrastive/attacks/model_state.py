@@ -1,0 +1,73 @@
+"""Run an attack on a model without leaving traces on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+__all__ = ["model_device", "preserved_model_state"]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU when it has none).
+
+    Args:
+        model: any module.
+
+    Returns:
+        The device the model lives on.
+
+    Examples::
+
+        >>> model_device(torch.nn.Linear(2, 2))
+        device(type='cpu')
+    """
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextmanager
+def preserved_model_state(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode with frozen parameters; restore it all on exit.
+
+    Foolbox needs eval mode, and its gradient computations call ``backward``,
+    which would accumulate ``.grad`` on every parameter. Inside the context every
+    parameter has ``requires_grad=False`` and every module is in eval mode. On
+    exit, even through an exception, each module gets back its own ``training``
+    flag and each parameter its ``requires_grad`` flag and the very ``.grad``
+    object it had (``None`` included).
+
+    Args:
+        model: the classifier to protect.
+
+    Returns:
+        A context manager yielding ``model``.
+
+    Examples::
+
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+        >>> with preserved_model_state(model):
+        ...     assert not model.training
+        >>> model.training
+        True
+    """
+    training = [(module, module.training) for module in model.modules()]
+    parameters = list(model.parameters())
+    saved = [(p, p.requires_grad, p.grad) for p in parameters]
+    try:
+        model.eval()
+        for p in parameters:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, requires_grad, grad in saved:
+            p.grad = grad
+            p.requires_grad_(requires_grad)
+        for module, flag in training:
+            module.training = flag
