@@ -1,0 +1,39 @@
+"""Per-image metrics and end-of-run statistics for the paper-reproduction benchmark.
+
+Every metric takes a batch of maps and returns one value per image; aggregates
+(means, bootstrap intervals, paired comparisons) are computed from the merged
+per-image records only at the end. Random choices come from per-image streams
+``(seed, dataset index, purpose)``, so a sharded run gives the same numbers.
+"""
+
+from captum_contrastive.evaluation.ranking import (
+    RANDOM_RANKING_PURPOSE,
+    TIE_BREAK_PURPOSE,
+    num_selected,
+    pixel_ranking,
+    random_ranking,
+    ranking_mask,
+    spatial_map,
+    top_fraction_mask,
+)
+from captum_contrastive.evaluation.similarity import (
+    avg_diff,
+    binarized_similarity,
+    spearman,
+    top_iou,
+)
+
+__all__ = [
+    "RANDOM_RANKING_PURPOSE",
+    "TIE_BREAK_PURPOSE",
+    "avg_diff",
+    "binarized_similarity",
+    "num_selected",
+    "pixel_ranking",
+    "random_ranking",
+    "ranking_mask",
+    "spatial_map",
+    "spearman",
+    "top_fraction_mask",
+    "top_iou",
+]
