@@ -6,6 +6,15 @@ per-image records only at the end. Random choices come from per-image streams
 ``(seed, dataset index, purpose)``, so a sharded run gives the same numbers.
 """
 
+from captum_contrastive.evaluation.perturbation import (
+    DEFAULT_FRACTIONS,
+    RecoveryCurve,
+    fill_image,
+    gaussian_blur,
+    perturb_top_pixels,
+    recovery_curve,
+    trapezoid_auc,
+)
 from captum_contrastive.evaluation.ranking import (
     RANDOM_RANKING_PURPOSE,
     TIE_BREAK_PURPOSE,
@@ -24,16 +33,23 @@ from captum_contrastive.evaluation.similarity import (
 )
 
 __all__ = [
+    "DEFAULT_FRACTIONS",
     "RANDOM_RANKING_PURPOSE",
     "TIE_BREAK_PURPOSE",
+    "RecoveryCurve",
     "avg_diff",
     "binarized_similarity",
+    "fill_image",
+    "gaussian_blur",
     "num_selected",
+    "perturb_top_pixels",
     "pixel_ranking",
     "random_ranking",
     "ranking_mask",
+    "recovery_curve",
     "spatial_map",
     "spearman",
     "top_fraction_mask",
     "top_iou",
+    "trapezoid_auc",
 ]
