@@ -6,6 +6,15 @@ per-image records only at the end. Random choices come from per-image streams
 ``(seed, dataset index, purpose)``, so a sharded run gives the same numbers.
 """
 
+from captum_contrastive.evaluation.energy import (
+    DEFAULT_ENERGY_FRACTIONS,
+    perturbation_energy,
+    perturbation_energy_share,
+)
+from captum_contrastive.evaluation.localization import (
+    mask_area_fraction,
+    positive_mass_fraction,
+)
 from captum_contrastive.evaluation.perturbation import (
     DEFAULT_FRACTIONS,
     RecoveryCurve,
@@ -33,6 +42,7 @@ from captum_contrastive.evaluation.similarity import (
 )
 
 __all__ = [
+    "DEFAULT_ENERGY_FRACTIONS",
     "DEFAULT_FRACTIONS",
     "RANDOM_RANKING_PURPOSE",
     "TIE_BREAK_PURPOSE",
@@ -41,9 +51,13 @@ __all__ = [
     "binarized_similarity",
     "fill_image",
     "gaussian_blur",
+    "mask_area_fraction",
     "num_selected",
     "perturb_top_pixels",
+    "perturbation_energy",
+    "perturbation_energy_share",
     "pixel_ranking",
+    "positive_mass_fraction",
     "random_ranking",
     "ranking_mask",
     "recovery_curve",
