@@ -34,11 +34,23 @@ from captum_contrastive.evaluation.ranking import (
     spatial_map,
     top_fraction_mask,
 )
+from captum_contrastive.evaluation.records import (
+    aggregate,
+    column,
+    merge_records,
+    to_records,
+)
 from captum_contrastive.evaluation.similarity import (
     avg_diff,
     binarized_similarity,
     spearman,
     top_iou,
+)
+from captum_contrastive.evaluation.stats import (
+    bootstrap_ci,
+    compare_to_reference,
+    holm,
+    paired_bootstrap_diff,
 )
 
 __all__ = [
@@ -47,12 +59,19 @@ __all__ = [
     "RANDOM_RANKING_PURPOSE",
     "TIE_BREAK_PURPOSE",
     "RecoveryCurve",
+    "aggregate",
     "avg_diff",
     "binarized_similarity",
+    "bootstrap_ci",
+    "column",
+    "compare_to_reference",
     "fill_image",
     "gaussian_blur",
+    "holm",
     "mask_area_fraction",
+    "merge_records",
     "num_selected",
+    "paired_bootstrap_diff",
     "perturb_top_pixels",
     "perturbation_energy",
     "perturbation_energy_share",
@@ -63,6 +82,7 @@ __all__ = [
     "recovery_curve",
     "spatial_map",
     "spearman",
+    "to_records",
     "top_fraction_mask",
     "top_iou",
     "trapezoid_auc",
