@@ -1,0 +1,64 @@
+"""Localization (beyond the paper): how much of a map lies on the object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from captum_contrastive.evaluation import (
+    bootstrap_ci,
+    mask_area_fraction,
+    positive_mass_fraction,
+)
+
+__all__ = ["localization"]
+
+
+def localization(
+    masks: Tensor,
+    maps: Mapping[str, Mapping[str, Tensor]],
+    *,
+    seed: int = 0,
+    n_resamples: int = 2000,
+) -> dict[str, Any]:
+    r"""Fraction of each map's positive mass on the object mask.
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` bool object masks.
+        maps (Mapping[str, Mapping[str, Tensor]]): per method, per condition
+            (e.g. ``"clean"``: clean image at the clean prediction,
+            ``"adversarial"``: successful adversarial image at the adversarial
+            prediction), ``(N, C, H, W)`` maps row-aligned with ``masks``.
+        seed (int): bootstrap seed.
+        n_resamples (int): bootstrap resamples.
+
+    Returns:
+        dict with ``protocol``, ``mask_area`` (the score of a uniform map) and per
+        method and condition the mean fraction with a 95% CI (maps without
+        positive mass are left out and counted in ``n_nan``).
+    """
+    area = mask_area_fraction(masks)
+    summary = {
+        method: {
+            condition: bootstrap_ci(
+                positive_mass_fraction(values, masks),
+                n_resamples=n_resamples,
+                seed=seed,
+            )
+            for condition, values in conditions.items()
+        }
+        for method, conditions in maps.items()
+    }
+    return {
+        "protocol": {
+            "measure": "sum of the channel-summed positive map on the mask / its "
+            "total; NaN (left out) when the map has no positive mass",
+            "reference": "mask_area: the score of a uniform map",
+        },
+        "n": int(masks.shape[0]),
+        "mask_area": bootstrap_ci(np.asarray(area), n_resamples=n_resamples, seed=seed),
+        "methods": summary,
+    }
