@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from captum.attr import Saliency
 from torch import Tensor, nn
 
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
@@ -18,6 +19,7 @@ from captum_contrastive.evaluation import (
     bootstrap_ci,
     top_iou,
 )
+from captum_contrastive.studies.methods import quiet_captum
 
 __all__ = ["PAIR_METHODS", "class_discriminativity", "class_pairs"]
 
@@ -30,8 +32,6 @@ def _guided_pair(model: nn.Module, x: Tensor, k: list[int], m: list[int]):
 
 
 def _saliency_pair(model: nn.Module, x: Tensor, k: list[int], m: list[int]):
-    from captum.attr import Saliency
-
     method = Saliency(model)
     return (
         method.attribute(x, target=k, abs=False),
@@ -123,7 +123,8 @@ def class_discriminativity(
         for start in range(0, len(rows), batch_size):
             part = slice(start, start + batch_size)
             x = images[rows[part]]
-            map_k, map_m = PAIR_METHODS[name](model, x, k[part], m[part])
+            with quiet_captum():
+                map_k, map_m = PAIR_METHODS[name](model, x, k[part], m[part])
             map_k, map_m = map_k.detach(), map_m.detach()
             values["binarized_similarity"].append(binarized_similarity(map_k, map_m))
             values["top_iou"].append(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,18 @@ __all__ = [
     "MethodSpec",
     "compute_maps",
     "last_conv_layer",
+    "quiet_captum",
 ]
 
 Attribute = Callable[[Tensor, list[int]], Tensor]
+
+
+@contextmanager
+def quiet_captum() -> Iterator[None]:
+    """Silence Captum's per-call notices (hooks set, inputs made to require grad)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"captum\..*")
+        yield
 
 
 def last_conv_layer(model: nn.Module) -> nn.Module:
@@ -208,8 +218,7 @@ def compute_maps(
     if len(targets) != images.shape[0] or len(indices) != images.shape[0]:
         raise ValueError("`targets` and `indices` need one entry per image")
     parts = []
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module=r"captum\..*")
+    with quiet_captum():
         if spec.per_image_noise:
             for row, index in enumerate(indices):
                 with torch.random.fork_rng(devices=[]):

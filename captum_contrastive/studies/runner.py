@@ -111,7 +111,11 @@ def _strip_records(result: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     return summary, result.get("records")
 
 
-def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
+def run_benchmark(
+    config: BenchmarkConfig,
+    preset: Preset | None = None,
+    multi_object_preset: Preset | None = None,
+) -> BenchmarkRun:
     r"""Attack, explain and evaluate, as configured; every stage is cached on disk.
 
     Stages work on shards of dataset indices and draw random numbers from
@@ -120,6 +124,11 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
 
     Args:
         config (BenchmarkConfig): the run.
+        preset (Preset, optional): your own model and data; default: the preset
+            named by ``config.preset``.
+        multi_object_preset (Preset, optional): images with several labelled
+            objects (``LabeledImage.labels``) for the class-discriminativity study;
+            default: the named preset's multi-object variant (shapes only).
 
     Returns:
         :class:`BenchmarkRun` with summaries, per-image records, timings and the
@@ -136,7 +145,7 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
     cache = config.out / "cache"
     torch.manual_seed(config.seed)
     with run.timed("load preset"):
-        preset = load_preset(config)
+        preset = preset or load_preset(config)
         model = preset.pixel_model().to(device)
     run.class_names = list(preset.class_names)
     needs_attacks = any(s in config.studies for s in ("recovery", "adversarial"))
@@ -217,6 +226,11 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
         for name in config.recovery_runs():
             batch = run.batches[name]
             success = batch.success
+            if int(success.sum()) < 2:
+                run.results.setdefault("skipped", {})[f"recovery {name}"] = (
+                    f"{int(success.sum())} successful attacks; at least 2 are needed"
+                )
+                continue
             with run.timed("study recovery"):
                 result = perturbation_recovery(
                     model,
@@ -300,9 +314,11 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
         clean_part["mask_area_adversarial"] = adversarial_part["mask_area"]
         run.results["localization"] = clean_part
 
-    if "class" in config.studies:
+    if "class" in config.studies and (
+        multi_object_preset is not None or config.preset == "shapes"
+    ):
         with run.timed("study class discriminativity"):
-            multi = load_preset(config, multi_object=True)
+            multi = multi_object_preset or load_preset(config, multi_object=True)
             multi_indices = list(range(config.n_multi_images))
             items = [multi.dataset[i] for i in multi_indices]
             result = class_discriminativity(

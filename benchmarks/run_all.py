@@ -1,0 +1,20 @@
+"""Run every study of the paper and write report.md.
+
+Perturbation recovery, class and adversarial discriminativity with controls, and
+localization, on the offline shapes preset by default.
+
+python benchmarks/run_all.py --help
+"""
+
+import sys
+
+from captum_contrastive.studies.cli import main
+
+if __name__ == "__main__":
+    sys.exit(
+        main(
+            studies=("recovery", "adversarial", "class", "localization"),
+            description=__doc__.splitlines()[0],
+            default_out="results/benchmark",
+        )
+    )

@@ -1,0 +1,156 @@
+"""Speed and peak memory of Enhanced GBP, GuidedBackprop and contrastive IG.
+
+Compares, on the same inputs and classes, our methods with their naive Captum
+equivalents and with a plain-autograd floor (see
+:mod:`captum_contrastive.benchmarking.speed`), prints a table of medians, ratios and
+peak memory, and writes every raw time to a JSON file.
+
+Examples::
+
+    python benchmarks/speed.py                      # vgg16 (224², batch 8) + shapes
+    python benchmarks/speed.py --quick              # smoke run, about a minute
+    python benchmarks/speed.py --models vgg16 --internal-batch-size 4
+    python benchmarks/speed.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+# On a machine shared with other busy processes, OpenMP threads that spin while
+# waiting steal the cores the working threads need: a conv on a tiny batch took
+# 100x longer (0.3 s instead of 3 ms) with 2 threads on 2 oversubscribed cores.
+# Passive waiting avoids that; it must be set before torch loads its OpenMP runtime.
+# Set OMP_WAIT_POLICY yourself to override; the value is recorded in the JSON.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+
+from captum_contrastive.benchmarking import (  # noqa: E402
+    MODEL_PRESETS,
+    environment_info,
+    format_results,
+    load_benchmark_model,
+    make_inputs,
+    run_speed_benchmark,
+    write_json_atomic,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--models",
+        default="vgg16,shapes",
+        help=f"comma-separated, from {','.join(MODEL_PRESETS)}",
+    )
+    parser.add_argument("--batch", type=int, help="batch size (default: per model)")
+    parser.add_argument("--size", type=int, help="image side (default: per model)")
+    parser.add_argument("--repeats", type=int, help="timed rounds (default: per model)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small batches and images, few repeats"
+    )
+    parser.add_argument(
+        "--variants",
+        help="comma-separated variant names (default: per model; vgg16 skips IG)",
+    )
+    parser.add_argument(
+        "--internal-batch-size",
+        type=int,
+        help="also time egbp/gbp with this internal_batch_size",
+    )
+    parser.add_argument("--ig-steps", type=int, default=32)
+    parser.add_argument("--ig-internal-batch-size", type=int, help="default: 8 x batch")
+    parser.add_argument(
+        "--memory",
+        choices=("auto", "subprocess", "inprocess", "off"),
+        default="auto",
+        help="peak memory: one fresh process per variant (CPU), in-process, or off",
+    )
+    parser.add_argument(
+        "--min-sample-time",
+        type=float,
+        default=0.25,
+        help="fast variants repeat back-to-back until a sample lasts this long",
+    )
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("results/speed"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: CUDA is not available", file=sys.stderr)
+        return 2
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_path = args.out / f"speed-{stamp}{'-quick' if args.quick else ''}.json"
+    record: dict = {"environment": environment_info(args.device), "models": {}}
+    record["environment"]["argv"] = ["benchmarks/speed.py", *(argv or sys.argv[1:])]
+    record["environment"]["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
+
+    def progress(line: str) -> None:
+        print(f"  [{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+    for name in [n.strip() for n in args.models.split(",") if n.strip()]:
+        if name not in MODEL_PRESETS:
+            print(f"unknown model {name!r}; choose from {list(MODEL_PRESETS)}")
+            return 2
+        preset = MODEL_PRESETS[name]
+        model, note = load_benchmark_model(name, seed=args.seed)
+        if model is None:
+            print(f"\n== {name}: {note}")
+            record["models"][name] = {"skipped": note}
+            continue
+        batch = args.batch or (preset.quick_batch if args.quick else preset.batch)
+        size = args.size or (preset.quick_size if args.quick else preset.size)
+        repeats = args.repeats or (
+            preset.quick_repeats if args.quick else preset.repeats
+        )
+        variants = (
+            [v.strip() for v in args.variants.split(",") if v.strip()]
+            if args.variants
+            else list(preset.variants)
+        )
+        inputs = make_inputs(name, batch, size, seed=args.seed)
+        print(f"\n== {name} ({note}), batch {batch}, {size}x{size}", flush=True)
+        started = time.perf_counter()
+        result = run_speed_benchmark(
+            model,
+            inputs,
+            variants=variants,
+            repeats=repeats,
+            device=args.device,
+            internal_batch_size=args.internal_batch_size,
+            ig_n_steps=args.ig_steps,
+            ig_internal_batch_size=args.ig_internal_batch_size,
+            memory=args.memory,
+            min_sample_time=args.min_sample_time,
+            progress=progress,
+        )
+        result["model"] = {"name": name, "note": note}
+        result["wall_s"] = time.perf_counter() - started
+        record["models"][name] = result
+        print(format_results(result), flush=True)
+        print(f"({result['wall_s']:.0f} s)")
+        write_json_atomic(record, out_path)
+    write_json_atomic(record, out_path)
+    print(f"\nwrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""A tiny preset whose labels are its random model's own predictions."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from captum_contrastive.presets.base import LabeledImage, Preset
+
+
+class _SmallVGG(nn.Module):
+    def __init__(self, num_classes: int = 4) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 8, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+        self.head = nn.Linear(8 * 4 * 4, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class _SelfLabelled:
+    def __init__(self, model: nn.Module, size: int, multi: bool) -> None:
+        generator = torch.Generator().manual_seed(3)
+        self.images = torch.rand(size, 3, 16, 16, generator=generator)
+        self.masks = torch.zeros(size, 16, 16, dtype=torch.bool)
+        self.masks[:, 4:12, 4:12] = True
+        with torch.no_grad():
+            scores = model(self.images)
+        self.labels = scores.argmax(dim=1)
+        self.top3 = scores.topk(3, dim=1).indices
+        self.multi = multi
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> LabeledImage:
+        labels = tuple(self.top3[index].tolist()) if self.multi else ()
+        return LabeledImage(
+            self.images[index],
+            int(self.labels[index]),
+            self.masks[index],
+            labels=labels or (int(self.labels[index]),),
+        )
+
+
+def fake_preset(size: int = 24, multi: bool = False) -> Preset:
+    torch.manual_seed(0)
+    model = _SmallVGG().eval()
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    pixel = nn.Sequential(nn.Identity(), model)
+    from captum_contrastive.presets.base import Normalize
+
+    pixel = nn.Sequential(Normalize(mean, std), model).eval()
+    return Preset(
+        name="fake",
+        model=model,
+        mean=mean,
+        std=std,
+        class_names=["a", "b", "c", "d"],
+        dataset=_SelfLabelled(pixel, size, multi),
+    )
