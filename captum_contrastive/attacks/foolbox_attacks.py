@@ -151,7 +151,7 @@ class FoolboxAttack(ABC):
             fmodel = fb.PyTorchModel(
                 model, bounds=BOUNDS, preprocessing=preprocessing, device=device
             )
-            x = images.to(device=device, dtype=_model_dtype(model))
+            x = images.detach().to(device=device, dtype=_model_dtype(model))
             y = labels.to(device)
             t = None if targets is None else targets.to(device)
             clean_logits = _logits(fmodel, x, chunk)

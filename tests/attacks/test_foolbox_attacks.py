@@ -350,6 +350,14 @@ def test_misclassified_clean_images_count_as_successes(setup) -> None:
     assert not (batch.clean_predictions == batch.labels).any()
 
 
+def test_images_that_require_grad(setup) -> None:
+    model, x, labels = setup
+    batch = BIM(epsilon=0.1, steps=2)(
+        model, x.requires_grad_(), labels, preprocessing=PREPROCESSING
+    )
+    assert not batch.clean.requires_grad and not batch.adversarial.requires_grad
+
+
 def test_indices_are_recorded(setup) -> None:
     model, x, labels = setup
     indices = torch.arange(100, 100 + len(x))
