@@ -39,6 +39,10 @@ class ImageDataset(Protocol):
     def __getitem__(self, index: int) -> LabeledImage: ...
 
 
+def _channel_column(values: Sequence[float]) -> Tensor:
+    return torch.tensor(values, dtype=torch.float32).view(-1, 1, 1)
+
+
 class Normalize(nn.Module):
     """``(x - mean) / std`` over the channel axis (dim 1)."""
 
