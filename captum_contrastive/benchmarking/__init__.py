@@ -1,0 +1,61 @@
+"""Speed and memory benchmarks: an interleaved timing harness, peak-memory
+measurement, and the comparison of the contrastive methods with naive equivalents.
+
+The command line is ``python benchmarks/speed.py`` (see ``--help``).
+"""
+
+from captum_contrastive.benchmarking.memory import (
+    MemoryMeasurement,
+    current_rss_bytes,
+    measure_peak_cuda,
+    measure_peak_memory,
+    measure_peak_rss,
+    run_child,
+)
+from captum_contrastive.benchmarking.speed import (
+    ALL_VARIANTS,
+    COMPARISONS,
+    GUIDED_VARIANTS,
+    MODEL_PRESETS,
+    Comparison,
+    ModelPreset,
+    TinyCNN,
+    build_variants,
+    environment_info,
+    format_results,
+    load_benchmark_model,
+    make_inputs,
+    run_speed_benchmark,
+    write_json_atomic,
+)
+from captum_contrastive.benchmarking.timing import (
+    TimingResult,
+    median,
+    time_interleaved,
+)
+
+__all__ = [
+    "ALL_VARIANTS",
+    "COMPARISONS",
+    "GUIDED_VARIANTS",
+    "MODEL_PRESETS",
+    "Comparison",
+    "MemoryMeasurement",
+    "ModelPreset",
+    "TimingResult",
+    "TinyCNN",
+    "build_variants",
+    "current_rss_bytes",
+    "environment_info",
+    "format_results",
+    "load_benchmark_model",
+    "make_inputs",
+    "measure_peak_cuda",
+    "measure_peak_memory",
+    "measure_peak_rss",
+    "median",
+    "run_child",
+    "run_speed_benchmark",
+    "time_interleaved",
+    "write_json_atomic",
+]

@@ -1,0 +1,213 @@
+"""An interleaved timing harness: every variant sees the same machine drift.
+
+On a shared machine the speed of the CPU drifts during a run (other processes,
+thermal limits, frequency scaling). Timing variant A five times and then variant B
+five times charges that drift to one of them. :func:`time_interleaved` instead runs
+one warm-up call per variant, then ``repeats`` *rounds*, and in each round calls every
+variant once (round-robin, optionally rotating the starting variant), so a slow spell
+hits all variants alike. Compare variants by the ratio of their medians, or by the
+median of the per-round ratios (:meth:`TimingResult.paired_ratio`), which also cancels
+drift between rounds.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TimingResult", "median", "time_interleaved"]
+
+WARMUP_ROUND = -1
+
+
+def median(values: Sequence[float]) -> float:
+    r"""The median of a non-empty sequence (mean of the two middle values if even).
+
+    Args:
+        values (Sequence[float]): the samples.
+
+    Returns:
+        *float* the median.
+
+    Examples::
+
+        >>> median([3.0, 1.0, 2.0])
+        2.0
+        >>> median([4.0, 1.0, 2.0, 3.0])
+        2.5
+    """
+    if not values:
+        raise ValueError("median() of an empty sequence")
+    return float(statistics.median(values))
+
+
+@dataclass
+class TimingResult:
+    r"""The raw times of an interleaved run.
+
+    Attributes:
+        times (dict[str, list[float]]): per variant, the seconds per call of each
+            round, in round order (warm-up excluded).
+        warmup_times (dict[str, float]): per variant, the seconds of its warm-up
+            call(s), per call.
+        number (dict[str, int]): per variant, how many back-to-back calls each
+            sample timed (the sample is divided by it).
+        order (list[tuple[int, str]]): every sample in the order it ran, as
+            ``(round, name)``; the warm-up round is ``-1``.
+        outputs (dict[str, Any]): per variant, the return value of its warm-up call
+            (only with ``keep_outputs=True``), e.g. to check that variants agree.
+    """
+
+    times: dict[str, list[float]]
+    warmup_times: dict[str, float]
+    number: dict[str, int]
+    order: list[tuple[int, str]]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def median(self, name: str) -> float:
+        r"""Median seconds per call of variant ``name``."""
+        return median(self.times[name])
+
+    @property
+    def medians(self) -> dict[str, float]:
+        r"""Median seconds per call of every variant."""
+        return {name: median(values) for name, values in self.times.items()}
+
+    def ratio(self, numerator: str, denominator: str) -> float:
+        r"""``median(numerator) / median(denominator)``."""
+        return self.median(numerator) / self.median(denominator)
+
+    def paired_ratio(self, numerator: str, denominator: str) -> float:
+        r"""Median over rounds of ``time(numerator) / time(denominator)``.
+
+        Both samples of a round ran close together, so this cancels slow drift
+        between rounds.
+        """
+        pairs = zip(self.times[numerator], self.times[denominator], strict=True)
+        return median([a / b for a, b in pairs])
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""A JSON-ready dict of the raw times, the medians and the call order."""
+        return {
+            "times_s": {name: list(values) for name, values in self.times.items()},
+            "median_s": self.medians,
+            "warmup_s": dict(self.warmup_times),
+            "number": dict(self.number),
+            "order": [[round_, name] for round_, name in self.order],
+        }
+
+
+def _run(
+    fn: Callable[[], Any],
+    number: int,
+    synchronize: Callable[[], None] | None,
+    clock: Callable[[], float],
+) -> tuple[float, Any]:
+    gc.collect()
+    if synchronize is not None:
+        synchronize()
+    output = None
+    start = clock()
+    for _ in range(number):
+        output = fn()
+    if synchronize is not None:
+        synchronize()
+    elapsed = clock() - start
+    return elapsed / number, output
+
+
+def time_interleaved(
+    variants: Mapping[str, Callable[[], Any]],
+    repeats: int = 5,
+    warmup: int = 1,
+    rotate: bool = True,
+    min_sample_time: float = 0.0,
+    synchronize: Callable[[], None] | None = None,
+    keep_outputs: bool = False,
+    progress: Callable[[int, str, float], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> TimingResult:
+    r"""Time several zero-argument callables, interleaved round-robin.
+
+    First every variant runs ``warmup`` times (untimed for the statistics, but
+    recorded). Then ``repeats`` rounds follow; each calls every variant once. With
+    ``rotate``, round ``r`` starts at the ``r``-th variant (cyclically), so no
+    variant always runs right after the same neighbour. ``gc.collect()`` runs before
+    every sample, outside the timed region.
+
+    Args:
+        variants (Mapping[str, Callable[[], Any]]): name -> callable to time.
+        repeats (int): number of timed rounds. Default: 5
+        warmup (int): untimed calls per variant before the rounds. Default: 1
+        rotate (bool): rotate the starting variant of each round. Default: True
+        min_sample_time (float): if the warm-up of a variant took less than this
+            many seconds, each sample times ``ceil(min_sample_time / warmup_time)``
+            back-to-back calls and reports the time per call, so fast variants are
+            not dominated by clock and scheduling noise. Default: 0.0 (one call)
+        synchronize (Callable[[], None], optional): called before starting and
+            before stopping the clock, e.g. ``torch.cuda.synchronize``.
+            Default: None
+        keep_outputs (bool): keep the return value of each variant's last warm-up
+            call in :attr:`TimingResult.outputs`. Default: False
+        progress (Callable[[int, str, float], None], optional): called after
+            every sample with ``(round, name, seconds_per_call)``; the warm-up
+            round is ``-1``. Default: None
+        clock (Callable[[], float]): the clock. Default: ``time.perf_counter``
+
+    Returns:
+        *TimingResult* with the per-variant times, medians and the call order.
+
+    Examples::
+
+        >>> result = time_interleaved(
+        ...     {"sum": lambda: sum(range(10_000)), "noop": lambda: None},
+        ...     repeats=5,
+        ... )
+        >>> result.medians["sum"] > 0
+        True
+        >>> result.order[:4]
+        [(-1, 'sum'), (-1, 'noop'), (0, 'sum'), (0, 'noop')]
+    """
+    if not variants:
+        raise ValueError("`variants` is empty")
+    if repeats < 1:
+        raise ValueError(f"`repeats` must be >= 1, got {repeats}")
+    if warmup < 0:
+        raise ValueError(f"`warmup` must be >= 0, got {warmup}")
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    warmup_times: dict[str, float] = {}
+    number: dict[str, int] = {}
+    order: list[tuple[int, str]] = []
+    outputs: dict[str, Any] = {}
+    for name in names:
+        total = 0.0
+        for _ in range(warmup):
+            seconds, output = _run(variants[name], 1, synchronize, clock)
+            total += seconds
+            order.append((WARMUP_ROUND, name))
+            if keep_outputs:
+                outputs[name] = output
+            del output
+        warmup_times[name] = total / warmup if warmup else math.nan
+        if progress is not None and warmup:
+            progress(WARMUP_ROUND, name, warmup_times[name])
+        calls = 1
+        if warmup and min_sample_time > 0 and warmup_times[name] > 0:
+            calls = max(1, math.ceil(min_sample_time / warmup_times[name]))
+        number[name] = calls
+    for round_ in range(repeats):
+        start = round_ % len(names) if rotate else 0
+        for name in names[start:] + names[:start]:
+            seconds, output = _run(variants[name], number[name], synchronize, clock)
+            del output
+            times[name].append(seconds)
+            order.append((round_, name))
+            if progress is not None:
+                progress(round_, name, seconds)
+    return TimingResult(times, warmup_times, number, order, outputs)
