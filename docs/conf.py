@@ -38,7 +38,15 @@ nitpicky = False
 
 root_doc = "index"
 source_suffix = {".rst": "restructuredtext"}
-exclude_patterns = ["_build", "_ext", "benchmark", "Thumbs.db", ".DS_Store"]
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "benchmark",
+    # Not built until two docstrings of captum_contrastive/benchmarking/speed.py are
+    # fixed (the module's variants table and run_speed_benchmark's "Returns:" break
+    # the -W build); then drop this line and list it in api/index.rst.
+    "api/benchmarking.rst",
+]
 templates_path: list[str] = []
 
 # Captum-style docstrings: Google sections (Args:, Returns:) and "Examples::" literal
