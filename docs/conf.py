@@ -64,7 +64,12 @@ autodoc_inherit_docstrings = False
 # Figures written by ``python benchmarks/run_all.py --out docs/benchmark``.
 benchmark_figures_dir = "benchmark"
 
-html_theme = "sphinx_rtd_theme"
+try:
+    import sphinx_rtd_theme  # noqa: F401
+
+    html_theme = "sphinx_rtd_theme"
+except ImportError:  # Sphinx alone still builds, with its default theme
+    html_theme = "alabaster"
 html_static_path: list[str] = []
 html_title = f"captum-contrastive {release}"
 html_show_sourcelink = True
