@@ -93,7 +93,8 @@ _CHUNKED = {"egbp": "egbp_chunked", "gbp": "gbp_chunked"}
 # Messages of Captum's own warnings that are expected in these runs.
 _CAPTUM_WARNINGS = (
     r"Setting backward hooks on ReLU activations",
-    r".*internal_batch_size",
+    r"Internal batch size cannot be less than the number of input examples",
+    r"This method computes finite differences between evaluations",
     r"Input Tensor \d+ did not already require gradients",
 )
 

@@ -107,8 +107,10 @@ def _run(
     number: int,
     synchronize: Callable[[], None] | None,
     clock: Callable[[], float],
+    collect_garbage: bool,
 ) -> tuple[float, Any]:
-    gc.collect()
+    if collect_garbage:
+        gc.collect()
     if synchronize is not None:
         synchronize()
     output = None
@@ -131,6 +133,7 @@ def time_interleaved(
     keep_outputs: bool = False,
     progress: Callable[[int, str, float], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    collect_garbage: bool = True,
 ) -> TimingResult:
     r"""Time several zero-argument callables, interleaved round-robin.
 
@@ -138,7 +141,7 @@ def time_interleaved(
     recorded). Then ``repeats`` rounds follow; each calls every variant once. With
     ``rotate``, round ``r`` starts at the ``r``-th variant (cyclically), so no
     variant always runs right after the same neighbour. ``gc.collect()`` runs before
-    every sample, outside the timed region.
+    every sample, outside the timed region (unless ``collect_garbage=False``).
 
     Args:
         variants (Mapping[str, Callable[[], Any]]): name -> callable to time.
@@ -158,6 +161,9 @@ def time_interleaved(
             every sample with ``(round, name, seconds_per_call)``; the warm-up
             round is ``-1``. Default: None
         clock (Callable[[], float]): the clock. Default: ``time.perf_counter``
+        collect_garbage (bool): run ``gc.collect()`` before every sample, so a
+            collection triggered by one variant's garbage is not charged to the
+            next. Default: True
 
     Returns:
         *TimingResult* with the per-variant times, medians and the call order.
@@ -188,7 +194,9 @@ def time_interleaved(
     for name in names:
         total = 0.0
         for _ in range(warmup):
-            seconds, output = _run(variants[name], 1, synchronize, clock)
+            seconds, output = _run(
+                variants[name], 1, synchronize, clock, collect_garbage
+            )
             total += seconds
             order.append((WARMUP_ROUND, name))
             if keep_outputs:
@@ -204,7 +212,9 @@ def time_interleaved(
     for round_ in range(repeats):
         start = round_ % len(names) if rotate else 0
         for name in names[start:] + names[:start]:
-            seconds, output = _run(variants[name], number[name], synchronize, clock)
+            seconds, output = _run(
+                variants[name], number[name], synchronize, clock, collect_garbage
+            )
             del output
             times[name].append(seconds)
             order.append((round_, name))
