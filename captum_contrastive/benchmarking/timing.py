@@ -8,6 +8,13 @@ variant once (round-robin, optionally rotating the starting variant), so a slow 
 hits all variants alike. Compare variants by the ratio of their medians, or by the
 median of the per-round ratios (:meth:`TimingResult.paired_ratio`), which also cancels
 drift between rounds.
+
+Besides the wall-clock time, the CPU time of the process (``time.process_time``: all
+its threads, user and system) is recorded per sample. When other processes compete
+for the cores, the wall time of a sample includes the time its threads waited to be
+scheduled, while its CPU time mostly does not, so the CPU-time ratios are a useful
+cross-check of the wall-time ones on a busy machine (not on CUDA, where the CPU
+mostly waits).
 """
 
 from __future__ import annotations
@@ -51,8 +58,10 @@ class TimingResult:
     r"""The raw times of an interleaved run.
 
     Attributes:
-        times (dict[str, list[float]]): per variant, the seconds per call of each
-            round, in round order (warm-up excluded).
+        times (dict[str, list[float]]): per variant, the wall-clock seconds per
+            call of each round, in round order (warm-up excluded).
+        cpu_times (dict[str, list[float]]): the same samples in CPU seconds of
+            this process (empty lists without a ``cpu_clock``).
         warmup_times (dict[str, float]): per variant, the seconds of its warm-up
             call(s), per call.
         number (dict[str, int]): per variant, how many back-to-back calls each
@@ -68,27 +77,35 @@ class TimingResult:
     number: dict[str, int]
     order: list[tuple[int, str]]
     outputs: dict[str, Any] = field(default_factory=dict)
+    cpu_times: dict[str, list[float]] = field(default_factory=dict)
 
-    def median(self, name: str) -> float:
-        r"""Median seconds per call of variant ``name``."""
-        return median(self.times[name])
+    def _samples(self, name: str, cpu: bool) -> list[float]:
+        return self.cpu_times[name] if cpu else self.times[name]
+
+    def median(self, name: str, cpu: bool = False) -> float:
+        r"""Median seconds per call of variant ``name`` (CPU seconds if ``cpu``)."""
+        return median(self._samples(name, cpu))
 
     @property
     def medians(self) -> dict[str, float]:
-        r"""Median seconds per call of every variant."""
+        r"""Median wall-clock seconds per call of every variant."""
         return {name: median(values) for name, values in self.times.items()}
 
-    def ratio(self, numerator: str, denominator: str) -> float:
+    def ratio(self, numerator: str, denominator: str, cpu: bool = False) -> float:
         r"""``median(numerator) / median(denominator)``."""
-        return self.median(numerator) / self.median(denominator)
+        return self.median(numerator, cpu) / self.median(denominator, cpu)
 
-    def paired_ratio(self, numerator: str, denominator: str) -> float:
+    def paired_ratio(
+        self, numerator: str, denominator: str, cpu: bool = False
+    ) -> float:
         r"""Median over rounds of ``time(numerator) / time(denominator)``.
 
         Both samples of a round ran close together, so this cancels slow drift
         between rounds.
         """
-        pairs = zip(self.times[numerator], self.times[denominator], strict=True)
+        pairs = zip(
+            self._samples(numerator, cpu), self._samples(denominator, cpu), strict=True
+        )
         return median([a / b for a, b in pairs])
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +113,9 @@ class TimingResult:
         return {
             "times_s": {name: list(values) for name, values in self.times.items()},
             "median_s": self.medians,
+            "cpu_times_s": {
+                name: list(values) for name, values in self.cpu_times.items()
+            },
             "warmup_s": dict(self.warmup_times),
             "number": dict(self.number),
             "order": [[round_, name] for round_, name in self.order],
@@ -107,20 +127,23 @@ def _run(
     number: int,
     synchronize: Callable[[], None] | None,
     clock: Callable[[], float],
+    cpu_clock: Callable[[], float] | None,
     collect_garbage: bool,
-) -> tuple[float, Any]:
+) -> tuple[float, float, Any]:
     if collect_garbage:
         gc.collect()
     if synchronize is not None:
         synchronize()
     output = None
+    cpu_start = cpu_clock() if cpu_clock is not None else 0.0
     start = clock()
     for _ in range(number):
         output = fn()
     if synchronize is not None:
         synchronize()
     elapsed = clock() - start
-    return elapsed / number, output
+    cpu_elapsed = cpu_clock() - cpu_start if cpu_clock is not None else math.nan
+    return elapsed / number, cpu_elapsed / number, output
 
 
 def time_interleaved(
@@ -133,6 +156,7 @@ def time_interleaved(
     keep_outputs: bool = False,
     progress: Callable[[int, str, float], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    cpu_clock: Callable[[], float] | None = time.process_time,
     collect_garbage: bool = True,
 ) -> TimingResult:
     r"""Time several zero-argument callables, interleaved round-robin.
@@ -160,7 +184,9 @@ def time_interleaved(
         progress (Callable[[int, str, float], None], optional): called after
             every sample with ``(round, name, seconds_per_call)``; the warm-up
             round is ``-1``. Default: None
-        clock (Callable[[], float]): the clock. Default: ``time.perf_counter``
+        clock (Callable[[], float]): the wall clock. Default: ``time.perf_counter``
+        cpu_clock (Callable[[], float], optional): the CPU-time clock recorded
+            alongside, or None. Default: ``time.process_time``
         collect_garbage (bool): run ``gc.collect()`` before every sample, so a
             collection triggered by one variant's garbage is not charged to the
             next. Default: True
@@ -187,6 +213,7 @@ def time_interleaved(
         raise ValueError(f"`warmup` must be >= 0, got {warmup}")
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu_times: dict[str, list[float]] = {name: [] for name in names}
     warmup_times: dict[str, float] = {}
     number: dict[str, int] = {}
     order: list[tuple[int, str]] = []
@@ -194,8 +221,8 @@ def time_interleaved(
     for name in names:
         total = 0.0
         for _ in range(warmup):
-            seconds, output = _run(
-                variants[name], 1, synchronize, clock, collect_garbage
+            seconds, _, output = _run(
+                variants[name], 1, synchronize, clock, cpu_clock, collect_garbage
             )
             total += seconds
             order.append((WARMUP_ROUND, name))
@@ -212,12 +239,19 @@ def time_interleaved(
     for round_ in range(repeats):
         start = round_ % len(names) if rotate else 0
         for name in names[start:] + names[:start]:
-            seconds, output = _run(
-                variants[name], number[name], synchronize, clock, collect_garbage
+            seconds, cpu_seconds, output = _run(
+                variants[name],
+                number[name],
+                synchronize,
+                clock,
+                cpu_clock,
+                collect_garbage,
             )
             del output
             times[name].append(seconds)
+            if cpu_clock is not None:
+                cpu_times[name].append(cpu_seconds)
             order.append((round_, name))
             if progress is not None:
                 progress(round_, name, seconds)
-    return TimingResult(times, warmup_times, number, order, outputs)
+    return TimingResult(times, warmup_times, number, order, outputs, cpu_times)

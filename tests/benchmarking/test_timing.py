@@ -121,3 +121,24 @@ def test_bad_arguments() -> None:
         time_interleaved({}, repeats=3)
     with pytest.raises(ValueError):
         time_interleaved({"x": lambda: None}, repeats=0)
+
+
+def test_cpu_time_is_recorded_with_its_own_clock() -> None:
+    log: list[str] = []
+    wall = FakeClock()
+    cpu = FakeClock()
+
+    def busy() -> None:
+        log.append("busy")
+        wall.now += 2.0
+        cpu.now += 1.0
+
+    result = time_interleaved(
+        {"busy": busy}, repeats=3, clock=wall, cpu_clock=cpu, collect_garbage=False
+    )
+    assert result.times["busy"] == [2.0, 2.0, 2.0]
+    assert result.cpu_times["busy"] == [1.0, 1.0, 1.0]
+    assert result.median("busy", cpu=True) == 1.0
+    assert result.to_dict()["cpu_times_s"] == {"busy": [1.0, 1.0, 1.0]}
+    without = time_interleaved({"x": lambda: None}, repeats=2, cpu_clock=None)
+    assert without.cpu_times == {"x": []}
