@@ -151,7 +151,8 @@ def test_page_examples_run(
     torch.set_num_threads(1)
     namespace: dict = {"__name__": f"docs.{page}"}
     try:
-        with warnings.catch_warnings():
+        # examples seed torch; leave the global random state as it was
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")
             for line, source in blocks:
                 # pad so that tracebacks show the line numbers of the .rst file
