@@ -27,6 +27,7 @@ from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.evaluation import (
     bootstrap_ci,
     compare_to_reference,
+    spatial_map,
     spearman,
     top_iou,
 )
@@ -81,14 +82,14 @@ def random_map_reference(
         )
         for purpose in ("random_map_a", "random_map_b")
     ]
-    return {
-        "spearman": spearman(*maps),
-        "iou": top_iou(maps[0], maps[1], q, seed, indices),
-    }
+    return _similarity(maps[0], maps[1], q, seed, indices)
 
 
 def _similarity(a: Tensor, b: Tensor, q: float, seed: int, indices: Tensor) -> dict:
-    return {"spearman": spearman(a, b), "iou": top_iou(a, b, q, seed, indices)}
+    return {
+        "spearman": spearman(spatial_map(a), spatial_map(b)),
+        "iou": top_iou(a, b, q, seed, indices),
+    }
 
 
 def adversarial_discriminativity(

@@ -28,8 +28,13 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data",
-        help="imagenet-vgg16: ImageFolder directory or image directory with a label "
-        "file; default: the 20 foolbox ImageNet samples",
+        help="imagenet-vgg16: ImageFolder directory, or an image directory with "
+        "--labels; default: the 20 foolbox ImageNet samples",
+    )
+    parser.add_argument(
+        "--labels",
+        help="imagenet-vgg16 with a flat image directory: the label file (one label "
+        "per line in sorted file order, or 'file label' lines)",
     )
     parser.add_argument("--weights", help="a local VGG16 state dict (.pth)")
     parser.add_argument("--n-images", type=int, help="correctly classified images")
@@ -66,6 +71,7 @@ def config_from_args(
     overrides = {
         "preset": args.preset,
         "data": args.data,
+        "labels_file": args.labels,
         "weights_path": args.weights,
         "studies": tuple(studies),
         "seed": args.seed,

@@ -29,6 +29,8 @@ class BenchmarkConfig:
         preset: ``"shapes"`` (offline default) or ``"imagenet-vgg16"``.
         data: for ImageNet, an ImageFolder directory or a directory of images with
             a label file; ``None`` uses the 20 foolbox sample photos.
+        labels_file: labels of a flat image directory ``data`` (one label per
+            line in sorted file order, or ``file label`` lines).
         weights_path: a local weights file for the ImageNet model.
         n_images: correctly classified images attacked and explained.
         n_multi_images: multi-object images for the class-discriminativity study.
@@ -55,6 +57,7 @@ class BenchmarkConfig:
 
     preset: str = "shapes"
     data: str | None = None
+    labels_file: str | None = None
     weights_path: str | None = None
     n_images: int = 48
     n_multi_images: int = 40

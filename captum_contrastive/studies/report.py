@@ -25,6 +25,7 @@ from captum_contrastive.studies.verdicts import (
     claim_adversarial_change,
     claim_filtering_effect,
     claim_recovery,
+    reference_outcomes,
 )
 
 __all__ = ["summary_rows", "verdicts", "write_outputs"]
@@ -294,6 +295,7 @@ def _markdown(
         lines.append(f"## Perturbation recovery: {name} (n={result['n']})\n")
         rows = []
         comparisons = {row["method"]: row for row in result["comparisons"]}
+        outcomes = reference_outcomes(result["comparisons"])
         for method, values in result["methods"].items():
             c = comparisons.get(method)
             rows.append(
@@ -306,7 +308,7 @@ def _markdown(
                     else f"{c['mean_diff']:+.3f} "
                     f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]",
                     "" if c is None else f"{c['p_holm']:.3g}",
-                    "" if c is None else c["verdict"],
+                    "" if c is None else outcomes[method],
                 ]
             )
         lines.append(
@@ -315,7 +317,7 @@ def _markdown(
                     "ranking",
                     "AUC [95% CI]",
                     "accuracy at " + ", ".join(f"{f:.1%}" for f in result["fractions"]),
-                    "Enhanced GBP − this",
+                    "this − Enhanced GBP",
                     "p (Holm)",
                     "Enhanced GBP",
                 ],

@@ -52,6 +52,7 @@ def load_preset(config: BenchmarkConfig, multi_object: bool = False) -> Preset:
             weights_path=config.weights_path,
             data=config.data,
             device=config.device,
+            labels_file=config.labels_file,
         )
     raise ValueError(
         f"unknown preset {config.preset!r}; choose 'shapes' or 'imagenet-vgg16'"

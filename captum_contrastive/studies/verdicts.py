@@ -14,9 +14,21 @@ __all__ = [
     "claim_adversarial_change",
     "claim_filtering_effect",
     "claim_recovery",
+    "reference_outcomes",
 ]
 
 FILTER_SIMILARITY_THRESHOLD = 0.9
+_FROM_REFERENCE_SIDE = {"beats": "loses", "loses": "beats", "ties": "ties"}
+
+
+def reference_outcomes(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Per compared method, the reference's outcome against it.
+
+    :func:`~captum_contrastive.evaluation.compare_to_reference` labels each row from
+    the compared method's side (``"beats"``: the method beats the reference); this
+    flips the label to the reference's side.
+    """
+    return {row["method"]: _FROM_REFERENCE_SIDE[row["verdict"]] for row in rows}
 
 
 def _fmt(ci: dict[str, Any]) -> str:
@@ -73,8 +85,7 @@ def claim_recovery(
     for name in runs:
         if name not in recovery:
             continue
-        rows = recovery[name]["comparisons"]
-        verdicts = {row["method"]: row["verdict"] for row in rows}
+        verdicts = reference_outcomes(recovery[name]["comparisons"])
         losses = [m for m, v in verdicts.items() if v == "loses"]
         ties = [m for m, v in verdicts.items() if v == "ties"]
         if losses or verdicts.get("random") != "beats":
@@ -123,8 +134,7 @@ def claim_adversarial_change(
     shares of the main change.
     """
     main = adversarial[success_run]
-    rows = main.get("comparisons", [])
-    verdicts = {row["method"]: row["verdict"] for row in rows}
+    verdicts = reference_outcomes(main.get("comparisons", []))
     losses = [m for m, v in verdicts.items() if v == "loses"]
     ties = [m for m, v in verdicts.items() if v == "ties"]
     split = None

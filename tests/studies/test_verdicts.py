@@ -1,8 +1,29 @@
+from captum_contrastive.evaluation import compare_to_reference
 from captum_contrastive.studies.verdicts import (
     claim_adversarial_change,
     claim_filtering_effect,
     claim_recovery,
+    reference_outcomes,
 )
+
+METHOD_SIDE = {"beats": "loses", "loses": "beats", "ties": "ties"}
+
+
+def _rows(reference_outcome: dict[str, str]) -> list[dict]:
+    """Rows as compare_to_reference writes them (from the compared method's side)."""
+    return [
+        {"method": m, "verdict": METHOD_SIDE[v]} for m, v in reference_outcome.items()
+    ]
+
+
+def test_reference_outcomes_read_compare_to_reference_from_the_reference_side() -> None:
+    rows = compare_to_reference(
+        {"egbp": [0.9, 0.8, 0.95, 0.85], "random": [0.1, 0.2, 0.1, 0.3]},
+        reference="egbp",
+        n_resamples=500,
+    )
+    assert rows[0]["verdict"] == "loses"
+    assert reference_outcomes(rows) == {"random": "beats"}
 
 
 def _ci(mean: float, low: float, high: float, n: int = 20) -> dict:
@@ -36,7 +57,7 @@ def _recovery(verdicts: dict[str, str]) -> dict:
     return {
         "n": 30,
         "methods": methods,
-        "comparisons": [{"method": m, "verdict": v} for m, v in verdicts.items()],
+        "comparisons": _rows(verdicts),
     }
 
 
@@ -67,7 +88,7 @@ def _adversarial(comparisons: dict[str, str], s: dict, f: dict) -> dict:
 
     return {
         "methods": {"enhanced_gbp": method(0.8), "saliency": method(0.2)},
-        "comparisons": [{"method": m, "verdict": v} for m, v in comparisons.items()],
+        "comparisons": _rows(comparisons),
     }
 
 
