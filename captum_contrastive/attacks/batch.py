@@ -21,7 +21,9 @@ class AdversarialBatch:
     Attributes:
         attack: attack name, e.g. ``"fgsm"``, ``"bim"``, ``"cw"``.
         clean: ``(N, C, H, W)`` clean images.
-        adversarial: ``(N, C, H, W)``; where the attack failed, the clean image.
+        adversarial: ``(N, C, H, W)`` attack outputs, also for failed attacks (a
+            perturbed image that did not fool the model); where the attack
+            returned no image (C&W's all-zero failure placeholder), the clean image.
         labels: ``(N,)`` true labels.
         clean_predictions: ``(N,)`` top-1 on ``clean``.
         adversarial_predictions: ``(N,)`` top-1 on ``adversarial`` (a fresh
@@ -50,6 +52,11 @@ class AdversarialBatch:
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def clean_correct(self) -> Tensor:
+        """``(N,)`` bool: the clean image is classified correctly."""
+        return self.clean_predictions == self.labels
 
     @property
     def success_rate(self) -> float:

@@ -11,9 +11,12 @@ Each attack is configured in its constructor and called on data, as in Foolbox::
 **What ``success`` means.** Every returned image is re-classified with a fresh
 forward pass. An attack output counts as found when that prediction meets the
 criterion (untargeted: differs from ``labels``; targeted: equals ``targets``) and,
-for C&W, the output is not Foolbox's all-zero placeholder for a failure. Where no
-adversarial was found, ``adversarial`` is the clean image. ``success`` is then the
-criterion evaluated on ``adversarial_predictions``, so an image that is already
+for C&W, the output is not Foolbox's all-zero placeholder for a failure.
+``adversarial`` holds the attack's output for every image, also where the attack
+failed (a perturbed image that did not fool the model, the paper's Adv_f); only
+where the attack returned no image (C&W's all-zero placeholder) it holds the clean
+image. ``success`` is the criterion evaluated on ``adversarial_predictions``, so an
+image that is already
 misclassified when clean counts as a success even with a zero perturbation. To
 study attacks on correctly classified images only, keep the rows where
 ``clean_predictions == labels``, e.g.
@@ -167,11 +170,11 @@ class FoolboxAttack(ABC):
             raw_pred = _logits(fmodel, raw, chunk).argmax(1)
 
         goal = y if t is None else t
-        found = _meets(raw_pred, goal, targeted=t is not None)
+        returned = torch.ones(n, dtype=torch.bool, device=raw.device)
         if self.zero_means_failure:
-            found &= ~(_all_zero(raw) & ~_all_zero(x))
-        adversarial = torch.where(found.view(-1, 1, 1, 1), raw, x)
-        adv_pred = torch.where(found, raw_pred, clean_pred)
+            returned = ~(_all_zero(raw) & ~_all_zero(x))
+        adversarial = torch.where(returned.view(-1, 1, 1, 1), raw, x)
+        adv_pred = torch.where(returned, raw_pred, clean_pred)
         success = _meets(adv_pred, goal, targeted=t is not None)
         delta = (adversarial - x).flatten(1)
         return AdversarialBatch(
@@ -400,7 +403,7 @@ def _validate(
         raise ValueError("`images` is an empty batch")
     if not torch.isfinite(images).all():
         raise ValueError("`images` contains NaN or infinite values")
-    low, high = float(images.min()), float(images.max())
+    low, high = float(images.detach().min()), float(images.detach().max())
     if low < BOUNDS[0] or high > BOUNDS[1]:
         raise ValueError(
             f"`images` must lie in [{BOUNDS[0]}, {BOUNDS[1]}] (pixel space, before "

@@ -88,8 +88,18 @@ def attack_images(
     shard_size: int = 32,
     progress: bool = True,
 ) -> AdversarialBatch:
-    """Attack the images at ``indices``, one cached shard at a time, and merge."""
-    key = {"preset": preset.name, "attack": name, "config": repr(attack)}
+    """Attack the images at ``indices``, one cached shard at a time, and merge.
+
+    Each shard is one Foolbox batch. C&W with early abort stops on the batch's summed
+    loss, so its result for an image depends on its shard: ``shard_size`` is part of
+    the protocol, and a run split over processes must split along these shards.
+    """
+    key = {
+        "preset": preset.name,
+        "attack": name,
+        "config": repr(attack),
+        "shard_size": shard_size,
+    }
     cache = StageCache(cache_root, "attack", key)
     parts = []
     for shard in tqdm(
