@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             memory=args.memory,
             min_sample_time=args.min_sample_time,
             progress=progress,
+            seed=args.seed,
         )
         result["model"] = {"name": name, "note": note}
         result["wall_s"] = time.perf_counter() - started

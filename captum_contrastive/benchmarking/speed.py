@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +46,7 @@ from captum_contrastive.benchmarking.memory import (
     measure_peak_rss,
     run_child,
 )
-from captum_contrastive.benchmarking.timing import time_interleaved
+from captum_contrastive.benchmarking.timing import TimingResult, time_interleaved
 
 __all__ = [
     "ALL_VARIANTS",
@@ -55,6 +55,7 @@ __all__ = [
     "MODEL_PRESETS",
     "Comparison",
     "ModelPreset",
+    "TIMING_GROUPS",
     "TinyCNN",
     "build_variants",
     "environment_info",
@@ -129,6 +130,16 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("gbp_chunked", "gbp", "time"),
     Comparison("gbp_chunked", "gbp", "memory"),
 )
+
+#: Variants timed together (interleaved) and compared with each other. Integrated
+#: Gradients allocates hundreds of MiB per call; interleaved with the guided
+#: variants it changes the C allocator's state (its mmap threshold and free lists)
+#: and with it their speed: on the shapes model, gbp / captum_gbp measured 1.21
+#: with the IG variants in the same rounds and 1.00 without.
+TIMING_GROUPS: dict[str, tuple[str, ...]] = {
+    "guided": (*GUIDED_VARIANTS, "egbp_chunked", "gbp_chunked"),
+    "integrated_gradients": ("contrastive_ig", "captum_ig_x2"),
+}
 
 # Pairs of variants that must return the same maps, up to float rounding relative to
 # the largest value (chunking changes the batch size, so oneDNN may pick another
@@ -397,7 +408,21 @@ def build_variants(
     return {name: table[name] for name in names}
 
 
-def _expand_variants(names: Sequence[str], internal_batch_size: int | None) -> list:
+def _merge_timings(results: Iterable[TimingResult]) -> TimingResult:
+    merged = TimingResult({}, {}, {}, [], {}, {})
+    for result in results:
+        merged.times.update(result.times)
+        merged.warmup_times.update(result.warmup_times)
+        merged.number.update(result.number)
+        merged.order.extend(result.order)
+        merged.outputs.update(result.outputs)
+        merged.cpu_times.update(result.cpu_times)
+    return merged
+
+
+def _expand_variants(
+    names: Sequence[str], internal_batch_size: int | None
+) -> list[str]:
     expanded = list(dict.fromkeys(names))
     if internal_batch_size is not None:
         for base, chunked in _CHUNKED.items():
@@ -496,13 +521,16 @@ def run_speed_benchmark(
     memory: str = "auto",
     min_sample_time: float = 0.0,
     progress: Callable[[str], None] | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     r"""Time and measure the peak memory of the variants on one model and batch.
 
     1. ``target`` / ``contrast_target`` default to the top-1 / top-2 classes,
        computed once; every variant gets these same tensors.
     2. :func:`~captum_contrastive.benchmarking.timing.time_interleaved`: one
-       warm-up call per variant, then ``repeats`` round-robin rounds.
+       warm-up call per variant, then ``repeats`` rounds, each variant once per
+       round in a shuffled order, within each group of :data:`TIMING_GROUPS`
+       (variants that are compared with each other).
     3. The warm-up outputs of variants that must agree (``egbp`` and
        ``captum_gbp_x2``, ``gbp`` and ``captum_gbp``, chunked and unchunked, ...)
        are compared.
@@ -538,6 +566,7 @@ def run_speed_benchmark(
             Default: 0.0
         progress (Callable[[str], None], optional): receives progress lines.
             Default: None
+        seed (int): seed of the shuffled order of each round. Default: 0
 
     Returns:
         *dict* JSON-ready: ``settings``, ``variants`` (per variant: letter,
@@ -580,15 +609,26 @@ def run_speed_benchmark(
             label = "warm-up" if round_ < 0 else f"round {round_ + 1}/{repeats}"
             progress(f"{label} {name}: {seconds:.3f} s")
 
+    groups = [
+        (group, [name for name in names if name in members])
+        for group, members in TIMING_GROUPS.items()
+    ]
+    grouped = {name for _, members in groups for name in members}
+    groups += [(name, [name]) for name in names if name not in grouped]
+    timings: dict[str, TimingResult] = {}
     with quiet_captum():
-        timing = time_interleaved(
-            calls,
-            repeats=repeats,
-            min_sample_time=min_sample_time,
-            synchronize=synchronize,
-            keep_outputs=True,
-            progress=report,
-        )
+        for group, members in groups:
+            if members:
+                timings[group] = time_interleaved(
+                    {name: calls[name] for name in members},
+                    repeats=repeats,
+                    min_sample_time=min_sample_time,
+                    synchronize=synchronize,
+                    keep_outputs=True,
+                    progress=report,
+                    seed=seed,
+                )
+    timing = _merge_timings(timings.values())
     checks = []
     for a, b in _AGREEMENT_CHECKS:
         if a in timing.outputs and b in timing.outputs:
@@ -681,6 +721,9 @@ def run_speed_benchmark(
             "batch": int(inputs.shape[0]),
             "repeats": repeats,
             "warmup": 1,
+            "schedule": "shuffle",
+            "seed": seed,
+            "timing_groups": {group: list(r.times) for group, r in timings.items()},
             "min_sample_time_s": min_sample_time,
             "internal_batch_size": internal_batch_size,
             "ig_n_steps": ig_n_steps,
@@ -691,7 +734,10 @@ def run_speed_benchmark(
             "contrast_target": contrast_target.tolist(),
         },
         "variants": per_variant,
-        "order": [[round_, name] for round_, name in timing.order],
+        "order": {
+            group: [[round_, name] for round_, name in result.order]
+            for group, result in timings.items()
+        },
         "comparisons": comparisons,
         "checks": checks,
     }

@@ -4,10 +4,13 @@ On a shared machine the speed of the CPU drifts during a run (other processes,
 thermal limits, frequency scaling). Timing variant A five times and then variant B
 five times charges that drift to one of them. :func:`time_interleaved` instead runs
 one warm-up call per variant, then ``repeats`` *rounds*, and in each round calls every
-variant once (round-robin, optionally rotating the starting variant), so a slow spell
-hits all variants alike. Compare variants by the ratio of their medians, or by the
-median of the per-round ratios (:meth:`TimingResult.paired_ratio`), which also cancels
-drift between rounds.
+variant once, so a slow spell hits all variants alike. By default each round calls the
+variants in a fresh (seeded) random order, so no variant always runs first or always
+right after the same neighbour: a variant also leaves the process in a state (the C
+allocator's free lists and mmap threshold, caches) that changes the speed of the next
+one by several percent on small models. Compare variants by the ratio of their
+medians, or by the median of the per-round ratios
+(:meth:`TimingResult.paired_ratio`), which also cancels drift between rounds.
 
 Besides the wall-clock time, the CPU time of the process (``time.process_time``: all
 its threads, user and system) is recorded per sample. When other processes compete
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +34,7 @@ from typing import Any
 __all__ = ["TimingResult", "median", "time_interleaved"]
 
 WARMUP_ROUND = -1
+_SCHEDULES = ("fixed", "rotate", "shuffle")
 
 
 def median(values: Sequence[float]) -> float:
@@ -146,11 +151,23 @@ def _run(
     return elapsed / number, cpu_elapsed / number, output
 
 
+def _round_order(
+    names: list[str], round_: int, schedule: str, rng: random.Random
+) -> list[str]:
+    if schedule == "rotate":
+        start = round_ % len(names)
+        return names[start:] + names[:start]
+    if schedule == "shuffle":
+        return rng.sample(names, len(names))
+    return list(names)
+
+
 def time_interleaved(
     variants: Mapping[str, Callable[[], Any]],
     repeats: int = 5,
     warmup: int = 1,
-    rotate: bool = True,
+    schedule: str = "shuffle",
+    seed: int = 0,
     min_sample_time: float = 0.0,
     synchronize: Callable[[], None] | None = None,
     keep_outputs: bool = False,
@@ -162,16 +179,19 @@ def time_interleaved(
     r"""Time several zero-argument callables, interleaved round-robin.
 
     First every variant runs ``warmup`` times (untimed for the statistics, but
-    recorded). Then ``repeats`` rounds follow; each calls every variant once. With
-    ``rotate``, round ``r`` starts at the ``r``-th variant (cyclically), so no
-    variant always runs right after the same neighbour. ``gc.collect()`` runs before
-    every sample, outside the timed region (unless ``collect_garbage=False``).
+    recorded). Then ``repeats`` rounds follow; each calls every variant once, in the
+    order given by ``schedule``. ``gc.collect()`` runs before every sample, outside
+    the timed region (unless ``collect_garbage=False``).
 
     Args:
         variants (Mapping[str, Callable[[], Any]]): name -> callable to time.
         repeats (int): number of timed rounds. Default: 5
         warmup (int): untimed calls per variant before the rounds. Default: 1
-        rotate (bool): rotate the starting variant of each round. Default: True
+        schedule (str): the order within each round: ``"fixed"`` (the order of
+            ``variants``), ``"rotate"`` (round ``r`` starts at the ``r``-th variant,
+            cyclically) or ``"shuffle"`` (a random permutation per round, drawn
+            from ``seed``; position and predecessor vary). Default: ``"shuffle"``
+        seed (int): seed of the ``"shuffle"`` schedule. Default: 0
         min_sample_time (float): if the warm-up of a variant took less than this
             many seconds, each sample times ``ceil(min_sample_time / warmup_time)``
             back-to-back calls and reports the time per call, so fast variants are
@@ -211,6 +231,9 @@ def time_interleaved(
         raise ValueError(f"`repeats` must be >= 1, got {repeats}")
     if warmup < 0:
         raise ValueError(f"`warmup` must be >= 0, got {warmup}")
+    if schedule not in _SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {_SCHEDULES}, got {schedule!r}")
+    rng = random.Random(seed)
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
     cpu_times: dict[str, list[float]] = {name: [] for name in names}
@@ -237,8 +260,7 @@ def time_interleaved(
             calls = max(1, math.ceil(min_sample_time / warmup_times[name]))
         number[name] = calls
     for round_ in range(repeats):
-        start = round_ % len(names) if rotate else 0
-        for name in names[start:] + names[:start]:
+        for name in _round_order(names, round_, schedule, rng):
             seconds, cpu_seconds, output = _run(
                 variants[name],
                 number[name],

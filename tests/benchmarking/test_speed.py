@@ -61,7 +61,13 @@ def test_all_variants_run_agree_and_are_reported() -> None:
     assert settings["internal_batch_size"] == 3
     assert settings["ig_n_steps"] == 4
     assert settings["ig_internal_batch_size"] == 32
-    assert len(result["order"]) == len(variants) * 3
+    order = result["order"]
+    assert set(order) == {"guided", "integrated_gradients"}
+    assert {name for _, name in order["integrated_gradients"]} == {
+        "contrastive_ig",
+        "captum_ig_x2",
+    }
+    assert sum(len(calls) for calls in order.values()) == len(variants) * 3
     checks = {tuple(c["variants"]): c for c in result["checks"]}
     assert set(checks) == {
         ("egbp", "captum_gbp_x2"),
