@@ -39,11 +39,16 @@ class BenchmarkConfig:
         studies: which of :data:`STUDIES` to run.
         kappas: C&W confidences of the main runs (κ=0 and a stronger one).
         sweep_kappas: C&W confidences of the recovery-AUC sweep.
-        recovery_attacks: attack runs that get the perturbation-recovery study.
+        recovery_attacks: attack families that get the perturbation-recovery
+            study (C&W: every κ of ``kappas`` and ``sweep_kappas``).
+        control_runs: attack runs that also get the class-only, input-only and
+            noise controls (the others get the main comparison only).
         cw_steps, cw_binary_search_steps, cw_stepsize, cw_initial_const: C&W.
         fgsm_epsilon: FGSM L∞ radius (pixel units).
         bim_epsilon, bim_steps: BIM; the radius is chosen weak enough that a good
             share of attacks fail (Adv_f).
+        ig_steps: Integrated-Gradients steps.
+        smoothgrad_samples: SmoothGrad noisy samples per image.
         fractions: pixel fractions of the recovery curves.
         fill: the recovery fill.
         grid_images: images in the qualitative grid.
@@ -67,13 +72,16 @@ class BenchmarkConfig:
     kappas: tuple[float, ...] = (0.0, 5.0)
     sweep_kappas: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0)
     recovery_attacks: tuple[str, ...] = ("cw",)
-    cw_steps: int = 100
-    cw_binary_search_steps: int = 5
+    control_runs: tuple[str, ...] = ("cw-k0", "bim")
+    cw_steps: int = 50
+    cw_binary_search_steps: int = 4
     cw_stepsize: float = 0.01
     cw_initial_const: float = 0.1
     fgsm_epsilon: float = 8 / 255
-    bim_epsilon: float = 2 / 255
+    bim_epsilon: float = 3 / 255
     bim_steps: int = 10
+    ig_steps: int = 16
+    smoothgrad_samples: int = 8
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     fill: str = "mean"
     grid_images: int = 4
@@ -110,8 +118,11 @@ class BenchmarkConfig:
         settings: dict[str, Any] = dict(
             n_images=200,
             n_multi_images=150,
-            cw_steps=300,
-            cw_binary_search_steps=7,
+            cw_steps=200,
+            cw_binary_search_steps=6,
+            ig_steps=32,
+            smoothgrad_samples=16,
+            control_runs=("cw-k0", "cw-k5", "fgsm", "bim"),
             grid_images=6,
             recovery_attacks=ATTACK_FAMILIES,
         )

@@ -30,6 +30,7 @@ from captum_contrastive.random_streams import stream_seed
 __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
+    "build_methods",
     "MethodSpec",
     "compute_maps",
     "last_conv_layer",
@@ -104,12 +105,25 @@ def _enhanced(model: nn.Module) -> Attribute:
     return lambda images, targets: method.attribute(images, target=targets)
 
 
-IG_STEPS = 32
-SMOOTHGRAD = {"nt_type": "smoothgrad", "nt_samples": 16, "stdevs": 0.15}
+def build_methods(
+    ig_steps: int = 16, smoothgrad_samples: int = 8, smoothgrad_stdev: float = 0.15
+) -> dict[str, MethodSpec]:
+    """The registry with the given sampling settings.
 
-METHODS: dict[str, MethodSpec] = {
-    spec.name: spec
-    for spec in [
+    Args:
+        ig_steps (int): Integrated-Gradients steps (also for its contrastive form).
+        smoothgrad_samples (int): noisy samples per image for SmoothGrad.
+        smoothgrad_stdev (float): SmoothGrad noise, in pixel units (``[0, 1]``).
+
+    Returns:
+        dict from method name to :class:`MethodSpec`.
+    """
+    smoothgrad = {
+        "nt_type": "smoothgrad",
+        "nt_samples": smoothgrad_samples,
+        "stdevs": smoothgrad_stdev,
+    }
+    specs = [
         MethodSpec(
             "enhanced_gbp",
             "Enhanced GuidedBP",
@@ -126,9 +140,9 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             "integrated_gradients",
             "IntegratedGradients",
-            _captum(IntegratedGradients, n_steps=IG_STEPS),
+            _captum(IntegratedGradients, n_steps=ig_steps),
             True,
-            settings={"n_steps": IG_STEPS, "baseline": "zeros (black image)"},
+            settings={"n_steps": ig_steps, "baseline": "zeros (black image)"},
         ),
         MethodSpec(
             "deeplift",
@@ -140,10 +154,10 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             "smoothgrad",
             "SmoothGrad",
-            _captum(lambda m: NoiseTunnel(Saliency(m)), **SMOOTHGRAD),
+            _captum(lambda m: NoiseTunnel(Saliency(m)), **smoothgrad),
             signed=False,
             per_image_noise=True,
-            settings=dict(SMOOTHGRAD, stdev_units="pixel range [0, 1]"),
+            settings=dict(smoothgrad, stdev_units="pixel range [0, 1]"),
         ),
         MethodSpec(
             "guided_gradcam",
@@ -175,13 +189,16 @@ METHODS: dict[str, MethodSpec] = {
             "Contrastive IG",
             _captum(
                 lambda m: ContrastiveAttribution(IntegratedGradients(m)),
-                n_steps=IG_STEPS,
+                n_steps=ig_steps,
             ),
             signed=False,
-            settings={"n_steps": IG_STEPS, "contrast": "runner-up"},
+            settings={"n_steps": ig_steps, "contrast": "runner-up"},
         ),
     ]
-}
+    return {spec.name: spec for spec in specs}
+
+
+METHODS: dict[str, MethodSpec] = build_methods()
 DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
 
 

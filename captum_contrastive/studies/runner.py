@@ -24,7 +24,7 @@ from captum_contrastive.studies.adversarial import (
 from captum_contrastive.studies.class_discriminativity import class_discriminativity
 from captum_contrastive.studies.config import BenchmarkConfig, cw_name
 from captum_contrastive.studies.localization import localization
-from captum_contrastive.studies.methods import METHODS
+from captum_contrastive.studies.methods import build_methods
 from captum_contrastive.studies.recovery import perturbation_recovery
 from captum_contrastive.studies.stages import (
     attack_images,
@@ -151,7 +151,8 @@ def run_benchmark(
     run.class_names = list(preset.class_names)
     needs_attacks = any(s in config.studies for s in ("recovery", "adversarial"))
     needs_attacks = needs_attacks or "localization" in config.studies
-    specs = [METHODS[name] for name in config.methods]
+    registry = build_methods(config.ig_steps, config.smoothgrad_samples)
+    specs = [registry[name] for name in config.methods]
 
     with run.timed("select images"):
         indices = select_correct(
@@ -256,10 +257,15 @@ def run_benchmark(
             noisy = equal_norm_noise(batch, config.seed)
             noisy_predictions = _predictions(model, noisy, device)
             conditions = {}
+            with_controls = name in config.control_runs
             for spec in _progress(specs, f"controls {name}", config.progress):
                 conditions[spec.name] = {
                     "clean": clean_maps[spec.name],
                     "adversarial": adversarial_maps[name][spec.name],
+                }
+                if not with_controls:
+                    continue
+                conditions[spec.name] |= {
                     "clean_for_adversarial_class": maps(
                         spec,
                         images,
