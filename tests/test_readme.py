@@ -19,6 +19,7 @@ def test_readme_has_exactly_two_commands_both_doing_the_set_up() -> None:
             "pip install torch==2.14.1 torchvision==0.29.1 && pip install -e" in command
         )
     assert commands[1].endswith("python -m pytest -q")
+    assert "benchmarks/run_all.py" in commands[0]
 
 
 def test_ci_runs_the_readme_test_command() -> None:
