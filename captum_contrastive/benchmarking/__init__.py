@@ -11,6 +11,7 @@ from captum_contrastive.benchmarking.memory import (
     measure_peak_memory,
     measure_peak_rss,
     run_child,
+    settle_allocator,
 )
 from captum_contrastive.benchmarking.speed import (
     ALL_VARIANTS,
@@ -58,6 +59,7 @@ __all__ = [
     "median",
     "run_child",
     "run_speed_benchmark",
+    "settle_allocator",
     "time_interleaved",
     "write_json_atomic",
 ]

@@ -45,6 +45,7 @@ from captum_contrastive.benchmarking.memory import (
     measure_peak_memory,
     measure_peak_rss,
     run_child,
+    settle_allocator,
 )
 from captum_contrastive.benchmarking.timing import TimingResult, time_interleaved
 
@@ -131,11 +132,9 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("gbp_chunked", "gbp", "memory"),
 )
 
-#: Variants timed together (interleaved) and compared with each other. Integrated
-#: Gradients allocates hundreds of MiB per call; interleaved with the guided
-#: variants it changes the C allocator's state (its mmap threshold and free lists)
-#: and with it their speed: on the shapes model, gbp / captum_gbp measured 1.21
-#: with the IG variants in the same rounds and 1.00 without.
+#: Variants timed together (interleaved) and compared with each other. The long
+#: Integrated Gradients calls (seconds, hundreds of MiB each) are kept out of the
+#: rounds of the guided variants (tens of milliseconds on small models).
 TIMING_GROUPS: dict[str, tuple[str, ...]] = {
     "guided": (*GUIDED_VARIANTS, "egbp_chunked", "gbp_chunked"),
     "integrated_gradients": ("contrastive_ig", "captum_ig_x2"),
@@ -522,6 +521,7 @@ def run_speed_benchmark(
     min_sample_time: float = 0.0,
     progress: Callable[[str], None] | None = None,
     seed: int = 0,
+    settle_malloc: bool = True,
 ) -> dict[str, Any]:
     r"""Time and measure the peak memory of the variants on one model and batch.
 
@@ -567,6 +567,10 @@ def run_speed_benchmark(
         progress (Callable[[str], None], optional): receives progress lines.
             Default: None
         seed (int): seed of the shuffled order of each round. Default: 0
+        settle_malloc (bool): on the CPU, call
+            :func:`~captum_contrastive.benchmarking.memory.settle_allocator` before
+            timing, so the times do not depend on what ran earlier in the process.
+            Default: True
 
     Returns:
         *dict* JSON-ready: ``settings``, ``variants`` (per variant: letter,
@@ -603,6 +607,8 @@ def run_speed_benchmark(
     }
     calls = build_variants(model, inputs, target, contrast_target, names, **options)
     synchronize = torch.cuda.synchronize if device.type == "cuda" else None
+    if settle_malloc and device.type == "cpu":
+        settle_allocator()
 
     def report(round_: int, name: str, seconds: float) -> None:
         if progress is not None:
@@ -723,6 +729,7 @@ def run_speed_benchmark(
             "warmup": 1,
             "schedule": "shuffle",
             "seed": seed,
+            "settle_malloc": bool(settle_malloc and device.type == "cpu"),
             "timing_groups": {group: list(r.times) for group, r in timings.items()},
             "min_sample_time_s": min_sample_time,
             "internal_batch_size": internal_batch_size,
