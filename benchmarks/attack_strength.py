@@ -1,0 +1,56 @@
+"""Success rates and perturbation norms of the benchmark's attacks.
+
+Attacks the first --n-images correctly classified test images of the preset with C&W
+(κ=0 and the larger κ), FGSM and BIM, configured as in run_all.py (or --full).
+
+    python benchmarks/attack_strength.py --n-images 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from captum_contrastive.studies.attack_strength import attack_strength
+from captum_contrastive.studies.cache import atomic_write_text
+from captum_contrastive.studies.config import BenchmarkConfig
+from captum_contrastive.studies.runner import load_preset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--preset", default="shapes", choices=["shapes", "imagenet-vgg16"]
+    )
+    parser.add_argument("--n-images", type=int, default=100)
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=Path("results/attack_strength"))
+    args = parser.parse_args()
+    settings = dict(preset=args.preset, device=args.device, sweep_kappas=())
+    config = (
+        BenchmarkConfig.full(**settings) if args.full else BenchmarkConfig(**settings)
+    )
+    results = attack_strength(
+        load_preset(config), config.attack_runs(), args.n_images, device=args.device
+    )
+    print(
+        f"{results['n_images']} correctly classified of the first {results['scanned']}"
+    )
+    for name, row in results.items():
+        if isinstance(row, dict):
+            l2 = "n/a" if row["median_l2"] is None else f"{row['median_l2']:.3f}"
+            linf = "n/a" if row["median_linf"] is None else f"{row['median_linf']:.4f}"
+            print(
+                f"{name:8s} success {row['success_rate']:.2f}  median L2 {l2}  "
+                f"median Linf {linf}  {row['seconds']:.1f} s"
+            )
+    path = atomic_write_text(
+        args.out / "attack_strength.json", json.dumps(results, indent=1)
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

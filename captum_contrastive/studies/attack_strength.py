@@ -1,0 +1,74 @@
+"""How strong each configured attack is on a model: success rates and norms."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
+from captum_contrastive.presets.base import Preset
+from captum_contrastive.studies.stages import attack_images, select_correct
+
+__all__ = ["attack_strength"]
+
+
+def attack_strength(
+    preset: Preset,
+    attacks: dict[str, FoolboxAttack],
+    n_images: int = 100,
+    cache_root: str | Path | None = None,
+    device: str = "cpu",
+    shard_size: int = 50,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Attack the first ``n_images`` correctly classified images with each attack.
+
+    Args:
+        preset (Preset): model and data.
+        attacks (dict[str, FoolboxAttack]): attack runs by name.
+        n_images (int): correctly classified images, taken in dataset order.
+        cache_root (str or Path, optional): stage cache; default: no reuse
+            (a fresh temporary directory).
+        device (str): ``"cpu"`` or ``"cuda"``.
+        shard_size (int): images per Foolbox batch.
+        progress (bool): progress bars.
+
+    Returns:
+        dict with ``n_images``, ``scanned`` (dataset images looked at) and per
+        attack: ``success_rate``, ``median_l2`` and ``median_linf`` over successes,
+        ``seconds`` and ``params``.
+    """
+    import tempfile
+
+    torch_device = torch.device(device)
+    model = preset.pixel_model().to(torch_device)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(cache_root) if cache_root is not None else Path(scratch)
+        indices = select_correct(
+            preset, model, n_images, root, torch_device, progress=progress
+        )
+        results: dict[str, Any] = {
+            "n_images": len(indices),
+            "scanned": indices[-1] + 1,
+        }
+        for name, attack in attacks.items():
+            start = time.perf_counter()
+            batch = attack_images(
+                name, attack, preset, indices, root, torch_device, shard_size, progress
+            )
+            success = batch.success
+            results[name] = {
+                "success_rate": batch.success_rate,
+                "median_l2": float(batch.l2[success].median())
+                if success.any()
+                else None,
+                "median_linf": float(batch.linf[success].median())
+                if success.any()
+                else None,
+                "seconds": time.perf_counter() - start,
+                "params": batch.params,
+            }
+    return results
