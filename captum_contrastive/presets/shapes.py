@@ -245,20 +245,16 @@ def _place(
     rng: np.random.Generator,
     size: int,
     radii: np.ndarray,
-) -> list[tuple[float, float]] | None:
-    centres: list[tuple[float, float]] = []
-    for radius in radii:
+) -> np.ndarray | None:
+    centres = np.empty((0, 2))
+    for k, radius in enumerate(radii):
         low, high = radius + 0.5, size - radius - 0.5
-        for _ in range(_PLACEMENT_TRIES):
-            x, y = rng.uniform(low, high, 2)
-            if all(
-                np.hypot(x - cx, y - cy) >= radius + radii[i] + 1.0
-                for i, (cx, cy) in enumerate(centres)
-            ):
-                centres.append((float(x), float(y)))
-                break
-        else:
+        candidates = rng.uniform(low, high, (_PLACEMENT_TRIES, 2))
+        gaps = np.linalg.norm(candidates[:, None] - centres[None], axis=-1)
+        free = (gaps >= radius + radii[:k] + 1.0).all(axis=1)
+        if not free.any():
             return None
+        centres = np.vstack([centres, candidates[np.argmax(free)]])
     return centres
 
 
