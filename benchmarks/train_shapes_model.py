@@ -22,17 +22,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="state dict path (.pt)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--batches-per-epoch", type=int, default=180)
+    parser.add_argument("--batches-per-epoch", type=int, default=190)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--multi-fraction", type=float, default=0.3)
+    parser.add_argument("--multi-fraction", type=float, default=0.4)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--widths", type=int, nargs="+", default=list(DEFAULT_WIDTHS))
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--pooled-size", type=int, default=4)
+    parser.add_argument(
+        "--batch-norm", action=argparse.BooleanOptionalAction, default=True
+    )
     parser.add_argument("--test-size", type=int, default=2000)
     parser.add_argument("--multi-test-size", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -60,6 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
         widths=args.widths,
         hidden=args.hidden,
         dropout=args.dropout,
+        pooled_size=args.pooled_size,
+        batch_norm=args.batch_norm,
         test_size=args.test_size,
         multi_test_size=args.multi_test_size,
         num_threads=args.threads,
