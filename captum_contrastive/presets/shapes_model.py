@@ -220,5 +220,11 @@ def shapes_preset(
             f"{size} procedural {kind} {IMAGE_SIZE}x{IMAGE_SIZE} shapes images "
             f"({split} split, seed {seed}) and a small VGG-style CNN"
         ),
-        extra={"image_size": IMAGE_SIZE, "weights": str(SHAPES_WEIGHTS)},
+        extra={
+            "image_size": IMAGE_SIZE,
+            "weights": str(SHAPES_WEIGHTS),
+            "functional_relu": functional_relu,
+            "split": split,
+            "seed": seed,
+        },
     )

@@ -91,7 +91,7 @@ def evaluate_top1(model: nn.Module, dataset: ShapesDataset) -> float:
     """Top-1 accuracy (argmax of the logits against the first object's class).
 
     Args:
-        model: classifier of normalized images.
+        model: classifier of normalized images (left in eval mode).
         dataset: the images; every index is used.
 
     Returns:
@@ -105,7 +105,7 @@ def evaluate_multi_label(model: nn.Module, dataset: MultiShapesDataset) -> dict:
     """How well every present class is ranked on multi-object images.
 
     Args:
-        model: classifier of normalized images.
+        model: classifier of normalized images (left in eval mode).
         dataset: the images; every index is used.
 
     Returns:
