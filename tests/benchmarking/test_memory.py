@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,13 +26,24 @@ linux_only = pytest.mark.skipif(
 
 
 def allocate(mebibytes: int) -> torch.Tensor:
-    return torch.ones(mebibytes * MIB // 4)  # float32, every page written
+    """A float32 tensor with every page written (for fresh processes)."""
+    return torch.ones(mebibytes * MIB // 4)
+
+
+def fresh_pages(mebibytes: int) -> mmap.mmap:
+    """An anonymous mapping with every page written: the RSS grows by exactly this
+    much. (A tensor of the same size may be served from heap memory that earlier
+    tests freed but the process still holds; then the RSS does not grow, which is
+    why the benchmark measures in fresh processes.)"""
+    block = mmap.mmap(-1, mebibytes * MIB)
+    torch.frombuffer(block, dtype=torch.uint8).fill_(1)
+    return block
 
 
 @linux_only
 def test_peak_of_a_known_allocation() -> None:
-    measurement, output = measure_peak_rss(lambda: allocate(64))
-    assert output.numel() * 4 == 64 * MIB
+    measurement, block = measure_peak_rss(lambda: fresh_pages(64))
+    assert len(block) == 64 * MIB
     assert measurement.method in ("rss_hwm", "rss_sampled")
     assert 60 * MIB <= measurement.peak_bytes <= 100 * MIB
     assert measurement.baseline_bytes > 0
@@ -39,18 +51,23 @@ def test_peak_of_a_known_allocation() -> None:
 
 @linux_only
 def test_a_freed_temporary_still_counts() -> None:
-    def temporary_then_small() -> float:
-        return float(allocate(48).sum())
+    def temporary() -> int:
+        block = fresh_pages(48)
+        size = len(block)
+        block.close()  # unmapped: the RSS drops again before the call returns
+        return size
 
-    measurement, value = measure_peak_rss(temporary_then_small)
-    assert value == 48 * MIB // 4
+    before = current_rss_bytes()
+    measurement, size = measure_peak_rss(temporary)
+    assert size == 48 * MIB
     assert measurement.peak_bytes >= 44 * MIB
+    assert current_rss_bytes() < before + 44 * MIB
 
 
 @linux_only
 def test_sampling_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "_reset_high_water_mark", lambda: False)
-    measurement, _ = measure_peak_rss(lambda: allocate(64))
+    measurement, _ = measure_peak_rss(lambda: fresh_pages(64))
     assert measurement.method == "rss_sampled"
     assert 60 * MIB <= measurement.peak_bytes <= 100 * MIB
 
@@ -58,8 +75,8 @@ def test_sampling_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
 @linux_only
 def test_dispatch_on_cpu_and_current_rss() -> None:
     assert current_rss_bytes() > 0
-    measurement, _ = measure_peak_memory(lambda: allocate(32), "cpu")
-    assert measurement.peak_bytes >= 28 * MIB
+    measurement, _ = measure_peak_memory(lambda: fresh_pages(40), "cpu")
+    assert measurement.peak_bytes >= 38 * MIB
 
 
 def child_allocates(args: Sequence[str], result_path: str) -> None:
