@@ -8,7 +8,7 @@ peak memory, and writes every raw time to a JSON file.
 Examples::
 
     python benchmarks/speed.py                      # vgg16 (224², batch 8) + shapes
-    python benchmarks/speed.py --quick              # smoke run, about a minute
+    python benchmarks/speed.py --quick              # smoke run, 2-3 minutes
     python benchmarks/speed.py --models vgg16 --internal-batch-size 4
     python benchmarks/speed.py --device cuda
 """
@@ -43,33 +43,49 @@ from captum_contrastive.benchmarking import (  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    presets = "; ".join(
+        f"{name}: batch {p.batch}, size {p.size}, repeats {p.repeats} "
+        f"(--quick: {p.quick_batch}, {p.quick_size}, {p.quick_repeats}), "
+        f"variants {','.join(p.variants)}"
+        for name, p in MODEL_PRESETS.items()
+    )
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
+        epilog=f"Per-model defaults of --batch, --size, --repeats, --variants: "
+        f"{presets}.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where to compute"
+    )
     parser.add_argument(
         "--models",
         default="vgg16,shapes",
         help=f"comma-separated, from {','.join(MODEL_PRESETS)}",
     )
-    parser.add_argument("--batch", type=int, help="batch size (default: per model)")
-    parser.add_argument("--size", type=int, help="image side (default: per model)")
-    parser.add_argument("--repeats", type=int, help="timed rounds (default: per model)")
+    per_model = argparse.SUPPRESS  # the per-model default is in MODEL_PRESETS
+    parser.add_argument("--batch", type=int, default=per_model, help="batch size")
+    parser.add_argument("--size", type=int, default=per_model, help="image side")
+    parser.add_argument("--repeats", type=int, default=per_model, help="timed rounds")
     parser.add_argument(
         "--quick", action="store_true", help="small batches and images, few repeats"
     )
     parser.add_argument(
         "--variants",
-        help="comma-separated variant names (default: per model; vgg16 skips IG)",
+        default=per_model,
+        help="comma-separated variant names (vgg16 skips IG unless named here)",
     )
     parser.add_argument(
         "--internal-batch-size",
         type=int,
         help="also time egbp/gbp with this internal_batch_size",
     )
-    parser.add_argument("--ig-steps", type=int, default=32)
-    parser.add_argument("--ig-internal-batch-size", type=int, help="default: 8 x batch")
+    parser.add_argument(
+        "--ig-steps", type=int, default=32, help="Integrated Gradients n_steps"
+    )
+    parser.add_argument(
+        "--ig-internal-batch-size", type=int, help="None means 8 x batch"
+    )
     parser.add_argument(
         "--memory",
         choices=("auto", "subprocess", "inprocess", "off"),
@@ -83,13 +99,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fast variants repeat back-to-back until a sample lasts this long",
     )
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("results/speed"))
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the inputs and the round order"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("results/speed"), help="folder of the JSON"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    for name in ("batch", "size", "repeats", "variants"):
+        setattr(args, name, getattr(args, name, None))
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
     if args.threads:
         torch.set_num_threads(args.threads)
