@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
+
 from captum_contrastive.studies.attack_strength import attack_strength
 from captum_contrastive.studies.cache import atomic_write_text
 from captum_contrastive.studies.config import BenchmarkConfig
@@ -26,8 +28,10 @@ def main() -> None:
     parser.add_argument("--n-images", type=int, default=100)
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("results/attack_strength"))
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     settings = dict(preset=args.preset, device=args.device, sweep_kappas=())
     config = (
         BenchmarkConfig.full(**settings) if args.full else BenchmarkConfig(**settings)

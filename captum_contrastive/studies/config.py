@@ -64,8 +64,8 @@ class BenchmarkConfig:
     data: str | None = None
     labels_file: str | None = None
     weights_path: str | None = None
-    n_images: int = 48
-    n_multi_images: int = 40
+    n_images: int = 80
+    n_multi_images: int = 60
     methods: tuple[str, ...] = DEFAULT_METHODS
     attacks: tuple[str, ...] = ATTACK_FAMILIES
     studies: tuple[str, ...] = STUDIES
@@ -73,7 +73,7 @@ class BenchmarkConfig:
     sweep_kappas: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0)
     recovery_attacks: tuple[str, ...] = ("cw",)
     control_runs: tuple[str, ...] = ("cw-k0", "bim")
-    cw_steps: int = 50
+    cw_steps: int = 100
     cw_binary_search_steps: int = 4
     cw_stepsize: float = 0.01
     cw_initial_const: float = 0.1
