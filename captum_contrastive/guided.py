@@ -49,6 +49,12 @@ class UnsupportedActivationError(RuntimeError):
     """Raised instead of :class:`UnsupportedActivationWarning` when ``strict=True``."""
 
 
+def _guided_gradient(grad: Tensor, out: Tensor) -> Tensor:
+    """``grad * 1[out > 0] * 1[grad > 0]`` in two kernels: the native ReLU backward
+    into a fresh buffer, then an in-place clamp. ``aten`` ops bypass the mode."""
+    return torch.ops.aten.clamp_min_(torch.ops.aten.threshold_backward(grad, out, 0), 0)
+
+
 class _GuidedReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:
@@ -60,7 +66,7 @@ class _GuidedReLU(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        return torch.where((out > 0) & (grad > 0), grad, 0.0)
+        return _guided_gradient(grad, out)
 
 
 class _GuidedReLUInplace(torch.autograd.Function):
@@ -75,7 +81,7 @@ class _GuidedReLUInplace(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        return torch.where((out > 0) & (grad > 0), grad, 0.0)
+        return _guided_gradient(grad, out)
 
 
 class _DeconvReLU(torch.autograd.Function):

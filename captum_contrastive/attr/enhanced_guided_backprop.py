@@ -86,7 +86,9 @@ class EnhancedGuidedBackprop(GradientAttribution):
             additional_forward_args (Any, optional): further model arguments, not
                 attributed. Default: None
             internal_batch_size (int, optional): process at most this many
-                examples at once; the result is identical. Default: None
+                examples at once; the result equals the unchunked one up to
+                float rounding (convolution kernels may differ by batch size).
+                Default: None
 
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, non-negative and

@@ -71,7 +71,8 @@ class ModifiedReluAttribution(GradientAttribution):
             additional_forward_args (Any, optional): further arguments to the
                 model, not attributed. Default: None
             internal_batch_size (int, optional): process the batch in chunks of at
-                most this many examples to bound memory; the result is identical.
+                most this many examples to bound memory; the result equals the
+                unchunked one up to float rounding.
                 Default: None (one chunk).
 
         Returns:
