@@ -334,6 +334,29 @@ def _markdown(
             )
         )
         lines.append("")
+    sweep = {
+        float(k): v
+        for k, v in info["cw_runs"].items()
+        if v in results.get("recovery", {})
+    }
+    if len(sweep) > 1:
+        kappas = sorted(sweep)
+        lines.append("## C&W κ sweep: recovery AUC [95% CI] per ranking\n")
+        methods = results["recovery"][sweep[kappas[0]]]["methods"]
+        lines.append(
+            _table(
+                ["ranking"] + [f"κ={k:g}" for k in kappas],
+                [
+                    [m]
+                    + [
+                        _ci(results["recovery"][sweep[k]]["methods"][m]["auc"])
+                        for k in kappas
+                    ]
+                    for m in methods
+                ],
+            )
+        )
+        lines.append("")
     for name, result in results.get("adversarial", {}).items():
         groups = result["groups"]
         lines.append(

@@ -87,3 +87,41 @@ def test_config_rejects_unknown_names() -> None:
         BenchmarkConfig(methods=("nope",))
     with pytest.raises(ValueError, match="attacks"):
         BenchmarkConfig(attacks=("pgd",))
+
+
+def test_class_independent_method_gives_class_only_rho_and_iou_of_one() -> None:
+    from captum_contrastive.attacks.batch import AdversarialBatch
+    from captum_contrastive.studies.adversarial import adversarial_discriminativity
+
+    clean, adversarial = images(4, seed=1), images(4, seed=2)
+    n = 4
+    batch = AdversarialBatch(
+        attack="cw",
+        clean=clean,
+        adversarial=adversarial,
+        labels=torch.zeros(n, dtype=torch.long),
+        clean_predictions=torch.zeros(n, dtype=torch.long),
+        adversarial_predictions=torch.ones(n, dtype=torch.long),
+        success=torch.ones(n, dtype=torch.bool),
+        l2=torch.ones(n),
+        linf=torch.ones(n),
+        indices=torch.arange(n),
+    )
+
+    def class_blind(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return x * x.mean(dim=1, keepdim=True)
+
+    maps = {
+        "class_blind": {
+            "clean": class_blind(clean, batch.clean_predictions),
+            "adversarial": class_blind(adversarial, batch.adversarial_predictions),
+            "clean_for_adversarial_class": class_blind(
+                clean, batch.adversarial_predictions
+            ),
+        }
+    }
+    result = adversarial_discriminativity(batch, maps, n_resamples=100)
+    class_only = result["methods"]["class_blind"]["class_only"]["adv_s"]
+    assert class_only["spearman"]["mean"] == 1.0
+    assert class_only["iou"]["mean"] == 1.0
+    assert result["methods"]["class_blind"]["main"]["adv_s"]["spearman"]["mean"] < 1
