@@ -19,15 +19,6 @@ PREPROCESSING = {"mean": MEAN, "std": STD, "axis": -3}
 NUM_CLASSES = 4
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Two threads on a shared 2-core machine can be 100x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class TinyCNN(nn.Module):
     """Takes normalized 16x16 images; has BatchNorm and Dropout (mode matters)."""
 

@@ -22,15 +22,6 @@ from captum_contrastive.presets.checkpoints import (
 ARCH = "squeezenet1_1"
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Two threads on a shared 2-core machine can be 100x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Network:
     """Stands in for ``urlopen``: counts calls and fails like an offline machine."""
 

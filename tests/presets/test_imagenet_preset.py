@@ -27,15 +27,6 @@ ARCH = "squeezenet1_1"
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Two threads on a shared 2-core machine can be 100x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
 def offline(tmp_path, monkeypatch) -> list[str]:
     """An empty hub cache and a network that fails like an offline machine."""
     calls: list[str] = []
