@@ -42,10 +42,6 @@ exclude_patterns = [
     "_build",
     "_ext",
     "benchmark",
-    # Not built until two docstrings of captum_contrastive/benchmarking/speed.py are
-    # fixed (the module's variants table and run_speed_benchmark's "Returns:" break
-    # the -W build); then drop this line and list it in api/index.rst.
-    "api/benchmarking.rst",
 ]
 templates_path: list[str] = []
 

@@ -2,21 +2,21 @@
 
 Variants (the letters are those of the project's issue 5):
 
-=================  ===  =============================================================
-``egbp``           (a)  :class:`captum_contrastive.EnhancedGuidedBackprop`: one
-                        forward pass, two guided backward passes.
-``captum_gbp_x2``  (b)  two :class:`captum.attr.GuidedBackprop` calls (class k, then
-                        m), then :func:`captum_contrastive.contrast_maps`.
-``floor``          (c)  plain autograd: one forward, two ``torch.autograd.grad``
-                        calls with ``retain_graph``; no guiding, no normalization.
-``gbp``            (d)  :class:`captum_contrastive.GuidedBackprop`, class k.
-``captum_gbp``     (d)  :class:`captum.attr.GuidedBackprop`, class k.
-``contrastive_ig`` (e)  ``ContrastiveAttribution(IntegratedGradients(model))``.
-``captum_ig_x2``   (e)  two :class:`captum.attr.IntegratedGradients` calls, then
-                        :func:`captum_contrastive.contrast_maps`.
-``egbp_chunked``   (a)  ``egbp`` with ``internal_batch_size`` (only when given).
-``gbp_chunked``    (d)  ``gbp`` with ``internal_batch_size`` (only when given).
-=================  ===  =============================================================
+==================  ===  =============================================================
+``egbp``            (a)  :class:`captum_contrastive.EnhancedGuidedBackprop`: one
+                         forward pass, two guided backward passes.
+``captum_gbp_x2``   (b)  two :class:`captum.attr.GuidedBackprop` calls (class k, then
+                         m), then :func:`captum_contrastive.contrast_maps`.
+``floor``           (c)  plain autograd: one forward, two ``torch.autograd.grad``
+                         calls with ``retain_graph``; no guiding, no normalization.
+``gbp``             (d)  :class:`captum_contrastive.GuidedBackprop`, class k.
+``captum_gbp``      (d)  :class:`captum.attr.GuidedBackprop`, class k.
+``contrastive_ig``  (e)  ``ContrastiveAttribution(IntegratedGradients(model))``.
+``captum_ig_x2``    (e)  two :class:`captum.attr.IntegratedGradients` calls, then
+                         :func:`captum_contrastive.contrast_maps`.
+``egbp_chunked``    (a)  ``egbp`` with ``internal_batch_size`` (only when given).
+``gbp_chunked``     (d)  ``gbp`` with ``internal_batch_size`` (only when given).
+==================  ===  =============================================================
 
 Every variant gets the same explicit ``target`` (k) and ``contrast_target`` (m)
 tensors, computed once beforehand from the model's prediction (top-1 and top-2), so
@@ -573,7 +573,7 @@ def run_speed_benchmark(
             Default: True
 
     Returns:
-        *dict* JSON-ready: ``settings``, ``variants`` (per variant: letter,
+        *dict*, JSON-ready, with ``settings``, ``variants`` (per variant: letter,
         description, ``times_s``, ``median_s``, ``warmup_s``, ``memory``),
         ``order`` (the call order), ``comparisons`` (ratios, targets, whether they
         hold) and ``checks`` (maximum differences between variants that must
@@ -760,7 +760,7 @@ def environment_info(device: str | torch.device = "cpu") -> dict[str, Any]:
         device (str or torch.device): the benchmark device. Default: ``"cpu"``
 
     Returns:
-        *dict* JSON-ready.
+        *dict*, JSON-ready.
     """
     import captum
 
