@@ -18,10 +18,8 @@ import torchvision
 
 from captum_contrastive import EnhancedGuidedBackprop, GuidedBackprop
 from captum_contrastive.presets.base import Normalize
+from captum_contrastive.presets.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from captum_contrastive.visualization import save_map_grid
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def main() -> None:

@@ -25,21 +25,13 @@ from captum_contrastive.studies.verdicts import (
     claim_adversarial_change,
     claim_filtering_effect,
     claim_recovery,
+    format_ci,
     reference_outcomes,
 )
 
 __all__ = ["summary_rows", "verdicts", "write_outputs"]
 
 REFERENCE = "enhanced_gbp"
-
-
-def _ci(values: dict[str, Any] | None) -> str:
-    if not values or values.get("mean") is None or math.isnan(values["mean"]):
-        return "n/a"
-    low, high = values.get("ci_low"), values.get("ci_high")
-    if low is None or math.isnan(low):
-        return f"{values['mean']:.3f}"
-    return f"{values['mean']:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _json_default(value: Any) -> Any:
@@ -301,7 +293,7 @@ def _markdown(
             rows.append(
                 [
                     method,
-                    _ci(values["auc"]),
+                    format_ci(values["auc"]),
                     " ".join(f"{a['mean']:.2f}" for a in values["accuracy"]),
                     "reference"
                     if c is None
@@ -330,7 +322,7 @@ def _markdown(
         lines.append(
             _table(
                 ["map"] + [f"q={q}" for q in qs],
-                [[m] + [_ci(v[q]) for q in qs] for m, v in shares.items()],
+                [[m] + [format_ci(v[q]) for q in qs] for m, v in shares.items()],
             )
         )
         lines.append("")
@@ -349,7 +341,7 @@ def _markdown(
                 [
                     [m]
                     + [
-                        _ci(results["recovery"][sweep[k]]["methods"][m]["auc"])
+                        format_ci(results["recovery"][sweep[k]]["methods"][m]["auc"])
                         for k in kappas
                     ]
                     for m in methods
@@ -369,27 +361,29 @@ def _markdown(
             rows.append(
                 [
                     method,
-                    _ci(main["adv_s"]["spearman"]),
-                    _ci(main["adv_s"]["iou"]),
-                    _ci(main["adv_f"]["spearman"]) if groups["adv_f"] else "n/a",
-                    _ci(
+                    format_ci(main["adv_s"]["spearman"]),
+                    format_ci(main["adv_s"]["iou"]),
+                    format_ci(main["adv_f"]["spearman"]) if groups["adv_f"] else "n/a",
+                    format_ci(
                         comparisons.get("class_only", {})
                         .get("adv_s", {})
                         .get("spearman")
                     ),
-                    _ci(
+                    format_ci(
                         comparisons.get("input_only", {})
                         .get("adv_s", {})
                         .get("spearman")
                     ),
-                    _ci(comparisons.get("noise", {}).get("adv_s", {}).get("spearman")),
+                    format_ci(
+                        comparisons.get("noise", {}).get("adv_s", {}).get("spearman")
+                    ),
                 ]
             )
         rows.append(
             [
                 "two random maps",
-                _ci(result["random_maps"]["spearman"]),
-                _ci(result["random_maps"]["iou"]),
+                format_ci(result["random_maps"]["spearman"]),
+                format_ci(result["random_maps"]["iou"]),
                 "",
                 "",
                 "",
@@ -427,9 +421,9 @@ def _markdown(
                 [
                     [
                         m,
-                        _ci(v["binarized_similarity"]),
-                        _ci(v["top_iou"]),
-                        _ci(v["avg_diff"]),
+                        format_ci(v["binarized_similarity"]),
+                        format_ci(v["top_iou"]),
+                        format_ci(v["avg_diff"]),
                     ]
                     for m, v in class_result["methods"].items()
                 ],
@@ -440,14 +434,14 @@ def _markdown(
     if local:
         lines.append(
             "## Localization: share of positive map mass on the object "
-            f"(uniform map: {_ci(local['mask_area'])})\n"
+            f"(uniform map: {format_ci(local['mask_area'])})\n"
         )
         conditions = list(next(iter(local["methods"].values())).keys())
         lines.append(
             _table(
                 ["method"] + conditions,
                 [
-                    [m] + [_ci(v.get(c)) for c in conditions]
+                    [m] + [format_ci(v.get(c)) for c in conditions]
                     for m, v in local["methods"].items()
                 ],
             )
@@ -497,9 +491,11 @@ def terminal_summary(run: BenchmarkRun, found: dict[str, Any]) -> str:
     rows = []
     for method in methods:
         row = [method]
-        row += [_ci(recovery[r]["methods"].get(method, {}).get("auc")) for r in runs]
         row += [
-            _ci(
+            format_ci(recovery[r]["methods"].get(method, {}).get("auc")) for r in runs
+        ]
+        row += [
+            format_ci(
                 adversarial[r]["methods"]
                 .get(method, {})
                 .get("main", {})

@@ -14,6 +14,7 @@ __all__ = [
     "claim_adversarial_change",
     "claim_filtering_effect",
     "claim_recovery",
+    "format_ci",
     "reference_outcomes",
 ]
 
@@ -31,10 +32,15 @@ def reference_outcomes(rows: list[dict[str, Any]]) -> dict[str, str]:
     return {row["method"]: _FROM_REFERENCE_SIDE[row["verdict"]] for row in rows}
 
 
-def _fmt(ci: dict[str, Any]) -> str:
-    if ci.get("mean") is None or math.isnan(ci["mean"]):
+def format_ci(values: dict[str, Any] | None) -> str:
+    """``mean [low, high]`` of a bootstrap summary; ``n/a`` without a mean, the
+    mean alone without an interval."""
+    if not values or values.get("mean") is None or math.isnan(values["mean"]):
         return "n/a"
-    return f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]"
+    low, high = values.get("ci_low"), values.get("ci_high")
+    if low is None or math.isnan(low):
+        return f"{values['mean']:.3f}"
+    return f"{values['mean']:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def claim_filtering_effect(class_result: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +60,7 @@ def claim_filtering_effect(class_result: dict[str, Any]) -> dict[str, Any]:
     else:
         verdict = "inconclusive"
     controls = {
-        name: _fmt(values["binarized_similarity"])
+        name: format_ci(values["binarized_similarity"])
         for name, values in class_result["methods"].items()
         if name != "guided_backprop"
     }
@@ -63,8 +69,8 @@ def claim_filtering_effect(class_result: dict[str, Any]) -> dict[str, Any]:
         "verdict": verdict,
         "rule": f"similarity CI > {FILTER_SIMILARITY_THRESHOLD} and Avg-Diff CI > 0",
         "evidence": (
-            f"GuidedBP binarized similarity {_fmt(similarity)}, Avg-Diff "
-            f"{_fmt(difference)} over {class_result['n_pairs']} class pairs; "
+            f"GuidedBP binarized similarity {format_ci(similarity)}, Avg-Diff "
+            f"{format_ci(difference)} over {class_result['n_pairs']} class pairs; "
             "controls' similarity: "
             + ", ".join(f"{k} {v}" for k, v in controls.items())
         ),
@@ -99,9 +105,9 @@ def claim_recovery(
         per_run[name] = {
             "verdict": verdict,
             "n": recovery[name]["n"],
-            "reference_auc": _fmt(methods[reference]["auc"]),
-            "random_auc": _fmt(methods["random"]["auc"]),
-            "best": f"{best} {_fmt(methods[best]['auc'])}",
+            "reference_auc": format_ci(methods[reference]["auc"]),
+            "random_auc": format_ci(methods["random"]["auc"]),
+            "best": f"{best} {format_ci(methods[best]['auc'])}",
             "loses_to": losses,
             "ties_with": ties,
         }
@@ -144,8 +150,8 @@ def claim_adversarial_change(
             s, f = groups["adv_s"]["spearman"], groups["adv_f"]["spearman"]
             if s["n"] >= 2 and f["n"] >= 2:
                 split = {
-                    "adv_s": _fmt(s),
-                    "adv_f": _fmt(f),
+                    "adv_s": format_ci(s),
+                    "adv_f": format_ci(f),
                     "separated": s["ci_high"] < f["ci_low"],
                     "reversed": f["ci_high"] < s["ci_low"],
                     "n_s": s["n"],
