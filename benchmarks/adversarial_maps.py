@@ -7,7 +7,7 @@ python benchmarks/adversarial_maps.py --help
 
 import sys
 
-from captum_contrastive.studies.cli import main
+from captum_contrastive.pipeline.cli import main
 
 if __name__ == "__main__":
     sys.exit(

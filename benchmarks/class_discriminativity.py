@@ -5,7 +5,7 @@ python benchmarks/class_discriminativity.py --help
 
 import sys
 
-from captum_contrastive.studies.cli import main
+from captum_contrastive.pipeline.cli import main
 
 if __name__ == "__main__":
     sys.exit(

@@ -2,7 +2,7 @@
 
 Compares, on the same inputs and classes, our methods with their naive Captum
 equivalents and with a plain-autograd floor (see
-:mod:`captum_contrastive.benchmarking.speed`), prints a table of medians, ratios and
+:mod:`captum_contrastive.profiling.speed`), prints a table of medians, ratios and
 peak memory, and writes every raw time to a JSON file.
 
 Examples::
@@ -31,7 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from captum_contrastive.benchmarking import (  # noqa: E402
+from captum_contrastive.profiling import (  # noqa: E402
     MODEL_PRESETS,
     environment_info,
     format_results,

@@ -1,8 +1,8 @@
-"""The paper's evaluations on any model and data, as a library.
+"""The paper's studies, each a unit that can be called on its own.
 
-:func:`run_benchmark` runs them all, cached per shard of images; the study functions
-(:func:`perturbation_recovery`, :func:`adversarial_discriminativity`,
-:func:`class_discriminativity`, :func:`localization`) can be called on their own.
+:func:`perturbation_recovery`, :func:`adversarial_discriminativity`,
+:func:`class_discriminativity` and :func:`localization` evaluate maps you computed;
+:mod:`captum_contrastive.pipeline` runs them all on a model and data, cached.
 """
 
 from captum_contrastive.studies.adversarial import (
@@ -16,17 +16,8 @@ from captum_contrastive.studies.class_discriminativity import (
     class_discriminativity,
     class_pairs,
 )
-from captum_contrastive.studies.config import BenchmarkConfig
 from captum_contrastive.studies.localization import localization
-from captum_contrastive.studies.methods import (
-    DEFAULT_METHODS,
-    METHODS,
-    MethodSpec,
-    compute_maps,
-)
 from captum_contrastive.studies.recovery import perturbation_recovery
-from captum_contrastive.studies.report import write_outputs
-from captum_contrastive.studies.runner import BenchmarkRun, run_benchmark
 from captum_contrastive.studies.verdicts import (
     claim_adversarial_change,
     claim_filtering_effect,
@@ -35,23 +26,15 @@ from captum_contrastive.studies.verdicts import (
 
 __all__ = [
     "CONDITIONS",
-    "DEFAULT_METHODS",
-    "METHODS",
     "PAIR_METHODS",
-    "BenchmarkConfig",
-    "BenchmarkRun",
-    "MethodSpec",
     "adversarial_discriminativity",
     "claim_adversarial_change",
     "claim_filtering_effect",
     "claim_recovery",
     "class_discriminativity",
     "class_pairs",
-    "compute_maps",
     "equal_norm_noise",
     "localization",
     "perturbation_recovery",
     "random_map_reference",
-    "run_benchmark",
-    "write_outputs",
 ]

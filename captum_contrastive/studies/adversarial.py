@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.evaluation import (
+from captum_contrastive.metrics import (
     bootstrap_ci,
     compare_to_reference,
     spatial_map,

@@ -13,13 +13,13 @@ from torch import Tensor, nn
 
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
 from captum_contrastive.attr.guided_backprop import GuidedBackprop
-from captum_contrastive.evaluation import (
+from captum_contrastive.metrics import (
     avg_diff,
     binarized_similarity,
     bootstrap_ci,
     top_iou,
 )
-from captum_contrastive.studies.methods import quiet_captum
+from captum_contrastive.pipeline.methods import quiet_captum
 
 __all__ = ["PAIR_METHODS", "class_discriminativity", "class_pairs"]
 

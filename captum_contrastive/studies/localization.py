@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from captum_contrastive.evaluation import (
+from captum_contrastive.metrics import (
     bootstrap_ci,
     mask_area_fraction,
     positive_mass_fraction,

@@ -9,7 +9,7 @@ import numpy as np
 from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.evaluation import (
+from captum_contrastive.metrics import (
     DEFAULT_ENERGY_FRACTIONS,
     DEFAULT_FRACTIONS,
     bootstrap_ci,

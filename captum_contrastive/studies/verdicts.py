@@ -25,7 +25,7 @@ _FROM_REFERENCE_SIDE = {"beats": "loses", "loses": "beats", "ties": "ties"}
 def reference_outcomes(rows: list[dict[str, Any]]) -> dict[str, str]:
     """Per compared method, the reference's outcome against it.
 
-    :func:`~captum_contrastive.evaluation.compare_to_reference` labels each row from
+    :func:`~captum_contrastive.metrics.compare_to_reference` labels each row from
     the compared method's side (``"beats"``: the method beats the reference); this
     flips the label to the reference's side.
     """

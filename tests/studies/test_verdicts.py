@@ -1,4 +1,4 @@
-from captum_contrastive.evaluation import compare_to_reference
+from captum_contrastive.metrics import compare_to_reference
 from captum_contrastive.studies.verdicts import (
     claim_adversarial_change,
     claim_filtering_effect,

@@ -1,0 +1,28 @@
+"""Run the studies on a model and data: configuration, cached stages, the report.
+
+:func:`run_benchmark` attacks, explains and evaluates as a :class:`BenchmarkConfig`
+says, with every stage cached on disk under a key made of what it depends on;
+:func:`write_outputs` writes ``report.md``, ``results.json``, ``summary.csv`` and the
+figures.
+"""
+
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.methods import (
+    DEFAULT_METHODS,
+    METHODS,
+    MethodSpec,
+    compute_maps,
+)
+from captum_contrastive.pipeline.report import write_outputs
+from captum_contrastive.pipeline.runner import BenchmarkRun, run_benchmark
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "METHODS",
+    "BenchmarkConfig",
+    "BenchmarkRun",
+    "MethodSpec",
+    "compute_maps",
+    "run_benchmark",
+    "write_outputs",
+]

@@ -1,0 +1,127 @@
+import json
+
+import pytest
+import torch
+
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.methods import METHODS, compute_maps
+from captum_contrastive.pipeline.report import write_outputs
+from captum_contrastive.pipeline.runner import run_benchmark
+from tests.fake_preset import fake_preset
+from tests.tiny_models import images, small_cnn
+
+FAST = dict(
+    n_images=6,
+    n_multi_images=4,
+    methods=("enhanced_gbp", "saliency", "guided_backprop"),
+    attacks=("cw", "bim"),
+    kappas=(0.0,),
+    sweep_kappas=(0.0,),
+    cw_steps=20,
+    cw_binary_search_steps=3,
+    bim_epsilon=0.03,
+    n_resamples=100,
+    grid_images=2,
+    progress=False,
+    shard_size=4,
+)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = BenchmarkConfig(out=out, **FAST)
+    run = run_benchmark(config, fake_preset(), fake_preset(multi=True))
+    return run, write_outputs(run), out
+
+
+def test_run_writes_every_output(written) -> None:
+    _, paths, out = written
+    for name in ("report", "results", "records", "csv", "maps grid"):
+        assert paths[name].exists()
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["versions"]["torch"] == torch.__version__
+    assert results["run"]["config"]["n_images"] == 6
+    assert set(results["verdicts"]) == {
+        "filtering_effect",
+        "recovery",
+        "adversarial_change",
+    }
+    for verdict in results["verdicts"].values():
+        assert verdict["verdict"] in {"holds", "does not hold", "inconclusive"}
+    assert "total" not in results["timings"] or results["timings"]["total"] > 0
+    report = (out / "report.md").read_text()
+    assert "## Verdicts on the paper's claims" in report
+    assert "random" in report and "κ=0" in report
+
+
+def test_rerun_resumes_from_cache(written) -> None:
+    run, _, out = written
+    again = run_benchmark(
+        BenchmarkConfig(out=out, **FAST), fake_preset(), fake_preset(multi=True)
+    )
+    assert again.results["attacks"] == run.results["attacks"]
+    assert sum(v for k, v in again.timings.items() if k.startswith("attack")) < 1.0
+    assert json.dumps(again.results["adversarial"]) == json.dumps(
+        run.results["adversarial"]
+    )
+
+
+def test_sharded_maps_equal_single_run() -> None:
+    model, x = small_cnn(), images(6)
+    targets, indices = [0, 1, 2, 3, 4, 0], [10, 11, 12, 13, 14, 15]
+    for name in ("smoothgrad", "enhanced_gbp"):
+        spec = METHODS[name]
+        whole = compute_maps(spec, model, x, targets, indices, seed=3)
+        parts = torch.cat(
+            [
+                compute_maps(spec, model, x[3:], targets[3:], indices[3:], seed=3),
+                compute_maps(spec, model, x[:3], targets[:3], indices[:3], seed=3),
+            ]
+        )
+        torch.testing.assert_close(torch.cat([parts[3:], parts[:3]]), whole)
+
+
+def test_config_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="methods"):
+        BenchmarkConfig(methods=("nope",))
+    with pytest.raises(ValueError, match="attacks"):
+        BenchmarkConfig(attacks=("pgd",))
+
+
+def test_class_independent_method_gives_class_only_rho_and_iou_of_one() -> None:
+    from captum_contrastive.attacks.batch import AdversarialBatch
+    from captum_contrastive.studies.adversarial import adversarial_discriminativity
+
+    clean, adversarial = images(4, seed=1), images(4, seed=2)
+    n = 4
+    batch = AdversarialBatch(
+        attack="cw",
+        clean=clean,
+        adversarial=adversarial,
+        labels=torch.zeros(n, dtype=torch.long),
+        clean_predictions=torch.zeros(n, dtype=torch.long),
+        adversarial_predictions=torch.ones(n, dtype=torch.long),
+        success=torch.ones(n, dtype=torch.bool),
+        l2=torch.ones(n),
+        linf=torch.ones(n),
+        indices=torch.arange(n),
+    )
+
+    def class_blind(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return x * x.mean(dim=1, keepdim=True)
+
+    maps = {
+        "class_blind": {
+            "clean": class_blind(clean, batch.clean_predictions),
+            "adversarial": class_blind(adversarial, batch.adversarial_predictions),
+            "clean_for_adversarial_class": class_blind(
+                clean, batch.adversarial_predictions
+            ),
+        }
+    }
+    result = adversarial_discriminativity(batch, maps, n_resamples=100)
+    class_only = result["methods"]["class_blind"]["class_only"]["adv_s"]
+    assert class_only["spearman"]["mean"] == 1.0
+    assert class_only["iou"]["mean"] == 1.0
+    assert result["methods"]["class_blind"]["main"]["adv_s"]["spearman"]["mean"] < 1
