@@ -16,22 +16,22 @@ import torchvision
 from torch import Tensor, nn
 
 from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.presets.base import Preset
-from captum_contrastive.studies.adversarial import (
-    adversarial_discriminativity,
-    equal_norm_noise,
-)
-from captum_contrastive.studies.class_discriminativity import class_discriminativity
 from captum_contrastive.pipeline.config import BenchmarkConfig, cw_name
-from captum_contrastive.studies.localization import localization
 from captum_contrastive.pipeline.methods import build_methods
-from captum_contrastive.studies.recovery import perturbation_recovery
 from captum_contrastive.pipeline.stages import (
     attack_images,
     load_images,
     maps_for,
     select_correct,
 )
+from captum_contrastive.presets.base import Preset
+from captum_contrastive.studies.adversarial import (
+    adversarial_discriminativity,
+    equal_norm_noise,
+)
+from captum_contrastive.studies.class_discriminativity import class_discriminativity
+from captum_contrastive.studies.localization import localization
+from captum_contrastive.studies.recovery import perturbation_recovery
 
 __all__ = ["BenchmarkRun", "load_preset", "run_benchmark"]
 

@@ -11,9 +11,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.presets.base import ImageDataset, Preset
 from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.methods import MethodSpec, compute_maps
+from captum_contrastive.presets.base import ImageDataset, Preset
 
 __all__ = [
     "attack_images",

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
-from captum_contrastive.presets.base import Preset
 from captum_contrastive.pipeline.stages import attack_images, select_correct
+from captum_contrastive.presets.base import Preset
 
 __all__ = ["attack_strength"]
 
