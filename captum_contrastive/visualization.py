@@ -11,6 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from captum_contrastive.atomic_files import atomic_path
+
 __all__ = ["display_map", "image_to_numpy", "plot_map", "save_figure", "save_map_grid"]
 
 
@@ -89,9 +91,8 @@ def save_figure(figure: Figure, path: str | Path, dpi: int = 150) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
     return path
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_contrastive.atomic_files import atomic_path
+
 __all__ = ["AdversarialBatch"]
 
 
@@ -93,11 +95,8 @@ class AdversarialBatch:
 
     def save(self, path: str | Path) -> None:
         """Write atomically; load back with :meth:`load` (``weights_only=True``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(asdict(self), tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save(asdict(self), tmp)
 
     @staticmethod
     def load(path: str | Path) -> AdversarialBatch:

@@ -5,31 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
 from torch import nn
 
+from captum_contrastive.devices import model_device
+
 __all__ = ["model_device", "preserved_model_state"]
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU when it has none).
-
-    Args:
-        model: any module.
-
-    Returns:
-        The device the model lives on.
-
-    Examples::
-
-        >>> model_device(torch.nn.Linear(2, 2))
-        device(type='cpu')
-    """
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
 
 
 @contextmanager

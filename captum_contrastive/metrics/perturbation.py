@@ -35,9 +35,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
+from captum_contrastive.devices import model_device
 from captum_contrastive.metrics.ranking import (
     RANDOM_RANKING_PURPOSE,
     TIE_BREAK_PURPOSE,
@@ -287,15 +288,6 @@ def trapezoid_auc(
     return np.trapezoid(ys, xs, axis=1) / xs[-1]
 
 
-def _model_device(model: Callable[..., Tensor], fallback: torch.device) -> torch.device:
-    if isinstance(model, nn.Module):
-        for tensor in model.parameters():
-            return tensor.device
-        for tensor in model.buffers():
-            return tensor.device
-    return fallback
-
-
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     values = np.asarray([float(f) for f in fractions], dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
@@ -423,7 +415,7 @@ def recovery_curve(
             f"{(batch, height * width)}"
         )
 
-    device = _model_device(model, images.device)
+    device = model_device(model, images.device)
     predictions = np.empty((batch, values.size), dtype=np.int64)
     base_predictions = np.empty(batch, dtype=np.int64)
     with torch.no_grad():

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +23,7 @@ from torch import Tensor, nn
 
 from captum_contrastive.attr.contrastive import ContrastiveAttribution
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
+from captum_contrastive.captum_warnings import quiet_captum
 from captum_contrastive.random_streams import stream_seed
 
 __all__ = [
@@ -38,14 +37,6 @@ __all__ = [
 ]
 
 Attribute = Callable[[Tensor, list[int]], Tensor]
-
-
-@contextmanager
-def quiet_captum() -> Iterator[None]:
-    """Silence Captum's per-call notices (hooks set, inputs made to require grad)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"captum\..*")
-        yield
 
 
 def last_conv_layer(model: nn.Module) -> nn.Module:
