@@ -1,10 +1,17 @@
-"""What a benchmark run does: the preset, the attacks, the methods and the sizes."""
+"""What a benchmark run does: the preset, the attacks, the methods and the sizes.
+
+Every field is checked when the config is made, before any work starts, with an
+error that names the field.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from captum_contrastive.attacks.foolbox_attacks import (
     BIM,
@@ -13,15 +20,71 @@ from captum_contrastive.attacks.foolbox_attacks import (
     FoolboxAttack,
 )
 from captum_contrastive.metrics import DEFAULT_FRACTIONS
-from captum_contrastive.pipeline.methods import DEFAULT_METHODS, METHODS
+from captum_contrastive.pipeline.methods import DEFAULT_METHODS, METHODS, MethodSettings
 
-__all__ = ["ATTACK_FAMILIES", "BenchmarkConfig", "STUDIES"]
+__all__ = [
+    "ATTACK_FAMILIES",
+    "BenchmarkConfig",
+    "FILLS",
+    "PRESETS",
+    "STUDIES",
+    "cw_name",
+]
 
 ATTACK_FAMILIES = ("cw", "fgsm", "bim")
 STUDIES = ("recovery", "adversarial", "class", "localization")
+PRESETS = ("shapes", "imagenet-vgg16")
+FILLS = ("mean", "zero", "blur", "clean")
+#: The studies that attack images.
+ATTACKING_STUDIES = ("recovery", "adversarial", "localization")
 
 
-@dataclass
+def cw_name(kappa: float) -> str:
+    """The run name of C&W at confidence ``kappa`` (``cw-k0``, ``cw-k5``...)."""
+    return f"cw-k{kappa:g}"
+
+
+def _is_run_name(name: Any) -> bool:
+    if name in ("fgsm", "bim"):
+        return True
+    if not isinstance(name, str) or not name.startswith("cw-k"):
+        return False
+    try:
+        return float(name[4:]) >= 0
+    except ValueError:
+        return False
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+
+
+def _positive_float(name: str, value: Any, maximum: float = math.inf) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= maximum
+    ):
+        raise ValueError(f"`{name}` must be in (0, {maximum}], got {value!r}")
+
+
+def _names(name: str, values: Any, allowed: tuple[str, ...] | list[str]) -> None:
+    if isinstance(values, str) or not isinstance(values, tuple | list):
+        raise ValueError(f"`{name}` must be a tuple of names, got {values!r}")
+    if not values:
+        raise ValueError(f"`{name}` is empty; choose from {list(allowed)}")
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise ValueError(
+            f"`{name}` has unknown names {unknown}; choose from {list(allowed)}"
+        )
+    repeated = sorted({v for v in values if list(values).count(v) > 1})
+    if repeated:
+        raise ValueError(f"`{name}` names {repeated} more than once")
+
+
+@dataclass(frozen=True)
 class BenchmarkConfig:
     """Every choice of a run; all of it is written to the results JSON.
 
@@ -35,6 +98,14 @@ class BenchmarkConfig:
         n_images: correctly classified images attacked and explained.
         n_multi_images: multi-object images for the class-discriminativity study.
         methods: keys of :data:`~captum_contrastive.pipeline.methods.METHODS`.
+        class_methods: the methods of the class-discriminativity study (GuidedBP
+            is its subject, the others are controls); only those also in
+            ``methods`` run.
+        reference_method: the method the claims are about and every other method
+            is compared with.
+        failure_run: the attack run whose failed attacks (Adv_f) claim 3 compares
+            with its successful ones; ``None`` for none. A run this config does
+            not attack is reported as not evaluated.
         attacks: attack families among ``cw``, ``fgsm``, ``bim``.
         studies: which of :data:`STUDIES` to run.
         kappas: C&W confidences of the main runs (κ=0 and a stronger one).
@@ -42,7 +113,8 @@ class BenchmarkConfig:
         recovery_attacks: attack families that get the perturbation-recovery
             study (C&W: every κ of ``kappas`` and ``sweep_kappas``).
         control_runs: attack runs that also get the class-only, input-only and
-            noise controls (the others get the main comparison only).
+            noise controls (the others get the main comparison only); runs
+            this config does not attack are listed as skipped.
         cw_steps, cw_binary_search_steps, cw_stepsize, cw_initial_const: C&W.
         fgsm_epsilon: FGSM L∞ radius (pixel units).
         bim_epsilon, bim_steps: BIM; the radius is chosen weak enough that a good
@@ -50,13 +122,16 @@ class BenchmarkConfig:
         ig_steps: Integrated-Gradients steps.
         smoothgrad_samples: SmoothGrad noisy samples per image.
         fractions: pixel fractions of the recovery curves.
-        fill: the recovery fill.
+        fill: the recovery fill, one of :data:`FILLS`.
         grid_images: images in the qualitative grid.
         n_resamples: bootstrap resamples.
-        seed: the run's seed; every random draw comes from (seed, image index).
-        device: ``"cpu"`` or ``"cuda"``.
+        seed: the run's seed, in ``[0, 2**63)``; every random draw comes from
+            ``(seed, image index)``.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         out: output directory (``cache/`` inside holds the resumable stages).
-        shard_size: images per cached shard.
+        shard_size: images per cached shard (attacks and maps).
+        select_shard_size: images per forward pass when selecting correctly
+            classified images.
         progress: tqdm progress bars.
     """
 
@@ -67,6 +142,9 @@ class BenchmarkConfig:
     n_images: int = 80
     n_multi_images: int = 60
     methods: tuple[str, ...] = DEFAULT_METHODS
+    class_methods: tuple[str, ...] = ("guided_backprop", "saliency", "enhanced_gbp")
+    reference_method: str = "enhanced_gbp"
+    failure_run: str | None = "bim"
     attacks: tuple[str, ...] = ATTACK_FAMILIES
     studies: tuple[str, ...] = STUDIES
     kappas: tuple[float, ...] = (0.0, 5.0)
@@ -90,32 +168,124 @@ class BenchmarkConfig:
     device: str = "cpu"
     out: Path = field(default_factory=lambda: Path("results/benchmark"))
     shard_size: int = 32
+    select_shard_size: int = 64
     progress: bool = True
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
+        for name in (
+            "methods",
+            "attacks",
+            "studies",
+            "kappas",
+            "sweep_kappas",
+            "recovery_attacks",
+            "control_runs",
+            "class_methods",
+            "fractions",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "out", Path(self.out))
+        self._check_names()
+        self._check_sizes()
+        self._check_attacks()
+        self._check_preset_options()
+        self._check_device()
+
+    def _check_names(self) -> None:
+        _names("methods", self.methods, list(METHODS))
+        _names("class_methods", self.class_methods, list(METHODS))
+        _names("studies", self.studies, STUDIES)
+        _names("attacks", self.attacks, ATTACK_FAMILIES)
+        if self.recovery_attacks:
+            _names("recovery_attacks", self.recovery_attacks, ATTACK_FAMILIES)
+        if self.reference_method not in METHODS:
             raise ValueError(
-                f"`methods` has unknown names {unknown}; choose from {list(METHODS)}"
+                f"`reference_method` {self.reference_method!r} is not a method; "
+                f"choose from {list(METHODS)}"
             )
-        bad = [
-            a
-            for a in (*self.attacks, *self.recovery_attacks)
-            if a not in ATTACK_FAMILIES
-        ]
-        if bad:
-            raise ValueError(f"unknown attacks {bad}; choose from {ATTACK_FAMILIES}")
-        bad = [s for s in self.studies if s not in STUDIES]
-        if bad:
-            raise ValueError(f"unknown studies {bad}; choose from {STUDIES}")
-        if self.n_images < 2:
-            raise ValueError(f"`n_images` must be at least 2, got {self.n_images}")
-        self.out = Path(self.out)
+        if self.fill not in FILLS:
+            raise ValueError(f"`fill` must be one of {FILLS}, got {self.fill!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"`preset` must be one of {PRESETS}, got {self.preset!r}")
+
+    def _check_sizes(self) -> None:
+        _positive_int("n_images", self.n_images, minimum=2)
+        _positive_int("n_multi_images", self.n_multi_images)
+        _positive_int("n_resamples", self.n_resamples)
+        _positive_int("shard_size", self.shard_size)
+        _positive_int("select_shard_size", self.select_shard_size)
+        _positive_int("grid_images", self.grid_images, minimum=0)
+        _positive_int("seed", self.seed, minimum=0)
+        if self.seed >= 2**63:
+            raise ValueError(f"`seed` must be below 2**63, got {self.seed}")
+        MethodSettings(self.ig_steps, self.smoothgrad_samples)
+        if not self.fractions or any(
+            not isinstance(f, int | float) or not 0 < f < 1 for f in self.fractions
+        ):
+            raise ValueError(f"`fractions` must be in (0, 1), got {self.fractions!r}")
+        if list(self.fractions) != sorted(set(self.fractions)):
+            raise ValueError(f"`fractions` must increase, got {self.fractions!r}")
+
+    def _check_attacks(self) -> None:
+        for name in ("kappas", "sweep_kappas"):
+            values = getattr(self, name)
+            if any(not isinstance(k, int | float) or k < 0 for k in values):
+                raise ValueError(f"`{name}` must be non-negative, got {values!r}")
+        if "cw" in self.attacks and not self.kappas:
+            raise ValueError("`kappas` is empty but the C&W attack is on")
+        _positive_int("cw_steps", self.cw_steps)
+        _positive_int("cw_binary_search_steps", self.cw_binary_search_steps)
+        _positive_int("bim_steps", self.bim_steps)
+        _positive_float("cw_stepsize", self.cw_stepsize)
+        _positive_float("cw_initial_const", self.cw_initial_const)
+        _positive_float("fgsm_epsilon", self.fgsm_epsilon, maximum=1.0)
+        _positive_float("bim_epsilon", self.bim_epsilon, maximum=1.0)
+        for name in ("control_runs", "failure_run"):
+            values = getattr(self, name)
+            values = [values] if isinstance(values, str) else values or []
+            bad = [v for v in values if not _is_run_name(v)]
+            if bad:
+                raise ValueError(
+                    f"`{name}` has {bad}, which are not attack run names "
+                    "(cw-k<kappa>, fgsm, bim)"
+                )
+
+    def _check_preset_options(self) -> None:
+        if self.preset == "shapes":
+            given = [
+                f"`{name}`"
+                for name in ("data", "labels_file", "weights_path")
+                if getattr(self, name) is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} do not apply to the shapes preset (its "
+                    "model and data are built in); use preset='imagenet-vgg16'"
+                )
+        if self.labels_file is not None and self.data is None:
+            raise ValueError("`labels_file` needs `data`, the image directory")
+
+    def _check_device(self) -> None:
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as error:
+            raise ValueError(f"`device` {self.device!r} is not a device") from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"`device` is {self.device!r} but CUDA is not available")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"`device` must be cpu or cuda, got {self.device!r}")
 
     @classmethod
     def full(cls, **overrides: Any) -> BenchmarkConfig:
         """A larger run: more images and stronger C&W optimization."""
-        settings: dict[str, Any] = dict(
+        return cls(**{**cls.full_settings(), **overrides})
+
+    @staticmethod
+    def full_settings() -> dict[str, Any]:
+        """The fields :meth:`full` changes, with their values."""
+        return dict(
             n_images=200,
             n_multi_images=150,
             cw_steps=200,
@@ -126,13 +296,26 @@ class BenchmarkConfig:
             grid_images=6,
             recovery_attacks=ATTACK_FAMILIES,
         )
-        settings.update(overrides)
-        return cls(**settings)
+
+    def replace(self, **changes: Any) -> BenchmarkConfig:
+        """A copy with ``changes``, checked again."""
+        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["out"] = str(self.out)
         return values
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @property
+    def needs_attacks(self) -> bool:
+        return any(s in self.studies for s in ATTACKING_STUDIES)
+
+    def method_settings(self) -> MethodSettings:
+        return MethodSettings(self.ig_steps, self.smoothgrad_samples)
 
     def attack_runs(self) -> dict[str, FoolboxAttack]:
         """The attack runs, by name (``cw-k0``, ``cw-k5``, ``fgsm``, ``bim``, and
@@ -171,7 +354,3 @@ class BenchmarkConfig:
             if a in self.recovery_attacks and a in self.attacks
         ]
         return names
-
-
-def cw_name(kappa: float) -> str:
-    return f"cw-k{kappa:g}"

@@ -23,20 +23,28 @@ from torch import Tensor, nn
 
 from captum_contrastive.attr.contrastive import ContrastiveAttribution
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
+from captum_contrastive.attr.guided_backprop import (
+    Deconvolution as ExactDeconvolution,
+)
+from captum_contrastive.attr.guided_backprop import (
+    GuidedBackprop as ExactGuidedBackprop,
+)
 from captum_contrastive.captum_warnings import quiet_captum
 from captum_contrastive.random_streams import stream_seed
 
 __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
-    "build_methods",
+    "MethodSettings",
     "MethodSpec",
+    "build_methods",
+    "register_method",
     "compute_maps",
     "last_conv_layer",
     "quiet_captum",
 ]
 
-Attribute = Callable[[Tensor, list[int]], Tensor]
+Attribute = Callable[..., Tensor]
 
 
 def last_conv_layer(model: nn.Module) -> nn.Module:
@@ -48,33 +56,109 @@ def last_conv_layer(model: nn.Module) -> nn.Module:
 
 
 @dataclass(frozen=True)
+class MethodSettings:
+    """The sampling settings shared by the methods that sample.
+
+    Attributes:
+        ig_steps: Integrated-Gradients steps (also for its contrastive form).
+        smoothgrad_samples: noisy samples per image for SmoothGrad.
+        smoothgrad_stdev: SmoothGrad noise, in pixel units (``[0, 1]``).
+    """
+
+    ig_steps: int = 16
+    smoothgrad_samples: int = 8
+    smoothgrad_stdev: float = 0.15
+
+    def __post_init__(self) -> None:
+        for name in ("ig_steps", "smoothgrad_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        if not self.smoothgrad_stdev > 0:
+            raise ValueError(
+                f"`smoothgrad_stdev` must be positive, got {self.smoothgrad_stdev!r}"
+            )
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """A named saliency method.
 
     Attributes:
         name: registry key.
         label: display name.
-        build: ``build(model) -> attribute(images, targets) -> maps``.
+        implementation: the class that computes it (Captum's or ours), so two
+            implementations of one idea never share a key.
+        build: ``build(model) -> attribute(images, targets, contrast=None,
+            **options) -> maps``; ``contrast`` is used by contrastive methods only.
         signed: whether maps take both signs (then an ``|map|`` ranking is also
             reported).
+        contrastive: explains a class *against* a contrast class (default: the
+            runner-up).
         per_image_noise: draws noise; run image by image from the image's stream.
-        settings: what is recorded in the protocol.
+        settings: what is recorded in the protocol (and in the cache key).
     """
 
     name: str
     label: str
+    implementation: str
     build: Callable[[nn.Module], Attribute]
     signed: bool
+    contrastive: bool = False
     per_image_noise: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def key(self) -> dict[str, Any]:
+        """What the maps depend on, for cache keys."""
+        return {
+            "name": self.name,
+            "implementation": self.implementation,
+            "settings": self.settings,
+        }
+
+
+MethodFactory = Callable[[MethodSettings], MethodSpec]
+_FACTORIES: dict[str, MethodFactory] = {}
+
+
+def register_method(name: str) -> Callable[[MethodFactory], MethodFactory]:
+    """Add ``factory(settings) -> MethodSpec`` to the registry under ``name``."""
+
+    def add(factory: MethodFactory) -> MethodFactory:
+        if name in _FACTORIES:
+            raise ValueError(f"method {name!r} is registered twice")
+        _FACTORIES[name] = factory
+        return factory
+
+    return add
 
 
 def _captum(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
     def build(model: nn.Module) -> Attribute:
         attribution = method(model)
 
-        def attribute(images: Tensor, targets: list[int]) -> Tensor:
-            return attribution.attribute(images, target=targets, **kwargs)
+        def attribute(
+            images: Tensor, targets: list[int], contrast: Any = None, **options: Any
+        ) -> Tensor:
+            return attribution.attribute(
+                images, target=targets, **{**kwargs, **options}
+            )
+
+        return attribute
+
+    return build
+
+
+def _contrastive(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
+    def build(model: nn.Module) -> Attribute:
+        attribution = method(model)
+
+        def attribute(
+            images: Tensor, targets: list[int], contrast: Any = None, **options: Any
+        ) -> Tensor:
+            return attribution.attribute(
+                images, target=targets, contrast_target=contrast, **kwargs, **options
+            )
 
         return attribute
 
@@ -84,113 +168,220 @@ def _captum(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
 def _grad_cam(model: nn.Module) -> Attribute:
     cam = LayerGradCam(model, last_conv_layer(model))
 
-    def attribute(images: Tensor, targets: list[int]) -> Tensor:
+    def attribute(
+        images: Tensor, targets: list[int], contrast: Any = None, **options: Any
+    ) -> Tensor:
         maps = cam.attribute(images, target=targets, relu_attributions=True)
         return LayerAttribution.interpolate(maps, images.shape[-2:], "bilinear")
 
     return attribute
 
 
-def _enhanced(model: nn.Module) -> Attribute:
-    method = EnhancedGuidedBackprop(model)
-    return lambda images, targets: method.attribute(images, target=targets)
+@register_method("enhanced_gbp")
+def _enhanced_gbp(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "enhanced_gbp",
+        "Enhanced GuidedBP",
+        "captum_contrastive.EnhancedGuidedBackprop",
+        _contrastive(EnhancedGuidedBackprop),
+        signed=False,
+        contrastive=True,
+        settings={"contrast": "runner-up", "normalization": "channel_energy"},
+    )
 
 
-def build_methods(
-    ig_steps: int = 16, smoothgrad_samples: int = 8, smoothgrad_stdev: float = 0.15
-) -> dict[str, MethodSpec]:
-    """The registry with the given sampling settings.
+@register_method("saliency")
+def _saliency(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "saliency", "Saliency", "captum.attr.Saliency", _captum(Saliency), False
+    )
+
+
+@register_method("guided_backprop")
+def _guided_backprop(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "guided_backprop",
+        "GuidedBP (Captum)",
+        "captum.attr.GuidedBackprop",
+        _captum(GuidedBackprop),
+        signed=True,
+    )
+
+
+@register_method("deconvolution")
+def _deconvolution(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "deconvolution",
+        "Deconvolution (Captum)",
+        "captum.attr.Deconvolution",
+        _captum(Deconvolution),
+        signed=True,
+    )
+
+
+@register_method("guided_backprop_exact")
+def _guided_backprop_exact(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "guided_backprop_exact",
+        "GuidedBP (exact)",
+        "captum_contrastive.GuidedBackprop",
+        _captum(ExactGuidedBackprop),
+        signed=True,
+    )
+
+
+@register_method("deconvolution_exact")
+def _deconvolution_exact(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "deconvolution_exact",
+        "Deconvolution (exact)",
+        "captum_contrastive.Deconvolution",
+        _captum(ExactDeconvolution),
+        signed=True,
+    )
+
+
+@register_method("input_x_gradient")
+def _input_x_gradient(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "input_x_gradient",
+        "InputXGradient",
+        "captum.attr.InputXGradient",
+        _captum(InputXGradient),
+        signed=True,
+    )
+
+
+@register_method("integrated_gradients")
+def _integrated_gradients(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "integrated_gradients",
+        "IntegratedGradients",
+        "captum.attr.IntegratedGradients",
+        _captum(IntegratedGradients, n_steps=settings.ig_steps),
+        signed=True,
+        settings={"n_steps": settings.ig_steps, "baseline": "zeros (black image)"},
+    )
+
+
+@register_method("deeplift")
+def _deeplift(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "deeplift",
+        "DeepLift",
+        "captum.attr.DeepLift",
+        _captum(DeepLift),
+        signed=True,
+        settings={"baseline": "zeros (black image)"},
+    )
+
+
+@register_method("smoothgrad")
+def _smoothgrad(settings: MethodSettings) -> MethodSpec:
+    noise = {
+        "nt_type": "smoothgrad",
+        "nt_samples": settings.smoothgrad_samples,
+        "stdevs": settings.smoothgrad_stdev,
+    }
+    return MethodSpec(
+        "smoothgrad",
+        "SmoothGrad",
+        "captum.attr.NoiseTunnel(Saliency)",
+        _captum(lambda m: NoiseTunnel(Saliency(m)), **noise),
+        signed=False,
+        per_image_noise=True,
+        settings=dict(noise, stdev_units="pixel range [0, 1]"),
+    )
+
+
+@register_method("guided_gradcam")
+def _guided_gradcam(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "guided_gradcam",
+        "GuidedGradCam",
+        "captum.attr.GuidedGradCam",
+        _captum(lambda m: GuidedGradCam(m, last_conv_layer(m))),
+        signed=True,
+        settings={"layer": "last Conv2d"},
+    )
+
+
+@register_method("layer_gradcam")
+def _layer_gradcam(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "layer_gradcam",
+        "Grad-CAM",
+        "captum.attr.LayerGradCam",
+        _grad_cam,
+        signed=False,
+        settings={
+            "layer": "last Conv2d",
+            "relu_attributions": True,
+            "upsampling": "bilinear",
+        },
+    )
+
+
+@register_method("contrastive_saliency")
+def _contrastive_saliency(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "contrastive_saliency",
+        "Contrastive Saliency",
+        "captum_contrastive.ContrastiveAttribution(Saliency)",
+        _contrastive(lambda m: ContrastiveAttribution(Saliency(m)), abs=False),
+        signed=False,
+        contrastive=True,
+        settings={"abs": False, "contrast": "runner-up"},
+    )
+
+
+@register_method("contrastive_ig")
+def _contrastive_ig(settings: MethodSettings) -> MethodSpec:
+    return MethodSpec(
+        "contrastive_ig",
+        "Contrastive IG",
+        "captum_contrastive.ContrastiveAttribution(IntegratedGradients)",
+        _contrastive(
+            lambda m: ContrastiveAttribution(IntegratedGradients(m)),
+            n_steps=settings.ig_steps,
+        ),
+        signed=False,
+        contrastive=True,
+        settings={"n_steps": settings.ig_steps, "contrast": "runner-up"},
+    )
+
+
+def build_methods(settings: MethodSettings | None = None) -> dict[str, MethodSpec]:
+    """Every registered method, built with the given sampling settings.
 
     Args:
-        ig_steps (int): Integrated-Gradients steps (also for its contrastive form).
-        smoothgrad_samples (int): noisy samples per image for SmoothGrad.
-        smoothgrad_stdev (float): SmoothGrad noise, in pixel units (``[0, 1]``).
+        settings (MethodSettings, optional): IG steps and SmoothGrad sampling.
+            Default: ``MethodSettings()``
 
     Returns:
-        dict from method name to :class:`MethodSpec`.
+        dict from method name to :class:`MethodSpec`, in registration order.
     """
-    smoothgrad = {
-        "nt_type": "smoothgrad",
-        "nt_samples": smoothgrad_samples,
-        "stdevs": smoothgrad_stdev,
-    }
-    specs = [
-        MethodSpec(
-            "enhanced_gbp",
-            "Enhanced GuidedBP",
-            _enhanced,
-            signed=False,
-            settings={"contrast": "runner-up", "normalization": "channel_energy"},
-        ),
-        MethodSpec("saliency", "Saliency", _captum(Saliency), signed=False),
-        MethodSpec(
-            "guided_backprop", "GuidedBP (Captum)", _captum(GuidedBackprop), True
-        ),
-        MethodSpec("deconvolution", "Deconvolution", _captum(Deconvolution), True),
-        MethodSpec("input_x_gradient", "InputXGradient", _captum(InputXGradient), True),
-        MethodSpec(
-            "integrated_gradients",
-            "IntegratedGradients",
-            _captum(IntegratedGradients, n_steps=ig_steps),
-            True,
-            settings={"n_steps": ig_steps, "baseline": "zeros (black image)"},
-        ),
-        MethodSpec(
-            "deeplift",
-            "DeepLift",
-            _captum(DeepLift),
-            True,
-            settings={"baseline": "zeros (black image)"},
-        ),
-        MethodSpec(
-            "smoothgrad",
-            "SmoothGrad",
-            _captum(lambda m: NoiseTunnel(Saliency(m)), **smoothgrad),
-            signed=False,
-            per_image_noise=True,
-            settings=dict(smoothgrad, stdev_units="pixel range [0, 1]"),
-        ),
-        MethodSpec(
-            "guided_gradcam",
-            "GuidedGradCam",
-            _captum(lambda m: GuidedGradCam(m, last_conv_layer(m))),
-            True,
-            settings={"layer": "last Conv2d"},
-        ),
-        MethodSpec(
-            "layer_gradcam",
-            "Grad-CAM",
-            _grad_cam,
-            signed=False,
-            settings={
-                "layer": "last Conv2d",
-                "relu_attributions": True,
-                "upsampling": "bilinear",
-            },
-        ),
-        MethodSpec(
-            "contrastive_saliency",
-            "Contrastive Saliency",
-            _captum(lambda m: ContrastiveAttribution(Saliency(m)), abs=False),
-            signed=False,
-            settings={"abs": False, "contrast": "runner-up"},
-        ),
-        MethodSpec(
-            "contrastive_ig",
-            "Contrastive IG",
-            _captum(
-                lambda m: ContrastiveAttribution(IntegratedGradients(m)),
-                n_steps=ig_steps,
-            ),
-            signed=False,
-            settings={"n_steps": ig_steps, "contrast": "runner-up"},
-        ),
-    ]
-    return {spec.name: spec for spec in specs}
+    settings = settings or MethodSettings()
+    return {name: factory(settings) for name, factory in _FACTORIES.items()}
 
 
 METHODS: dict[str, MethodSpec] = build_methods()
-DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
+#: The methods of a default run, in report order. ``guided_backprop`` and
+#: ``deconvolution`` are Captum's; the ``*_exact`` entries are ours.
+DEFAULT_METHODS: tuple[str, ...] = (
+    "enhanced_gbp",
+    "saliency",
+    "guided_backprop",
+    "deconvolution",
+    "input_x_gradient",
+    "integrated_gradients",
+    "deeplift",
+    "smoothgrad",
+    "guided_gradcam",
+    "layer_gradcam",
+    "contrastive_saliency",
+    "contrastive_ig",
+)
 
 
 def compute_maps(
@@ -201,6 +392,8 @@ def compute_maps(
     indices: Sequence[int],
     seed: int,
     batch_size: int = 64,
+    contrast: Tensor | Sequence[int] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Tensor:
     """Maps of ``images`` for ``targets``, batched; noise drawn per image.
 
@@ -216,26 +409,38 @@ def compute_maps(
         indices (sequence of int): dataset indices of the images.
         seed (int): the run's seed.
         batch_size (int): images per attribution call. Default: 64
+        contrast (Tensor or sequence of int, optional): ``(N,)`` contrast classes
+            of contrastive methods; default: each image's runner-up. Ignored by
+            the other methods.
+        options (dict, optional): extra keyword arguments of the method's
+            ``attribute`` call (e.g. ``{"abs": False}`` for signed Saliency).
 
     Returns:
         ``(N, C', H, W)`` detached maps on the CPU.
     """
     attribute = spec.build(model)
+    n = images.shape[0]
     targets = [int(t) for t in targets]
     indices = [int(i) for i in indices]
-    if len(targets) != images.shape[0] or len(indices) != images.shape[0]:
+    contrasts = None if contrast is None else [int(c) for c in contrast]
+    if len(targets) != n or len(indices) != n:
         raise ValueError("`targets` and `indices` need one entry per image")
+    if contrasts is not None and len(contrasts) != n:
+        raise ValueError("`contrast` needs one entry per image")
+    options = options or {}
+
+    def run(rows: slice) -> Tensor:
+        part = None if contrasts is None else contrasts[rows]
+        return attribute(images[rows], targets[rows], part, **options)
+
     parts = []
     with quiet_captum():
         if spec.per_image_noise:
             for row, index in enumerate(indices):
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(stream_seed(seed, index, f"noise:{spec.name}"))
-                    parts.append(
-                        attribute(images[row : row + 1], targets[row : row + 1])
-                    )
+                    parts.append(run(slice(row, row + 1)))
         else:
-            for start in range(0, images.shape[0], batch_size):
-                rows = slice(start, start + batch_size)
-                parts.append(attribute(images[rows], targets[rows]))
+            for start in range(0, n, batch_size):
+                parts.append(run(slice(start, start + batch_size)))
     return torch.cat([p.detach().cpu() for p in parts])

@@ -197,6 +197,19 @@ class ImageFilesDataset:
     def __len__(self) -> int:
         return len(self.files)
 
+    def identity(self) -> dict:
+        """What the images are: each file's name, size and modification time,
+        the labels and the transform (images are read only when used)."""
+        files = []
+        for path in self.files:
+            stat = path.stat()
+            files.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+        return {
+            "files": files,
+            "labels": list(self.labels),
+            "transform": repr(self.transform),
+        }
+
     def __getitem__(self, index: int) -> LabeledImage:
         i = operator.index(index)
         if not -len(self) <= i < len(self):

@@ -343,6 +343,23 @@ class ShapesDataset:
     def __len__(self) -> int:
         return self.size
 
+    def identity(self) -> dict:
+        """What the images are: the generator's settings and its source code."""
+        import inspect
+        import sys
+
+        from captum_contrastive.pipeline.fingerprint import digest
+
+        return {
+            "purpose": self.purpose,
+            "size": self.size,
+            "seed": self.seed,
+            "split": self.split,
+            "image_size": self.image_size,
+            "objects": list(self.objects),
+            "generator": digest(inspect.getsource(sys.modules[__name__])),
+        }
+
     def _sample(self, index: int) -> _Sample:
         index = int(index)
         if not 0 <= index < self.size:
