@@ -4,17 +4,23 @@ from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.foolbox_attacks import (
     BIM,
     FGSM,
+    PGDL2,
     CarliniWagnerL2,
     FoolboxAttack,
 )
 from captum_contrastive.attacks.model_state import model_device, preserved_model_state
+from captum_contrastive.attacks.registry import ATTACKS, build_attack, register_attack
 
 __all__ = [
+    "ATTACKS",
     "BIM",
     "FGSM",
+    "PGDL2",
     "AdversarialBatch",
     "CarliniWagnerL2",
     "FoolboxAttack",
+    "build_attack",
     "model_device",
     "preserved_model_state",
+    "register_attack",
 ]

@@ -22,192 +22,41 @@ study attacks on correctly classified images only, keep the rows where
 ``clean_predictions == labels``, e.g.
 ``batch.select(batch.clean_predictions == batch.labels)``.
 
+**Settings.** Every attack is a frozen dataclass whose fields are its settings;
+``repr``, ``hyperparameters()``, ``params()`` and ``settings()`` (JSON-ready, for
+cache keys) are derived from them. Attacks register by name with
+:func:`~captum_contrastive.attacks.register_attack`; build one by name with
+:func:`~captum_contrastive.attacks.build_attack`.
+
 **Chunks and shards.** ``batch_size`` splits the images into consecutive chunks
-attacked one at a time. FGSM, BIM, and C&W without early abort treat every image
-independently. C&W with ``abort_early=True`` stops a chunk's optimization when the
-chunk's *summed* loss stalls, so its result for an image depends on the other
-images of its chunk: for results that do not depend on how a run is sharded, make
-shards contiguous runs of whole chunks (or use ``batch_size=1``).
+attacked one at a time. FGSM, BIM, PGD-L2 and C&W without early abort treat
+every image independently (BIM and PGD-L2 with ``random_start`` draw their start
+per chunk from torch's global RNG). C&W with ``abort_early=True`` stops a
+chunk's optimization when the chunk's *summed* loss stalls, so its result for an
+image depends on the other images of its chunk: for results that do not depend on
+how a run is sharded, make shards contiguous runs of whole chunks (or use
+``batch_size=1``).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
-
 import foolbox as fb
-import torch
-from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.attacks.model_state import model_device, preserved_model_state
+from captum_contrastive.attacks.base import (
+    FoolboxAttack,
+    _flag,
+    _legacy_radius,
+    _non_negative,
+    _optional,
+    _positive,
+    _positive_int,
+)
+from captum_contrastive.attacks.registry import register_attack
 
-__all__ = ["BIM", "FGSM", "CarliniWagnerL2", "FoolboxAttack"]
-
-BOUNDS = (0.0, 1.0)
-
-
-class FoolboxAttack(ABC):
-    """Base class: validation, chunking, re-verification and bookkeeping.
-
-    Subclasses name the Foolbox attack, its ``epsilons`` argument and their
-    hyper-parameters.
-
-    Args:
-        batch_size: images per Foolbox call; ``None`` attacks all at once.
-        progress: show a tqdm progress bar over the images.
-    """
-
-    name: ClassVar[str]
-    zero_means_failure: ClassVar[bool] = False
-
-    def __init__(
-        self, *, batch_size: int | None = None, progress: bool = False
-    ) -> None:
-        self.batch_size = (
-            None if batch_size is None else _positive_int("batch_size", batch_size)
-        )
-        self.progress = progress
-
-    @abstractmethod
-    def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
-        """The configured Foolbox attack object for an (un)targeted run."""
-
-    @abstractmethod
-    def epsilon(self) -> float | None:
-        """The ``epsilons`` argument of the Foolbox call."""
-
-    @abstractmethod
-    def hyperparameters(self) -> dict[str, Any]:
-        """The attack's own hyper-parameters."""
-
-    def params(self, targeted: bool = False) -> dict[str, Any]:
-        """Everything needed to reproduce a run (``AdversarialBatch.params``).
-
-        Args:
-            targeted: whether the run is targeted.
-
-        Returns:
-            The hyper-parameters plus ``targeted``, ``bounds``, ``batch_size`` and
-            ``foolbox_version``.
-        """
-        return {
-            **self.hyperparameters(),
-            "targeted": targeted,
-            "bounds": list(BOUNDS),
-            "batch_size": self.batch_size,
-            "foolbox_version": fb.__version__,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({args})"
-
-    def __call__(
-        self,
-        model: nn.Module,
-        images: Tensor,
-        labels: Tensor | Sequence[int],
-        *,
-        preprocessing: dict[str, Any] | None = None,
-        indices: Tensor | Sequence[int] | None = None,
-        targets: Tensor | Sequence[int] | None = None,
-    ) -> AdversarialBatch:
-        """Attack ``images`` and re-verify every result with a fresh forward pass.
-
-        The model keeps its device, its train/eval mode, and its parameters'
-        ``requires_grad`` flags and ``.grad`` tensors, also when the attack raises.
-
-        Args:
-            model: classifier taking normalized images, returning logits.
-            images: ``(N, C, H, W)`` float images in ``[0, 1]``.
-            labels: ``(N,)`` true class indices.
-            preprocessing: Foolbox preprocessing, ``dict(mean=..., std=...,
-                axis=-3)``, e.g. ``Preset.preprocessing()``; ``None`` for a model
-                that takes ``[0, 1]`` images directly.
-            indices: ``(N,)`` dataset indices of the images; default
-                ``arange(N)``.
-            targets: ``(N,)`` target classes for a targeted attack (Foolbox's
-                ``TargetedMisclassification``); ``None`` for an untargeted one.
-
-        Returns:
-            An :class:`AdversarialBatch` on the device of ``images``. See the
-            module documentation for what ``success`` means.
-
-        Examples::
-
-            >>> attack = FGSM(epsilon=8 / 255)
-            >>> batch = attack(model, images, labels, preprocessing=dict(
-            ...     mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], axis=-3))
-            >>> batch.success_rate
-        """
-        images, labels, indices, targets = _validate(images, labels, indices, targets)
-        out_device = images.device
-        device = model_device(model)
-        n = images.shape[0]
-        chunk = self.batch_size or n
-        with preserved_model_state(model), torch.enable_grad():
-            fmodel = fb.PyTorchModel(
-                model, bounds=BOUNDS, preprocessing=preprocessing, device=device
-            )
-            x = images.detach().to(device=device, dtype=_model_dtype(model))
-            y = labels.to(device)
-            t = None if targets is None else targets.to(device)
-            clean_logits = _logits(fmodel, x, chunk)
-            _check_classes(clean_logits.shape[1], labels, targets)
-            clean_pred = clean_logits.argmax(1)
-            raw = torch.empty_like(x)
-            bar = tqdm(total=n, desc=self.name, unit="img", disable=not self.progress)
-            with bar:
-                for rows in _chunks(n, chunk):
-                    goal = None if t is None else t[rows]
-                    raw[rows] = self._attack_chunk(fmodel, x[rows], y[rows], goal)
-                    bar.update(rows.stop - rows.start)
-            raw_pred = _logits(fmodel, raw, chunk).argmax(1)
-
-        goal = y if t is None else t
-        returned = torch.ones(n, dtype=torch.bool, device=raw.device)
-        if self.zero_means_failure:
-            returned = ~(_all_zero(raw) & ~_all_zero(x))
-        adversarial = torch.where(returned.view(-1, 1, 1, 1), raw, x)
-        adv_pred = torch.where(returned, raw_pred, clean_pred)
-        success = _meets(adv_pred, goal, targeted=t is not None)
-        delta = (adversarial - x).flatten(1)
-        return AdversarialBatch(
-            attack=self.name,
-            clean=images.detach().clone(),
-            adversarial=adversarial.to(out_device, images.dtype),
-            labels=labels,
-            clean_predictions=clean_pred.to(out_device),
-            adversarial_predictions=adv_pred.to(out_device),
-            success=success.to(out_device),
-            l2=delta.norm(p=2, dim=1).to(out_device, images.dtype),
-            linf=delta.abs().amax(dim=1).to(out_device, images.dtype),
-            indices=indices,
-            targets=targets,
-            params=self.params(targeted=targets is not None),
-        )
-
-    def _attack_chunk(
-        self,
-        fmodel: fb.PyTorchModel,
-        x: Tensor,
-        labels: Tensor,
-        targets: Tensor | None,
-    ) -> Tensor:
-        if targets is None:
-            criterion: Any = fb.criteria.Misclassification(labels)
-        else:
-            criterion = fb.criteria.TargetedMisclassification(targets)
-        attack = self.foolbox_attack(targeted=targets is not None)
-        _, clipped, _ = attack(fmodel, x, criterion, epsilons=self.epsilon())
-        return clipped.detach()
+__all__ = ["BIM", "FGSM", "PGDL2", "CarliniWagnerL2", "FoolboxAttack"]
 
 
+@register_attack("fgsm")
 class FGSM(FoolboxAttack):
     """Fast Gradient Sign Method (L-infinity), Foolbox's ``LinfFastGradientAttack``.
 
@@ -227,13 +76,11 @@ class FGSM(FoolboxAttack):
         >>> batch = FGSM(epsilon=0.03)(model, images, labels)
     """
 
-    name = "fgsm"
+    epsilon: float
 
-    def __init__(
-        self, epsilon: float, *, batch_size: int | None = None, progress: bool = False
-    ) -> None:
-        super().__init__(batch_size=batch_size, progress=progress)
-        self._epsilon = _positive("epsilon", epsilon)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._validate("epsilon", _legacy_radius)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         if targeted:
@@ -242,23 +89,25 @@ class FGSM(FoolboxAttack):
             )
         return fb.attacks.LinfFastGradientAttack(random_start=False)
 
-    def epsilon(self) -> float:
-        return self._epsilon
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"epsilon": self._epsilon}
+    def foolbox_epsilons(self) -> float:
+        return float(self.epsilon)
 
 
+@register_attack("bim")
 class BIM(FoolboxAttack):
     """Basic Iterative Method (L-infinity), Foolbox's ``LinfBasicIterativeAttack``.
 
-    Deterministic: no random start.
+    Deterministic by default: no random start.
 
     Args:
         epsilon: L-infinity radius in pixel units.
         steps: number of gradient-sign steps.
         rel_stepsize: step size as a fraction of ``epsilon``.
         abs_stepsize: absolute step size; overrides ``rel_stepsize`` when given.
+        random_start: start from a uniform random point in the epsilon ball (then
+            it is PGD-Linf). The draw comes from torch's global RNG on the model's
+            device, so seed it (``torch.manual_seed``) for a reproducible run; it
+            also makes the result depend on how the images are chunked.
         batch_size: images per Foolbox call; ``None`` attacks all at once.
         progress: show a tqdm progress bar.
 
@@ -267,47 +116,33 @@ class BIM(FoolboxAttack):
         >>> batch = BIM(epsilon=0.03, steps=10, rel_stepsize=0.2)(model, x, y)
     """
 
-    name = "bim"
+    epsilon: float
+    steps: int = 10
+    rel_stepsize: float = 0.2
+    abs_stepsize: float | None = None
+    random_start: bool = False
 
-    def __init__(
-        self,
-        epsilon: float,
-        steps: int = 10,
-        rel_stepsize: float = 0.2,
-        abs_stepsize: float | None = None,
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-    ) -> None:
-        super().__init__(batch_size=batch_size, progress=progress)
-        self._epsilon = _positive("epsilon", epsilon)
-        self.steps = _positive_int("steps", steps)
-        self.rel_stepsize = _positive("rel_stepsize", rel_stepsize)
-        self.abs_stepsize = (
-            None if abs_stepsize is None else _positive("abs_stepsize", abs_stepsize)
-        )
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._validate("epsilon", _legacy_radius)
+        self._validate("steps", _positive_int)
+        self._validate("rel_stepsize", _positive)
+        self._validate("abs_stepsize", _optional(_positive))
+        self._validate("random_start", _flag)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         return fb.attacks.LinfBasicIterativeAttack(
             rel_stepsize=self.rel_stepsize,
             abs_stepsize=self.abs_stepsize,
             steps=self.steps,
-            random_start=False,
+            random_start=self.random_start,
         )
 
-    def epsilon(self) -> float:
-        return self._epsilon
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            "epsilon": self._epsilon,
-            "steps": self.steps,
-            "rel_stepsize": self.rel_stepsize,
-            "abs_stepsize": self.abs_stepsize,
-            "random_start": False,
-        }
+    def foolbox_epsilons(self) -> float:
+        return float(self.epsilon)
 
 
+@register_attack("cw")
 class CarliniWagnerL2(FoolboxAttack):
     """Carlini & Wagner L2, Foolbox's ``L2CarliniWagnerAttack``, unbounded.
 
@@ -334,32 +169,23 @@ class CarliniWagnerL2(FoolboxAttack):
         >>> batch.successful().l2.median()
     """
 
-    name = "cw"
     zero_means_failure = True
 
-    def __init__(
-        self,
-        steps: int = 1000,
-        binary_search_steps: int = 9,
-        confidence: float = 0.0,
-        initial_const: float = 1e-3,
-        stepsize: float = 1e-2,
-        abort_early: bool = True,
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-    ) -> None:
-        super().__init__(batch_size=batch_size, progress=progress)
-        self.steps = _positive_int("steps", steps)
-        self.binary_search_steps = _positive_int(
-            "binary_search_steps", binary_search_steps
-        )
-        if not math.isfinite(confidence) or confidence < 0:
-            raise ValueError(f"`confidence` must be >= 0, got {confidence!r}")
-        self.confidence = float(confidence)
-        self.initial_const = _positive("initial_const", initial_const)
-        self.stepsize = _positive("stepsize", stepsize)
-        self.abort_early = bool(abort_early)
+    steps: int = 1000
+    binary_search_steps: int = 9
+    confidence: float = 0.0
+    initial_const: float = 1e-3
+    stepsize: float = 1e-2
+    abort_early: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._validate("steps", _positive_int)
+        self._validate("binary_search_steps", _positive_int)
+        self._validate("confidence", _non_negative)
+        self._validate("initial_const", _positive)
+        self._validate("stepsize", _positive)
+        self._validate("abort_early", _flag)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         return fb.attacks.L2CarliniWagnerAttack(
@@ -371,116 +197,60 @@ class CarliniWagnerL2(FoolboxAttack):
             abort_early=self.abort_early,
         )
 
-    def epsilon(self) -> None:
+    def foolbox_epsilons(self) -> None:
         return None
 
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps,
-            "binary_search_steps": self.binary_search_steps,
-            "confidence": self.confidence,
-            "initial_const": self.initial_const,
-            "stepsize": self.stepsize,
-            "abort_early": self.abort_early,
-        }
 
+@register_attack("pgd_l2")
+class PGDL2(FoolboxAttack):
+    """Projected Gradient Descent (L2), Foolbox's ``L2ProjectedGradientDescentAttack``.
 
-def _validate(
-    images: Tensor,
-    labels: Tensor | Sequence[int],
-    indices: Tensor | Sequence[int] | None,
-    targets: Tensor | Sequence[int] | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    if not isinstance(images, Tensor):
-        raise TypeError(f"`images` must be a torch.Tensor, got {type(images).__name__}")
-    if images.dim() != 4 or not images.is_floating_point():
-        raise ValueError(
-            "`images` must be a float tensor of shape (N, C, H, W), got "
-            f"{images.dtype} of shape {tuple(images.shape)}"
+    Steps along the normalized gradient and projects back onto the L2 ball of
+    radius ``epsilon`` (and into ``[0, 1]``). Deterministic by default: unlike
+    Foolbox, no random start.
+
+    Args:
+        epsilon: L2 radius in pixel units (``[0, 1]`` images), over all channels
+            and pixels of an image.
+        steps: number of gradient steps.
+        rel_stepsize: step size as a fraction of ``epsilon``.
+        abs_stepsize: absolute step size; overrides ``rel_stepsize`` when given.
+        random_start: start from a uniform random point in the L2 ball. The draw
+            comes from torch's global RNG on the model's device, so seed it
+            (``torch.manual_seed``) for a reproducible run; it also makes the
+            result depend on how the images are chunked.
+        batch_size: images per Foolbox call; ``None`` attacks all at once.
+        progress: show a tqdm progress bar.
+
+    Examples::
+
+        >>> attack = PGDL2(epsilon=1.0, steps=50)
+        >>> batch = attack(model, images, labels, preprocessing=preprocessing)
+        >>> bool((batch.l2 <= 1.0 + 1e-5).all())
+        True
+    """
+
+    epsilon: float
+    steps: int = 50
+    rel_stepsize: float = 0.025
+    abs_stepsize: float | None = None
+    random_start: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._validate("epsilon", _positive)
+        self._validate("steps", _positive_int)
+        self._validate("rel_stepsize", _positive)
+        self._validate("abs_stepsize", _optional(_positive))
+        self._validate("random_start", _flag)
+
+    def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
+        return fb.attacks.L2ProjectedGradientDescentAttack(
+            rel_stepsize=self.rel_stepsize,
+            abs_stepsize=self.abs_stepsize,
+            steps=self.steps,
+            random_start=self.random_start,
         )
-    n = images.shape[0]
-    if n == 0:
-        raise ValueError("`images` is an empty batch")
-    if not torch.isfinite(images).all():
-        raise ValueError("`images` contains NaN or infinite values")
-    low, high = float(images.detach().min()), float(images.detach().max())
-    if low < BOUNDS[0] or high > BOUNDS[1]:
-        raise ValueError(
-            f"`images` must lie in [{BOUNDS[0]}, {BOUNDS[1]}] (pixel space, before "
-            f"normalization), got values in [{low:.4g}, {high:.4g}]; pass the "
-            "normalization as `preprocessing` instead of normalizing the images"
-        )
-    labels = _class_vector("labels", labels, n, images.device)
-    if indices is None:
-        indices = torch.arange(n, device=images.device)
-    else:
-        indices = _class_vector("indices", indices, n, images.device)
-    if targets is not None:
-        targets = _class_vector("targets", targets, n, images.device)
-        same = targets == labels
-        if same.any():
-            rows = same.nonzero().flatten()[:5].tolist()
-            raise ValueError(f"`targets` equal `labels` at rows {rows}")
-    return images, labels, indices, targets
 
-
-def _class_vector(name: str, values: Any, n: int, device: torch.device) -> Tensor:
-    tensor = torch.as_tensor(values, device=device)
-    if tensor.dim() != 1 or tensor.shape[0] != n:
-        raise ValueError(
-            f"`{name}` must have shape ({n},) to match `images`, got "
-            f"{tuple(tensor.shape)}"
-        )
-    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-        raise ValueError(f"`{name}` must hold integers, got {tensor.dtype}")
-    if (tensor < 0).any():
-        raise ValueError(f"`{name}` must be non-negative")
-    return tensor.long()
-
-
-def _check_classes(num_classes: int, labels: Tensor, targets: Tensor | None) -> None:
-    for name, values in (("labels", labels), ("targets", targets)):
-        if values is not None and int(values.max()) >= num_classes:
-            raise ValueError(
-                f"`{name}` contains class {int(values.max())} but the model has "
-                f"{num_classes} outputs"
-            )
-
-
-def _chunks(n: int, size: int) -> Iterator[slice]:
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
-
-
-def _logits(fmodel: fb.PyTorchModel, x: Tensor, chunk: int) -> Tensor:
-    with torch.no_grad():
-        return torch.cat([fmodel(x[rows]) for rows in _chunks(x.shape[0], chunk)])
-
-
-def _meets(predictions: Tensor, goal: Tensor, *, targeted: bool) -> Tensor:
-    return predictions == goal if targeted else predictions != goal
-
-
-def _all_zero(x: Tensor) -> Tensor:
-    return x.flatten(1).abs().amax(dim=1) == 0
-
-
-def _model_dtype(model: nn.Module) -> torch.dtype:
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
-    return int(value)
+    def foolbox_epsilons(self) -> float:
+        return self.epsilon
