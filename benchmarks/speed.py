@@ -2,7 +2,7 @@
 
 Compares, on the same inputs and classes, our methods with their naive Captum
 equivalents and with a plain-autograd floor (see
-:mod:`captum_contrastive.profiling.speed`), prints a table of medians, ratios and
+:mod:`captum_contrastive.profiling.variants`), prints a table of medians, ratios and
 peak memory, and writes every raw time to a JSON file.
 
 Examples::
@@ -31,14 +31,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
+from captum_contrastive.atomic_files import atomic_write_json  # noqa: E402
+from captum_contrastive.environment import environment_info  # noqa: E402
 from captum_contrastive.profiling import (  # noqa: E402
     MODEL_PRESETS,
-    environment_info,
     format_results,
     load_benchmark_model,
     make_inputs,
     run_speed_benchmark,
-    write_json_atomic,
 )
 
 
@@ -123,56 +123,66 @@ def main(argv: list[str] | None = None) -> int:
     record: dict = {"environment": environment_info(args.device), "models": {}}
     record["environment"]["argv"] = ["benchmarks/speed.py", *(argv or sys.argv[1:])]
     record["environment"]["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
-
-    def progress(line: str) -> None:
-        print(f"  [{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
-
     for name in [n.strip() for n in args.models.split(",") if n.strip()]:
         if name not in MODEL_PRESETS:
             print(f"unknown model {name!r}; choose from {list(MODEL_PRESETS)}")
             return 2
-        preset = MODEL_PRESETS[name]
-        model, note = load_benchmark_model(name, seed=args.seed)
-        if model is None:
-            print(f"\n== {name}: {note}")
-            record["models"][name] = {"skipped": note}
-            continue
-        batch = args.batch or (preset.quick_batch if args.quick else preset.batch)
-        size = args.size or (preset.quick_size if args.quick else preset.size)
-        repeats = args.repeats or (
-            preset.quick_repeats if args.quick else preset.repeats
-        )
-        variants = (
-            [v.strip() for v in args.variants.split(",") if v.strip()]
-            if args.variants
-            else list(preset.variants)
-        )
-        inputs = make_inputs(name, batch, size, seed=args.seed)
-        print(f"\n== {name} ({note}), batch {batch}, {size}x{size}", flush=True)
-        started = time.perf_counter()
-        result = run_speed_benchmark(
-            model,
-            inputs,
-            variants=variants,
-            repeats=repeats,
-            device=args.device,
-            internal_batch_size=args.internal_batch_size,
-            ig_n_steps=args.ig_steps,
-            ig_internal_batch_size=args.ig_internal_batch_size,
-            memory=args.memory,
-            min_sample_time=args.min_sample_time,
-            progress=progress,
-            seed=args.seed,
-        )
-        result["model"] = {"name": name, "note": note}
-        result["wall_s"] = time.perf_counter() - started
-        record["models"][name] = result
-        print(format_results(result), flush=True)
-        print(f"({result['wall_s']:.0f} s)")
-        write_json_atomic(record, out_path)
-    write_json_atomic(record, out_path)
+        record["models"][name] = benchmark_model(name, args)
+        if "skipped" not in record["models"][name]:
+            write_record(record, out_path)
+    write_record(record, out_path)
     print(f"\nwrote {out_path}")
     return 0
+
+
+def benchmark_model(name: str, args: argparse.Namespace) -> dict:
+    """Run the benchmark on model ``name`` and print its table; returns the
+    result, or ``{"skipped": reason}`` when the model is not available."""
+    preset = MODEL_PRESETS[name]
+    model, note = load_benchmark_model(name, seed=args.seed)
+    if model is None:
+        print(f"\n== {name}: {note}")
+        return {"skipped": note}
+    batch = args.batch or (preset.quick_batch if args.quick else preset.batch)
+    size = args.size or (preset.quick_size if args.quick else preset.size)
+    repeats = args.repeats or (preset.quick_repeats if args.quick else preset.repeats)
+    variants = (
+        [v.strip() for v in args.variants.split(",") if v.strip()]
+        if args.variants
+        else list(preset.variants)
+    )
+    inputs = make_inputs(name, batch, size, seed=args.seed)
+    print(f"\n== {name} ({note}), batch {batch}, {size}x{size}", flush=True)
+    started = time.perf_counter()
+    result = run_speed_benchmark(
+        model,
+        inputs,
+        variants=variants,
+        repeats=repeats,
+        device=args.device,
+        internal_batch_size=args.internal_batch_size,
+        ig_n_steps=args.ig_steps,
+        ig_internal_batch_size=args.ig_internal_batch_size,
+        memory=args.memory,
+        min_sample_time=args.min_sample_time,
+        progress=progress,
+        seed=args.seed,
+    )
+    result["model"] = {"name": name, "note": note}
+    result["wall_s"] = time.perf_counter() - started
+    print(format_results(result), flush=True)
+    print(f"({result['wall_s']:.0f} s)")
+    return result
+
+
+def progress(line: str) -> None:
+    """Print a timestamped progress line to stderr."""
+    print(f"  [{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def write_record(record: dict, path: Path) -> None:
+    """Write the JSON record atomically (indented by 2, as before)."""
+    atomic_write_json(path, record, indent=2)
 
 
 if __name__ == "__main__":

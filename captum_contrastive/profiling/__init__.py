@@ -2,8 +2,30 @@
 measurement, and the comparison of the contrastive methods with naive equivalents.
 
 The command line is ``python benchmarks/speed.py`` (see ``--help``).
+
+Modules: :mod:`~captum_contrastive.profiling.timing` (the interleaved timing
+harness), :mod:`~captum_contrastive.profiling.memory` (peak memory of one call),
+:mod:`~captum_contrastive.profiling.variants` (the variants compared),
+:mod:`~captum_contrastive.profiling.benchmark_models` (models, inputs and sizes),
+:mod:`~captum_contrastive.profiling.grouped_timing` (variants timed in groups),
+:mod:`~captum_contrastive.profiling.agreement` (variants that must agree),
+:mod:`~captum_contrastive.profiling.variant_memory` (peak memory per variant),
+:mod:`~captum_contrastive.profiling.comparisons` (the ratios reported),
+:mod:`~captum_contrastive.profiling.speed_benchmark` (one run) and
+:mod:`~captum_contrastive.profiling.text_report` (its table).
 """
 
+# Kept importable from here; it lives in captum_contrastive.environment.
+from captum_contrastive.environment import environment_info as environment_info
+from captum_contrastive.profiling.benchmark_models import (
+    MODEL_PRESETS,
+    ModelPreset,
+    TinyCNN,
+    load_benchmark_model,
+    make_inputs,
+)
+from captum_contrastive.profiling.comparisons import COMPARISONS, Comparison
+from captum_contrastive.profiling.grouped_timing import TIMING_GROUPS
 from captum_contrastive.profiling.memory import (
     MemoryMeasurement,
     current_rss_bytes,
@@ -13,27 +35,17 @@ from captum_contrastive.profiling.memory import (
     run_child,
     settle_allocator,
 )
-from captum_contrastive.profiling.speed import (
-    ALL_VARIANTS,
-    COMPARISONS,
-    GUIDED_VARIANTS,
-    MODEL_PRESETS,
-    TIMING_GROUPS,
-    Comparison,
-    ModelPreset,
-    TinyCNN,
-    build_variants,
-    environment_info,
-    format_results,
-    load_benchmark_model,
-    make_inputs,
-    run_speed_benchmark,
-    write_json_atomic,
-)
+from captum_contrastive.profiling.speed_benchmark import run_speed_benchmark
+from captum_contrastive.profiling.text_report import format_results
 from captum_contrastive.profiling.timing import (
     TimingResult,
     median,
     time_interleaved,
+)
+from captum_contrastive.profiling.variants import (
+    ALL_VARIANTS,
+    GUIDED_VARIANTS,
+    build_variants,
 )
 
 __all__ = [
@@ -49,7 +61,6 @@ __all__ = [
     "TinyCNN",
     "build_variants",
     "current_rss_bytes",
-    "environment_info",
     "format_results",
     "load_benchmark_model",
     "make_inputs",
@@ -61,5 +72,4 @@ __all__ = [
     "run_speed_benchmark",
     "settle_allocator",
     "time_interleaved",
-    "write_json_atomic",
 ]

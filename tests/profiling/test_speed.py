@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from captum_contrastive.atomic_files import atomic_write_json
 from captum_contrastive.profiling import (
     ALL_VARIANTS,
     TinyCNN,
@@ -19,7 +20,6 @@ from captum_contrastive.profiling import (
     format_results,
     load_benchmark_model,
     run_speed_benchmark,
-    write_json_atomic,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,9 +148,10 @@ def test_missing_shapes_preset_is_skipped(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_write_json_atomic(tmp_path: Path) -> None:
-    path = write_json_atomic({"a": [1, 2]}, tmp_path / "sub" / "x.json")
+    # the benchmark writes its record with the shared atomic_write_json
+    path = atomic_write_json(tmp_path / "sub" / "x.json", {"a": [1, 2]})
     assert json.loads(path.read_text()) == {"a": [1, 2]}
-    write_json_atomic({"a": 3}, path)
+    atomic_write_json(path, {"a": 3})
     assert json.loads(path.read_text()) == {"a": 3}
     assert [p.name for p in path.parent.iterdir()] == ["x.json"]
 
