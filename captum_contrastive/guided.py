@@ -19,13 +19,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 __all__ = [
     "ReluRule",
+    "TorchScriptError",
+    "TorchScriptWarning",
     "UnsupportedActivationError",
     "UnsupportedActivationWarning",
+    "check_not_torchscript",
+    "find_torchscript",
     "guided_relu",
 ]
 
@@ -47,6 +51,92 @@ class UnsupportedActivationWarning(UserWarning):
 
 class UnsupportedActivationError(RuntimeError):
     """Raised instead of :class:`UnsupportedActivationWarning` when ``strict=True``."""
+
+
+class TorchScriptWarning(UserWarning):
+    """The model is (or holds) a TorchScript module, which the engine cannot guide."""
+
+
+class TorchScriptError(RuntimeError):
+    """Raised instead of :class:`TorchScriptWarning` when ``strict=True``."""
+
+
+def _scripted_callable_name(model: object) -> str | None:
+    if isinstance(model, torch.jit.ScriptFunction):
+        return f"TorchScript function {model.name!r}"
+    if isinstance(model, torch.ScriptMethod):
+        return f"TorchScript method {model.name!r}"
+    return None
+
+
+def _module_of(model: object) -> nn.Module | None:
+    if isinstance(model, nn.Module):
+        return model
+    owner = getattr(model, "__self__", None)
+    return owner if isinstance(owner, nn.Module) else None
+
+
+def find_torchscript(model: object) -> str | None:
+    r"""Describe the first TorchScript part of ``model``, or return ``None``.
+
+    Finds a ``torch.jit.ScriptModule`` (the result of ``torch.jit.script`` or
+    ``torch.jit.trace``) as the model itself or as any of its submodules, a
+    scripted function, a ``ScriptModule``'s method, or a bound method of a module
+    that holds one. A plain function that calls a TorchScript module internally
+    cannot be seen.
+
+    Args:
+        model (nn.Module or callable): the model or forward function.
+
+    Returns:
+        *str* or *None*: e.g. ``"submodule 'features' (TorchScript SmallCNN)"``, or
+        ``None`` when no TorchScript part was found.
+    """
+    described = _scripted_callable_name(model)
+    if described is not None:
+        return described
+    module = _module_of(model)
+    if module is None:
+        return None
+    for name, submodule in module.named_modules():
+        if isinstance(submodule, torch.jit.ScriptModule):
+            kind = getattr(submodule, "original_name", type(submodule).__name__)
+            where = "the model" if not name else f"submodule {name!r}"
+            return f"{where} (TorchScript {kind})"
+    return None
+
+
+def check_not_torchscript(
+    model: object, strict: bool = False, stacklevel: int = 2
+) -> None:
+    r"""Warn, or raise with ``strict``, if ``model`` runs TorchScript code.
+
+    TorchScript executes its graph without ``__torch_function__``, so the ReLUs
+    inside it are not seen by :func:`guided_relu` and backpropagate their plain
+    gradient: the maps would be ordinary gradients there, not guided ones.
+
+    Args:
+        model (nn.Module or callable): the model or forward function.
+        strict (bool): raise :class:`TorchScriptError` instead of emitting a
+            :class:`TorchScriptWarning`. Default: False
+        stacklevel (int): which frame the warning points at, counted from the
+            caller of this function as in :func:`warnings.warn`. Default: 2
+
+    Raises:
+        TorchScriptError: with ``strict=True`` when a TorchScript part is found.
+    """
+    described = find_torchscript(model)
+    if described is None:
+        return
+    message = (
+        f"{described} is TorchScript, which bypasses the guided-ReLU engine "
+        "(TorchFunctionMode): its ReLUs backpropagate the plain gradient, so the "
+        "maps would be plain gradients there, not guided/deconvnet ones. Pass the "
+        "eager (non-scripted, non-traced) nn.Module instead."
+    )
+    if strict:
+        raise TorchScriptError(message)
+    warnings.warn(message, TorchScriptWarning, stacklevel=stacklevel + 1)
 
 
 def _guided_gradient(grad: Tensor, out: Tensor) -> Tensor:
@@ -208,6 +298,7 @@ def guided_relu(
     rule: ReluRule | str = ReluRule.GUIDED,
     strict: bool = False,
     guide_clamp: bool = True,
+    model: object = None,
 ) -> Iterator[_GuidedReluMode]:
     r"""Make every ReLU call inside the block backpropagate a modified gradient.
 
@@ -219,7 +310,8 @@ def guided_relu(
     treated exactly. A ReLU over a tensor that needs no grad just runs forward.
 
     Not covered: TorchScript modules and direct ``torch.ops.aten.relu`` calls, which
-    bypass ``__torch_function__``.
+    bypass ``__torch_function__``. Pass ``model`` to have TorchScript in it
+    reported on entry (see :func:`check_not_torchscript`).
 
     Args:
         rule (ReluRule or str): ``"guided"`` for guided backpropagation,
@@ -231,6 +323,10 @@ def guided_relu(
             Default: ``False``.
         guide_clamp (bool): treat ``clamp(min=0)`` without ``max`` as a ReLU.
             Default: ``True``.
+        model (nn.Module or callable, optional): the model that will run in the
+            block; if it is or holds a TorchScript module, emit a
+            :class:`TorchScriptWarning` (raise :class:`TorchScriptError` when
+            ``strict``). Default: None (no check).
 
     Yields:
         The active mode; its ``relu_calls`` counts the ReLU calls it guided.
@@ -244,5 +340,7 @@ def guided_relu(
         ...     grad, = torch.autograd.grad(model(x)[0, 1], x)
     """
     mode = _GuidedReluMode(ReluRule(rule), strict=strict, guide_clamp=guide_clamp)
+    if model is not None:
+        check_not_torchscript(model, strict=strict, stacklevel=3)
     with mode:
         yield mode

@@ -1,3 +1,4 @@
+from captum_contrastive.attr._model_checks import TrainingModeWarning
 from captum_contrastive.attr.contrastive import ContrastiveAttribution, ContrastMode
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
 from captum_contrastive.attr.guided_backprop import (
@@ -19,6 +20,7 @@ __all__ = [
     "GuidedBackprop",
     "ModifiedReluAttribution",
     "Normalization",
+    "TrainingModeWarning",
     "contrast_maps",
     "normalize",
 ]

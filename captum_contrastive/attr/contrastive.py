@@ -37,7 +37,12 @@ from captum_contrastive.attr._inputs import (
     restore_structure,
     validate_inputs,
 )
-from captum_contrastive.attr._targets import ClassIndex, resolve_class_pair
+from captum_contrastive.attr._model_checks import check_model, model_checks_once
+from captum_contrastive.attr._targets import (
+    ClassIndex,
+    expansion_of,
+    resolve_class_pair,
+)
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
 from captum_contrastive.attr.guided_backprop import ModifiedReluAttribution
 from captum_contrastive.attr.normalization import (
@@ -245,10 +250,16 @@ class ContrastiveAttribution(Attribution):
         r"""
         Args:
             inputs (Tensor or tuple[Tensor, ...]): inputs of shape ``(N, C, ...)``.
-            target (int, list[int] or Tensor, optional): class k to explain.
-                Default: None (the predicted class).
-            contrast_target (int, list[int] or Tensor, optional): class m to
-                contrast against. Default: None (the runner-up).
+            target (int, list[int], Tensor or np.ndarray, optional): class k to
+                explain, one for all examples (NumPy integers too) or one per
+                example. Default: None (the predicted class).
+            contrast_target (int, list[int], Tensor or np.ndarray, optional): class
+                m to contrast against, in the same forms. Default: None (the
+                runner-up). A per-example vector must have one entry per example,
+                except inside :class:`captum.attr.NoiseTunnel` /
+                :func:`captum.metrics.sensitivity_max`, whose unexpanded
+                ``N``-entry vectors are repeated per example (see
+                :meth:`captum_contrastive.EnhancedGuidedBackprop.attribute`).
             **method_kwargs: forwarded to the wrapped method's ``attribute``
                 (``baselines``, ``n_steps``, ``nt_type``, ``additional_forward_args``,
                 ...). ``return_convergence_delta`` is not supported.
@@ -256,6 +267,10 @@ class ContrastiveAttribution(Attribution):
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, shaped like
             ``inputs`` (layer maps: ``(N, 1, H, W)``).
+
+        Warns a :class:`captum_contrastive.attr.TrainingModeWarning` (once per
+        call, also when the wrapped method is one of ours) if the model is in
+        training mode.
 
         Examples::
 
@@ -270,16 +285,21 @@ class ContrastiveAttribution(Attribution):
             )
         inputs_tuple = as_tuple(inputs)
         validate_inputs(inputs_tuple, min_ndim=3)
-        extra = extra_args_tuple(method_kwargs.get("additional_forward_args"))
-        with torch.no_grad():
-            logits = self.forward_func(*inputs_tuple, *extra)
-        k, m = resolve_class_pair(
-            logits, target, contrast_target, allow_repeat=not torch.is_grad_enabled()
-        )
-        if self.mode is ContrastMode.MAP_OF_DIFFERENCE:
-            maps = self._map_of_difference(inputs, inputs_tuple, k, m, method_kwargs)
-        else:
-            maps = self._difference_of_maps(inputs, inputs_tuple, k, m, method_kwargs)
+        expansion = expansion_of(self)
+        with model_checks_once():
+            check_model(self.forward_func, guided=False, stacklevel=3)
+            extra = extra_args_tuple(method_kwargs.get("additional_forward_args"))
+            with torch.no_grad():
+                logits = self.forward_func(*inputs_tuple, *extra)
+            k, m = resolve_class_pair(logits, target, contrast_target, expansion)
+            if self.mode is ContrastMode.MAP_OF_DIFFERENCE:
+                maps = self._map_of_difference(
+                    inputs, inputs_tuple, k, m, method_kwargs
+                )
+            else:
+                maps = self._difference_of_maps(
+                    inputs, inputs_tuple, k, m, method_kwargs
+                )
         return restore_structure(inputs, maps)
 
     def _attribute_with_method(

@@ -20,9 +20,11 @@ from captum_contrastive.attr._inputs import (
     slice_batch,
     validate_inputs,
 )
+from captum_contrastive.attr._model_checks import check_model
 from captum_contrastive.attr._targets import (
     ClassIndex,
     check_logits,
+    expansion_of,
     resolve_class_pair,
 )
 from captum_contrastive.attr.normalization import Normalization, contrast_maps
@@ -56,8 +58,9 @@ class EnhancedGuidedBackprop(GradientAttribution):
         Args:
             model (nn.Module or callable): returns ``(N, num_classes)`` logits.
             strict (bool): raise instead of warn when an activation other than
-                ReLU whose guided rule is undefined (GELU, SiLU, ...) runs.
-                Default: False
+                ReLU whose guided rule is undefined (GELU, SiLU, ...) runs, or
+                when the model is or holds a TorchScript module (whose ReLUs the
+                guided engine cannot see). Default: False
         """
         GradientAttribution.__init__(self, model)
         self.model = model
@@ -77,12 +80,23 @@ class EnhancedGuidedBackprop(GradientAttribution):
             inputs (Tensor or tuple[Tensor, ...]): images of shape ``(N, C, ...)``;
                 dim 0 is the batch axis and dim 1 the channel axis used by the
                 channel-wise energy normalization.
-            target (int, list[int] or Tensor, optional): class k to explain, one for
-                all or one per example. Default: None (the predicted class).
-            contrast_target (int, list[int] or Tensor, optional): class m to contrast
-                against. Default: None (the runner-up: the highest-scoring class
-                other than k). A vector of length n is repeated per example when the
-                batch holds n * r rows, as under :class:`captum.attr.NoiseTunnel`.
+            target (int, list[int], Tensor or np.ndarray, optional): class k to
+                explain: one int (NumPy integers too) for all examples, or one per
+                example as a list, a 1-D integer tensor or a 1-D integer array.
+                Default: None (the predicted class).
+            contrast_target (int, list[int], Tensor or np.ndarray, optional): class
+                m to contrast against, in the same forms. Default: None (the
+                runner-up: the highest-scoring class other than k).
+
+                A per-example ``target`` or ``contrast_target`` must have one entry
+                per example, otherwise ``ValueError``; it is never repeated to fit
+                the batch. Only exception: ``NoiseTunnel(this_method)`` and
+                ``sensitivity_max(this_method.attribute, ...)`` call this method on
+                their ``N`` examples repeated ``r`` times each, and pass
+                ``contrast_target`` (and a NumPy-array ``target``) unexpanded. When
+                the call stack shows such a caller, a vector with exactly its ``N``
+                entries is repeated ``r`` times per example; any other length
+                raises.
             additional_forward_args (Any, optional): further model arguments, not
                 attributed. Default: None
             internal_batch_size (int, optional): process at most this many
@@ -93,6 +107,12 @@ class EnhancedGuidedBackprop(GradientAttribution):
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, non-negative and
             shaped like ``inputs``.
+
+        Warns a :class:`captum_contrastive.attr.TrainingModeWarning` if the model
+        is in training mode, and a
+        :class:`captum_contrastive.guided.TorchScriptWarning` (raises
+        :class:`captum_contrastive.guided.TorchScriptError` with ``strict``) if it
+        is or holds a TorchScript module.
 
         Examples::
 
@@ -106,7 +126,8 @@ class EnhancedGuidedBackprop(GradientAttribution):
         """
         inputs_tuple = as_tuple(inputs)
         batch = validate_inputs(inputs_tuple, min_ndim=3)
-        allow_repeat = not torch.is_grad_enabled()
+        expansion = expansion_of(self)
+        check_model(self.forward_func, guided=True, strict=self.strict, stacklevel=3)
         chunks: list[tuple[Tensor, ...]] = []
         with torch.enable_grad(), guided_relu(ReluRule.GUIDED, strict=self.strict):
             for rows in batch_slices(batch, internal_batch_size):
@@ -116,7 +137,7 @@ class EnhancedGuidedBackprop(GradientAttribution):
                 )
                 logits = check_logits(self.forward_func(*leaves, *extra))
                 k, m = resolve_class_pair(
-                    logits, target, contrast_target, allow_repeat, batch, rows
+                    logits, target, contrast_target, expansion, batch, rows
                 )
                 index = torch.stack((k, m), dim=1).to(logits.device)
                 scores = logits.gather(1, index).sum(dim=0)

@@ -21,6 +21,8 @@ from captum_contrastive.attr._inputs import (
     slice_batch,
     validate_inputs,
 )
+from captum_contrastive.attr._model_checks import check_model
+from captum_contrastive.attr._targets import as_captum_target, expansion_of
 from captum_contrastive.guided import ReluRule, guided_relu
 
 __all__ = ["Deconvolution", "GuidedBackprop", "ModifiedReluAttribution"]
@@ -46,7 +48,8 @@ class ModifiedReluAttribution(GradientAttribution):
             model (nn.Module or callable): the model (or forward function).
             rule (ReluRule or str): ``"guided"`` or ``"deconvnet"``.
             strict (bool): raise instead of warn when an activation the rule is
-                undefined for (GELU, SiLU, ReLU6, ...) runs in the forward pass.
+                undefined for (GELU, SiLU, ReLU6, ...) runs in the forward pass,
+                or when the model is or holds a TorchScript module.
         """
         GradientAttribution.__init__(self, model)
         self.model = model
@@ -65,9 +68,16 @@ class ModifiedReluAttribution(GradientAttribution):
         Args:
             inputs (Tensor or tuple[Tensor, ...]): input for which attributions are
                 computed; dim 0 is the batch axis of every tensor.
-            target (int, tuple, Tensor or list, optional): output indices to
-                explain, as in Captum: one index for all examples, or one per
-                example. Default: None (only for scalar outputs).
+            target (int, tuple, Tensor, np.ndarray or list, optional): output
+                indices to explain, as in Captum: one index (an int, a NumPy
+                integer or a tuple) for all examples, or one per example (a list,
+                a 1-D integer tensor or NumPy array). A per-example target must
+                have one entry per example (``ValueError`` otherwise; unlike
+                Captum, a one-element tensor is not broadcast), except the
+                ``N``-entry target that ``NoiseTunnel(this_method)`` passes
+                unexpanded with its ``N * r`` noisy rows (NumPy arrays and
+                one-element tensors), which is repeated per example.
+                Default: None (only for scalar outputs).
             additional_forward_args (Any, optional): further arguments to the
                 model, not attributed. Default: None
             internal_batch_size (int, optional): process the batch in chunks of at
@@ -79,6 +89,12 @@ class ModifiedReluAttribution(GradientAttribution):
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, shaped like
             ``inputs``.
 
+        Warns a :class:`captum_contrastive.attr.TrainingModeWarning` if the model
+        is in training mode, and a
+        :class:`captum_contrastive.guided.TorchScriptWarning` (raises
+        :class:`captum_contrastive.guided.TorchScriptError` with ``strict``) if it
+        is or holds a TorchScript module.
+
         Examples::
 
             >>> net = ImageClassifier()
@@ -88,6 +104,8 @@ class ModifiedReluAttribution(GradientAttribution):
         """
         inputs_tuple = as_tuple(inputs)
         batch = validate_inputs(inputs_tuple)
+        target = as_captum_target(target, batch, expansion_of(self))
+        check_model(self.forward_func, guided=True, strict=self.strict, stacklevel=3)
         chunks: list[tuple[Tensor, ...]] = []
         with torch.enable_grad(), guided_relu(self.rule, strict=self.strict):
             for rows in batch_slices(batch, internal_batch_size):

@@ -31,7 +31,7 @@ def _hand_formula(g_k: np.ndarray, g_m: np.ndarray) -> np.ndarray:
 def test_matches_the_formula_computed_by_hand() -> None:
     x = images(3)
     k, m = [0, 1, 3], [2, 0, 1]
-    model = CaseModel("parallel_branches", torch.relu)
+    model = CaseModel("parallel_branches", torch.relu).eval()
     result = EnhancedGuidedBackprop(model).attribute(x, target=k, contrast_target=m)
     expected = _hand_formula(_reference_guided(x, k), _reference_guided(x, m))
     np.testing.assert_allclose(result.numpy(), expected, rtol=1e-5, atol=1e-7)

@@ -38,7 +38,7 @@ def test_equals_captum_on_torchvision_models(
 
 def test_functional_relu_differs_from_captum_and_matches_reference() -> None:
     x = images(2)
-    model = CaseModel("sequential", F.relu)
+    model = CaseModel("sequential", F.relu).eval()
     ours = GuidedBackprop(model).attribute(x, target=2)
     reference = CaseModel("sequential", ReferenceGuidedReLU.apply)
     xr = x.clone().requires_grad_(True)
