@@ -12,7 +12,7 @@ import torch
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
 from captum_contrastive.pipeline.methods import METHODS
 
-__all__ = ["build_parser", "config_from_args", "main"]
+__all__ = ["build_parser", "config_from_args", "main", "option_error"]
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -74,6 +74,30 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
     return parser
 
 
+#: Config fields and the options that set them, for error messages.
+FIELD_OPTIONS = {
+    "preset": "--preset",
+    "data": "--data",
+    "labels_file": "--labels",
+    "weights_path": "--weights",
+    "n_images": "--n-images",
+    "methods": "--methods",
+    "attacks": "--attacks",
+    "recovery_attacks": "--recovery-attacks",
+    "seed": "--seed",
+    "device": "--device",
+    "out": "--out",
+}
+
+
+def option_error(error: ValueError) -> str:
+    """The config's error message, with each field named by its option."""
+    message = str(error)
+    for name, option in FIELD_OPTIONS.items():
+        message = message.replace(f"`{name}`", f"`{option}`")
+    return message
+
+
 def config_from_args(
     args: argparse.Namespace, studies: Sequence[str]
 ) -> BenchmarkConfig:
@@ -112,9 +136,15 @@ def main(
     from captum_contrastive.pipeline.report import write_outputs
     from captum_contrastive.pipeline.runner import run_benchmark
 
-    args = build_parser(description, default_out).parse_args(argv)
+    parser = build_parser(description, default_out)
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    try:
+        config = config_from_args(args, studies)
+    except ValueError as error:
+        parser.error(option_error(error))
     torch.set_num_threads(args.threads)
-    config = config_from_args(args, studies)
     start = time.perf_counter()
     run = run_benchmark(config)
     run.timings["total"] = time.perf_counter() - start

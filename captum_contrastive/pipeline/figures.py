@@ -160,3 +160,41 @@ def plot_maps_grid(grid: dict[str, Any], class_names: list[str], path: Path) -> 
         {m: torch.stack(v) for m, v in maps.items()},
         row_labels=labels,
     )
+
+
+def recovery_figures(
+    result: dict[str, Any], run: str, reference: str, out: Path
+) -> list[Path]:
+    """The recovery curves of one attack run."""
+    title = f"perturbation recovery, {run}"
+    return [plot_recovery(result, title, out / f"recovery_{run}.png")]
+
+
+def kappa_sweep_figures(
+    runs: dict[str, Any], sweep: dict[float, str], out: Path
+) -> list[Path]:
+    """Recovery AUC against C&W κ."""
+    return [plot_kappa_sweep(runs, sweep, out / "kappa_sweep.png")]
+
+
+def decomposition_figures(result: dict[str, Any], run: str, out: Path) -> list[Path]:
+    """The adversarial map-change decomposition of one attack run."""
+    return [
+        plot_decomposition(result, run, out / f"adversarial_decomposition_{run}.png")
+    ]
+
+
+def class_figures(summary: dict[str, Any], records: Any, out: Path) -> list[Path]:
+    """The class-discriminativity figure."""
+    return [
+        plot_class_discriminativity(
+            summary, records, out / "class_discriminativity.png"
+        )
+    ]
+
+
+def maps_grid_figures(
+    grid: dict[str, Any], class_names: list[str], out: Path
+) -> list[Path]:
+    """Example maps of clean and attacked images."""
+    return [plot_maps_grid(grid, class_names, out / "maps_grid.png")]

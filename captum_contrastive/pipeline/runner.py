@@ -1,37 +1,32 @@
-"""Run the paper's evaluations end to end: a library call, resumable and sharded."""
+"""Run the studies end to end: a library call, resumable, every stage cached."""
 
 from __future__ import annotations
 
-import platform
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import captum
-import foolbox
-import numpy as np
 import torch
-import torchvision
 from torch import Tensor, nn
 
-from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.pipeline.config import BenchmarkConfig, cw_name
+from captum_contrastive.pipeline.cache import StageCache, StageKey
+from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.map_store import (
+    compute_requested_maps,
+    prepare_controls,
+)
 from captum_contrastive.pipeline.methods import build_methods
 from captum_contrastive.pipeline.stages import (
+    AttackedImages,
+    StageContext,
     attack_images,
     load_images,
-    maps_for,
     select_correct,
 )
+from captum_contrastive.pipeline.units import UNITS, RunData, StudyResult, StudyUnit
 from captum_contrastive.presets.base import Preset
-from captum_contrastive.studies.adversarial import (
-    adversarial_discriminativity,
-    equal_norm_noise,
-)
-from captum_contrastive.studies.class_discriminativity import class_discriminativity
-from captum_contrastive.studies.localization import localization
-from captum_contrastive.studies.recovery import perturbation_recovery
 
 __all__ = ["BenchmarkRun", "load_preset", "run_benchmark"]
 
@@ -44,72 +39,143 @@ def load_preset(config: BenchmarkConfig, multi_object: bool = False) -> Preset:
         return shapes_preset(
             split="test", multi_object=multi_object, device=config.device
         )
-    if config.preset == "imagenet-vgg16":
-        from captum_contrastive.presets.imagenet import imagenet_preset
+    from captum_contrastive.presets.imagenet import imagenet_preset
 
-        return imagenet_preset(
-            "vgg16",
-            weights_path=config.weights_path,
-            data=config.data,
-            device=config.device,
-            labels_file=config.labels_file,
-        )
-    raise ValueError(
-        f"unknown preset {config.preset!r}; choose 'shapes' or 'imagenet-vgg16'"
+    return imagenet_preset(
+        "vgg16",
+        weights_path=config.weights_path,
+        data=config.data,
+        device=config.device,
+        labels_file=config.labels_file,
     )
 
 
 @dataclass
 class BenchmarkRun:
-    """Everything a run produced, before it is written out."""
+    """Everything a run produced, before it is written out.
+
+    Attributes:
+        config: the run's configuration.
+        units: the study units, in report order.
+        results: each unit's :class:`StudyResult`, by unit name.
+        data: the shared stages' outputs (images, attacks, maps).
+        keys: every stage key of the run, by a readable name.
+        timings: seconds per stage.
+        preset: name and description of the model and data.
+    """
 
     config: BenchmarkConfig
-    results: dict[str, Any] = field(default_factory=dict)
-    records: dict[str, Any] = field(default_factory=dict)
+    units: list[StudyUnit] = field(default_factory=list)
+    results: dict[str, StudyResult] = field(default_factory=dict)
+    data: RunData | None = None
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    batches: dict[str, AdversarialBatch] = field(default_factory=dict)
-    grid: dict[str, Any] = field(default_factory=dict)
+    preset: dict[str, str] = field(default_factory=dict)
     class_names: list[str] = field(default_factory=list)
 
     @contextmanager
-    def timed(self, stage: str):
+    def timed(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.timings[stage] = self.timings.get(stage, 0.0) + (
-                time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.timings[stage] = self.timings.get(stage, 0.0) + elapsed
+
+
+def _predict(model: nn.Module, device: torch.device, topk: int = 1):
+    def predict(images: Tensor) -> Tensor:
+        with torch.no_grad():
+            logits = model(images.to(device))
+        return logits.topk(topk, dim=1).indices[:, topk - 1].cpu()
+
+    return predict
+
+
+def _attack_runs(
+    run: BenchmarkRun, context: StageContext, data: RunData
+) -> dict[str, AttackedImages]:
+    config = run.config
+    needed = dict.fromkeys(r for unit in run.units for r in unit.runs_needed())
+    attacks = {}
+    for name, attack in config.attack_runs().items():
+        if name not in needed:
+            continue
+        with run.timed(f"attack {name}"):
+            attacks[name] = attack_images(
+                context, name, attack, data.selection, config.shard_size
             )
+        run.keys[f"attack {name}"] = attacks[name].key.to_json()
+    return attacks
 
 
-def versions() -> dict[str, str]:
-    import captum_contrastive
+def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
+    config = run.config
+    with run.timed("select images"):
+        selection = select_correct(context, config.n_images, config.select_shard_size)
+    run.keys["select"] = selection.key.to_json()
+    images, labels, masks = load_images(context.preset.dataset, selection.indices)
+    data = RunData(
+        config,
+        context,
+        selection,
+        build_methods(config.method_settings()),
+        images,
+        labels,
+        masks,
+        attacks={},
+    )
+    data.extras["predict"] = _predict(context.model, context.device)
+    data.extras["clean_runner_up"] = _predict(context.model, context.device, 2)(images)
+    return data
 
-    return {
-        "captum_contrastive": captum_contrastive.__version__,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "captum": captum.__version__,
-        "foolbox": foolbox.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "torch_threads": str(torch.get_num_threads()),
+
+def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
+    maps = sorted(
+        key.digest
+        for request, key in data.map_keys.items()
+        if request in set(unit.maps_needed(data))
+    )
+    attacks = {
+        r: data.attacks[r].key.digest for r in unit.runs_needed() if r in data.attacks
     }
+    return data.context.key(
+        "study",
+        study=unit.name,
+        settings=unit.settings(),
+        selection=data.selection.key.digest,
+        attacks=attacks,
+        maps=maps,
+        extra=data.extras.get(f"key {unit.name}"),
+    )
 
 
-def _second_best(model: nn.Module, images: Tensor, device: torch.device) -> Tensor:
-    with torch.no_grad():
-        return model(images.to(device)).topk(2, dim=1).indices[:, 1].cpu()
+def _evaluate(unit: StudyUnit, data: RunData) -> StudyResult:
+    """The unit's result, cached under a key of its settings and inputs."""
+    key = _study_key(unit, data)
+    cache = StageCache(data.context.cache_root, key)
+
+    def compute(_: list[int]) -> dict[str, Any]:
+        result = unit.evaluate(data)
+        result.key = key.digest
+        return result.to_json()
+
+    return StudyResult.from_json(cache.load_or_compute([], compute))
 
 
-def _predictions(model: nn.Module, images: Tensor, device: torch.device) -> Tensor:
-    with torch.no_grad():
-        return model(images.to(device)).argmax(dim=1).cpu()
-
-
-def _strip_records(result: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    summary = {k: v for k, v in result.items() if k != "records"}
-    return summary, result.get("records")
+def _multi_object(run: BenchmarkRun, data: RunData, preset: Preset | None) -> None:
+    config = run.config
+    if "class" not in config.studies:
+        return
+    if preset is None and config.preset != "shapes":
+        return
+    multi = preset or load_preset(config, multi_object=True)
+    context = StageContext.for_preset(
+        multi, config.out / "cache", config.device, config.progress
+    )
+    indices = list(range(min(config.n_multi_images, len(multi.dataset))))
+    data.extras["multi_object"] = (context, indices)
+    data.extras["key class"] = {"model": context.model_key, "data": context.data_key}
 
 
 def run_benchmark(
@@ -120,8 +186,10 @@ def run_benchmark(
     r"""Attack, explain and evaluate, as configured; every stage is cached on disk.
 
     Stages work on shards of dataset indices and draw random numbers from
-    ``(seed, image index)`` streams, so an interrupted run resumes from
-    ``config.out / "cache"`` and a sharded run gives the same numbers.
+    ``(seed, image index)`` streams. Each stage is stored under a key of what it
+    depends on (settings, the model's weights, the data, upstream keys), so a
+    rerun into a used folder reuses exactly what is still valid and recomputes
+    the rest.
 
     Args:
         config (BenchmarkConfig): the run.
@@ -132,8 +200,7 @@ def run_benchmark(
             default: the named preset's multi-object variant (shapes only).
 
     Returns:
-        :class:`BenchmarkRun` with summaries, per-image records, timings and the
-        data the figures need. Write it out with
+        :class:`BenchmarkRun`. Write it out with
         :func:`captum_contrastive.pipeline.report.write_outputs`.
 
     Examples::
@@ -141,236 +208,25 @@ def run_benchmark(
         >>> run = run_benchmark(BenchmarkConfig(n_images=16, out=Path("results/x")))
         >>> write_outputs(run)
     """
-    run = BenchmarkRun(config)
-    device = torch.device(config.device)
-    cache = config.out / "cache"
+    units = [UNITS[name](config) for name in STUDIES if name in config.studies]
+    run = BenchmarkRun(config, units=units)
     torch.manual_seed(config.seed)
     with run.timed("load preset"):
         preset = preset or load_preset(config)
-        model = preset.pixel_model().to(device)
-    run.class_names = list(preset.class_names)
-    needs_attacks = any(s in config.studies for s in ("recovery", "adversarial"))
-    needs_attacks = needs_attacks or "localization" in config.studies
-    registry = build_methods(config.ig_steps, config.smoothgrad_samples)
-    specs = [registry[name] for name in config.methods]
-
-    with run.timed("select images"):
-        indices = select_correct(
-            preset, model, config.n_images, cache, device, progress=config.progress
+        context = StageContext.for_preset(
+            preset, config.out / "cache", config.device, config.progress
         )
-    images, labels, masks = load_images(preset.dataset, indices)
-    attack_runs = config.attack_runs() if needs_attacks else {}
-    for name, attack in attack_runs.items():
-        with run.timed(f"attack {name}"):
-            run.batches[name] = attack_images(
-                name,
-                attack,
-                preset,
-                indices,
-                cache,
-                device,
-                config.shard_size,
-                config.progress,
-            )
-    run.results["attacks"] = {
-        name: {
-            "params": batch.params,
-            "n": len(batch),
-            "success_rate": batch.success_rate,
-            "median_l2_success": float(batch.l2[batch.success].median())
-            if batch.success.any()
-            else None,
-            "median_linf_success": float(batch.linf[batch.success].median())
-            if batch.success.any()
-            else None,
-        }
-        for name, batch in run.batches.items()
-    }
-
-    def maps(spec, tensor: Tensor, targets: Tensor, rows_indices, key: dict) -> Tensor:
-        with run.timed(f"maps {spec.name}"):
-            return maps_for(
-                spec,
-                model,
-                tensor,
-                targets,
-                rows_indices,
-                cache,
-                {"preset": preset.name, **key},
-                config.seed,
-                device,
-                config.shard_size,
-            )
-
-    clean_maps = {}
-    if needs_attacks:
-        for spec in _progress(specs, "maps clean", config.progress):
-            clean_maps[spec.name] = maps(
-                spec, images, labels, indices, {"images": "clean"}
-            )
-    main_runs = [r for r in config.main_runs() if r in run.batches]
-    adversarial_maps: dict[str, dict[str, Tensor]] = {}
-    for name in dict.fromkeys(main_runs + config.recovery_runs()):
-        batch = run.batches[name]
-        adversarial_maps[name] = {
-            spec.name: maps(
-                spec,
-                batch.adversarial,
-                batch.adversarial_predictions,
-                indices,
-                {"images": f"adversarial {name}"},
-            )
-            for spec in _progress(specs, f"maps {name}", config.progress)
-        }
-
-    if "recovery" in config.studies:
-        run.results["recovery"], run.records["recovery"] = {}, {}
-        for name in config.recovery_runs():
-            batch = run.batches[name]
-            success = batch.success
-            if int(success.sum()) < 2:
-                run.results.setdefault("skipped", {})[f"recovery {name}"] = (
-                    f"{int(success.sum())} successful attacks; at least 2 are needed"
-                )
-                continue
-            with run.timed("study recovery"):
-                result = perturbation_recovery(
-                    model,
-                    batch,
-                    {m: v[success] for m, v in adversarial_maps[name].items()},
-                    config.fractions,
-                    config.fill,
-                    mean=preset.mean,
-                    signed={s.name for s in specs if s.signed},
-                    seed=config.seed,
-                    n_resamples=config.n_resamples,
-                )
-            summary, records = _strip_records(result)
-            run.results["recovery"][name] = summary
-            run.records["recovery"][name] = records
-
-    if "adversarial" in config.studies:
-        run.results["adversarial"], run.records["adversarial"] = {}, {}
-        runner_up = _second_best(model, images, device)
-        for name in main_runs:
-            batch = run.batches[name]
-            noisy = equal_norm_noise(batch, config.seed)
-            noisy_predictions = _predictions(model, noisy, device)
-            conditions = {}
-            with_controls = name in config.control_runs
-            for spec in _progress(specs, f"controls {name}", config.progress):
-                conditions[spec.name] = {
-                    "clean": clean_maps[spec.name],
-                    "adversarial": adversarial_maps[name][spec.name],
-                }
-                if not with_controls:
-                    continue
-                conditions[spec.name] |= {
-                    "clean_for_adversarial_class": maps(
-                        spec,
-                        images,
-                        batch.adversarial_predictions,
-                        indices,
-                        {"images": "clean", "classes": f"adversarial {name}"},
-                    ),
-                    "noise": maps(
-                        spec,
-                        noisy,
-                        noisy_predictions,
-                        indices,
-                        {"images": f"equal-norm noise {name}"},
-                    ),
-                }
-            with run.timed("study adversarial"):
-                result = adversarial_discriminativity(
-                    batch,
-                    conditions,
-                    clean_runner_up=runner_up,
-                    seed=config.seed,
-                    n_resamples=config.n_resamples,
-                )
-            result["noise_prediction_unchanged"] = float(
-                (noisy_predictions == labels).float().mean()
-            )
-            summary, records = _strip_records(result)
-            run.results["adversarial"][name] = summary
-            run.records["adversarial"][name] = records
-
-    if "localization" in config.studies and masks is not None and main_runs:
-        main = main_runs[0]
-        success = run.batches[main].success
-        with run.timed("study localization"):
-            clean_part = localization(
-                masks,
-                {m: {"clean": v} for m, v in clean_maps.items()},
-                seed=config.seed,
-                n_resamples=config.n_resamples,
-            )
-            adversarial_part = localization(
-                masks[success],
-                {
-                    m: {f"adversarial {main}": v[success]}
-                    for m, v in adversarial_maps[main].items()
-                },
-                seed=config.seed,
-                n_resamples=config.n_resamples,
-            )
-        for method, values in adversarial_part["methods"].items():
-            clean_part["methods"][method].update(values)
-        clean_part["n_adversarial"] = adversarial_part["n"]
-        clean_part["mask_area_adversarial"] = adversarial_part["mask_area"]
-        run.results["localization"] = clean_part
-
-    if "class" in config.studies and (
-        multi_object_preset is not None or config.preset == "shapes"
-    ):
-        with run.timed("study class discriminativity"):
-            multi = multi_object_preset or load_preset(config, multi_object=True)
-            multi_indices = list(range(config.n_multi_images))
-            items = [multi.dataset[i] for i in multi_indices]
-            result = class_discriminativity(
-                multi.pixel_model().to(device),
-                torch.stack([item.image for item in items]).to(device),
-                [item.labels for item in items],
-                multi_indices,
-                seed=config.seed,
-                n_resamples=config.n_resamples,
-            )
-        summary, records = _strip_records(result)
-        run.results["class_discriminativity"] = summary
-        run.records["class_discriminativity"] = records
-
-    grid_rows = list(range(min(config.grid_images, len(indices))))
-    run.grid = {
-        "images": images[grid_rows],
-        "labels": labels[grid_rows],
-        "clean_maps": {m: v[grid_rows] for m, v in clean_maps.items()},
-        "attacks": {
-            name: {
-                "images": run.batches[name].adversarial[grid_rows],
-                "predictions": run.batches[name].adversarial_predictions[grid_rows],
-                "success": run.batches[name].success[grid_rows],
-                "maps": {m: v[grid_rows] for m, v in adversarial_maps[name].items()},
-            }
-            for name in main_runs
-        },
-    }
-    run.results["run"] = {
-        "config": config.to_dict(),
-        "versions": versions(),
-        "preset": {"name": preset.name, "description": preset.description},
-        "indices": indices,
-        "methods": {
-            s.name: {"label": s.label, "signed": s.signed, **s.settings} for s in specs
-        },
-        "main_runs": main_runs,
-        "recovery_runs": config.recovery_runs(),
-        "cw_runs": {k: cw_name(k) for k in config.sweep_kappas},
-    }
+    run.preset = {"name": preset.name, "description": preset.description}
+    run.class_names = list(preset.class_names)
+    run.data = data = _shared_data(run, context)
+    data.attacks = _attack_runs(run, context, data)
+    prepare_controls(data)
+    requests = [r for unit in run.units for r in unit.maps_needed(data)]
+    with run.timed("maps"):
+        compute_requested_maps(data, requests)
+    _multi_object(run, data, multi_object_preset)
+    for unit in run.units:
+        with run.timed(f"study {unit.name}"):
+            run.results[unit.name] = _evaluate(unit, data)
+        run.keys[f"study {unit.name}"] = {"digest": run.results[unit.name].key}
     return run
-
-
-def _progress(items: list, description: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=description, disable=not enabled, leave=False)

@@ -1,8 +1,15 @@
-"""The cached, sharded stages of a benchmark run: select, attack, attribute."""
+"""The cached, sharded stages of a run: select, attack, attribute.
+
+Each stage's :class:`~captum_contrastive.pipeline.cache.StageKey` holds what its
+result depends on: its own settings, the model's fingerprint, the data's identity
+and the keys of the stages it consumes. Every shard also records a digest of the
+input tensors it was computed from, and is recomputed when they differ.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +18,24 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from captum_contrastive.attacks.batch import AdversarialBatch
-from captum_contrastive.pipeline.cache import StageCache, shards
+from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
+from captum_contrastive.pipeline.cache import StageCache, StageKey, shards
+from captum_contrastive.pipeline.fingerprint import (
+    dataset_identity,
+    digest,
+    model_fingerprint,
+    tensor_digest,
+)
 from captum_contrastive.pipeline.methods import MethodSpec, compute_maps
 from captum_contrastive.presets.base import ImageDataset, Preset
 
 __all__ = [
+    "AttackedImages",
+    "Maps",
+    "Selection",
+    "StageContext",
     "attack_images",
+    "attack_settings",
     "load_images",
     "maps_for",
     "select_correct",
@@ -36,35 +55,93 @@ def load_images(
     return images, labels, masks
 
 
+@dataclass
+class StageContext:
+    """What every stage of one run shares: the model, the data and the cache.
+
+    Build it with :meth:`for_preset`, which fingerprints the model and the data.
+
+    Attributes:
+        preset: model and data.
+        model: the pixel-space model on ``device``, in eval mode.
+        cache_root: the cache directory.
+        device: where the work runs.
+        model_key: the model's fingerprint (architecture and weights digests of
+            the pixel-space model, normalization included).
+        data_key: digest of the dataset's identity.
+        progress: progress bars.
+    """
+
+    preset: Preset
+    model: nn.Module
+    cache_root: Path
+    device: torch.device
+    model_key: dict[str, str]
+    data_key: str
+    progress: bool = True
+
+    @classmethod
+    def for_preset(
+        cls,
+        preset: Preset,
+        cache_root: str | Path,
+        device: str | torch.device = "cpu",
+        progress: bool = True,
+    ) -> StageContext:
+        device = torch.device(device)
+        model = preset.pixel_model().to(device)
+        return cls(
+            preset=preset,
+            model=model,
+            cache_root=Path(cache_root),
+            device=device,
+            model_key=model_fingerprint(model),
+            data_key=digest(dataset_identity(preset.dataset), length=24),
+            progress=progress,
+        )
+
+    def key(self, stage: str, **parts: Any) -> StageKey:
+        """A stage key with the model's and the data's identity in it."""
+        return StageKey(
+            stage, {"model": self.model_key, "data": self.data_key, **parts}
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen dataset indices and the key they were chosen under."""
+
+    indices: list[int]
+    key: StageKey
+
+
 def select_correct(
-    preset: Preset,
-    model: nn.Module,
-    n_images: int,
-    cache_root: Path,
-    device: torch.device,
-    shard_size: int = 64,
-    progress: bool = True,
-) -> list[int]:
+    context: StageContext, n_images: int, scan_shard_size: int = 64
+) -> Selection:
     """The first ``n_images`` dataset indices that the model classifies correctly.
 
     The dataset is scanned in index order, shard by shard (cached), so the choice
     does not depend on how the work is split.
     """
-    cache = StageCache(cache_root, "select", {"preset": preset.name})
+    cache = StageCache(
+        context.cache_root, context.key("select", scan_shard_size=scan_shard_size)
+    )
+    dataset = context.preset.dataset
     chosen: list[int] = []
-    total = len(preset.dataset)
-    bar = tqdm(total=n_images, desc="select correct", disable=not progress)
-    for start in range(0, total, shard_size):
-        shard = list(range(start, min(start + shard_size, total)))
+    bar = tqdm(total=n_images, desc="select correct", disable=not context.progress)
+    for start in range(0, len(dataset), scan_shard_size):
+        shard = list(range(start, min(start + scan_shard_size, len(dataset))))
+        images, labels, _ = load_images(dataset, shard)
 
-        def compute(indices: list[int]) -> dict[str, Any]:
-            images, labels, _ = load_images(preset.dataset, indices)
+        def compute(
+            indices: list[int], images: Tensor = images, labels: Tensor = labels
+        ) -> dict[str, Any]:
             with torch.no_grad():
-                predictions = model(images.to(device)).argmax(dim=1).cpu()
-            return {"correct": (predictions == labels).tolist()}
+                logits = context.model(images.to(context.device))
+            return {"correct": (logits.argmax(dim=1).cpu() == labels).tolist()}
 
-        correct = cache.load_or_compute(shard, compute)["correct"]
-        new = [i for i, ok in zip(shard, correct, strict=True) if ok]
+        result = cache.load_or_compute(shard, compute, tensor_digest([images, labels]))
+        new = [i for i, ok in zip(shard, result["correct"], strict=True) if ok]
         chosen.extend(new[: n_images - len(chosen)])
         bar.update(min(len(new), bar.total - bar.n))
         if len(chosen) >= n_images:
@@ -72,95 +149,141 @@ def select_correct(
     bar.close()
     if len(chosen) < n_images:
         raise ValueError(
-            f"only {len(chosen)} of {total} images are classified correctly; "
+            f"only {len(chosen)} of {len(dataset)} images are classified correctly; "
             f"`n_images`={n_images} cannot be met"
         )
-    return chosen
+    return Selection(
+        chosen, StageKey("selection", {"select": cache.key.digest, "n": n_images})
+    )
+
+
+def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:
+    """What an attack's results depend on: its class and every setting."""
+    settings = getattr(attack, "settings", None)
+    if callable(settings):
+        return settings()
+    return {"class": type(attack).__qualname__, "params": attack.params()}
+
+
+@dataclass(frozen=True)
+class AttackedImages:
+    """One attack run's images and the key they were computed under."""
+
+    batch: AdversarialBatch
+    key: StageKey
 
 
 def attack_images(
+    context: StageContext,
     name: str,
-    attack: Callable[..., AdversarialBatch],
-    preset: Preset,
-    indices: Sequence[int],
-    cache_root: Path,
-    device: torch.device,
+    attack: FoolboxAttack,
+    selection: Selection,
     shard_size: int = 32,
-    progress: bool = True,
-) -> AdversarialBatch:
-    """Attack the images at ``indices``, one cached shard at a time, and merge.
+) -> AttackedImages:
+    """Attack the selected images, one cached shard at a time, and merge.
 
     Each shard is one Foolbox batch. C&W with early abort stops on the batch's summed
     loss, so its result for an image depends on its shard: ``shard_size`` is part of
-    the protocol, and a run split over processes must split along these shards.
+    the key, and a run split over processes must split along these shards.
     """
-    key = {
-        "preset": preset.name,
-        "attack": name,
-        "config": repr(attack),
-        "shard_size": shard_size,
-    }
-    cache = StageCache(cache_root, "attack", key)
+    key = context.key(
+        "attack",
+        attack=attack_settings(attack),
+        selection=selection.key.digest,
+        shard_size=shard_size,
+    )
+    cache = StageCache(context.cache_root, key)
     parts = []
     for shard in tqdm(
-        shards(indices, shard_size), desc=f"attack {name}", disable=not progress
+        shards(selection.indices, shard_size),
+        desc=f"attack {name}",
+        disable=not context.progress,
     ):
+        images, labels, _ = load_images(context.preset.dataset, shard)
 
-        def compute(shard_indices: list[int]) -> dict[str, Any]:
-            images, labels, _ = load_images(preset.dataset, shard_indices)
+        def compute(
+            indices: list[int], images: Tensor = images, labels: Tensor = labels
+        ) -> dict[str, Any]:
             batch = attack(
-                preset.model,
-                images.to(device),
-                labels.to(device),
-                preprocessing=preset.preprocessing(),
-                indices=shard_indices,
+                context.preset.model,
+                images.to(context.device),
+                labels.to(context.device),
+                preprocessing=context.preset.preprocessing(),
+                indices=indices,
             )
             return {
                 k: (v.cpu() if isinstance(v, Tensor) else v)
                 for k, v in batch.__dict__.items()
             }
 
-        parts.append(AdversarialBatch(**cache.load_or_compute(shard, compute)))
-    return AdversarialBatch.concatenate(parts)
+        result = cache.load_or_compute(shard, compute, tensor_digest([images, labels]))
+        parts.append(AdversarialBatch(**result))
+    return AttackedImages(AdversarialBatch.concatenate(parts), key)
+
+
+@dataclass(frozen=True)
+class Maps:
+    """One method's maps of one set of images and the key they were computed under."""
+
+    maps: Tensor
+    key: StageKey
 
 
 def maps_for(
+    context: StageContext,
     spec: MethodSpec,
-    model: nn.Module,
     images: Tensor,
     targets: Tensor,
     indices: Sequence[int],
-    cache_root: Path,
-    key: dict[str, Any],
+    source: StageKey,
+    condition: str,
     seed: int,
-    device: torch.device,
     shard_size: int = 32,
-) -> Tensor:
+    contrast: Tensor | None = None,
+    options: dict[str, Any] | None = None,
+) -> Maps:
     """Maps of ``images`` for ``targets`` by one method, cached per shard.
 
-    ``key`` names what the images are (preset, attack, condition); the method's
-    name and settings and the seed are added to it.
+    Args:
+        source (StageKey): the stage the images come from (the selection for
+            clean images, the attack for adversarial ones).
+        condition (str): what the images and targets are, e.g. ``"adversarial"``
+            or ``"clean, adversarial classes of <attack digest>"``.
+        contrast, options: as in
+            :func:`~captum_contrastive.pipeline.methods.compute_maps`.
     """
-    cache = StageCache(
-        cache_root,
+    key = context.key(
         "maps",
-        {**key, "method": spec.name, "settings": spec.settings, "seed": seed},
+        method=spec.key(),
+        source=source.digest,
+        condition=condition,
+        seed=seed,
+        shard_size=shard_size,
+        options=options or {},
     )
+    cache = StageCache(context.cache_root, key)
     position = {int(index): row for row, index in enumerate(indices)}
     parts = []
     for shard in shards(indices, shard_size):
+        rows = [position[i] for i in shard]
+        inputs = [images[rows], targets[rows]]
+        if contrast is not None:
+            inputs.append(contrast[rows])
 
-        def compute(shard_indices: list[int]) -> dict[str, Any]:
-            rows = [position[i] for i in shard_indices]
+        def compute(shard_indices: list[int], rows: list[int] = rows) -> dict:
             maps = compute_maps(
                 spec,
-                model,
-                images[rows].to(device),
+                context.model,
+                images[rows].to(context.device),
                 targets[rows],
                 shard_indices,
                 seed,
+                contrast=None if contrast is None else contrast[rows],
+                options=options,
             )
             return {"maps": maps.to(torch.float32)}
 
-        parts.append(cache.load_or_compute(shard, compute)["maps"])
-    return torch.cat(parts)
+        parts.append(
+            cache.load_or_compute(shard, compute, tensor_digest(inputs))["maps"]
+        )
+    return Maps(torch.cat(parts), key)

@@ -2,56 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import torch
-from captum.attr import Saliency
 from torch import Tensor, nn
 
-from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
-from captum_contrastive.attr.guided_backprop import GuidedBackprop
 from captum_contrastive.metrics import (
     avg_diff,
     binarized_similarity,
     bootstrap_ci,
     top_iou,
 )
-from captum_contrastive.pipeline.methods import quiet_captum
+from captum_contrastive.pipeline.methods import METHODS, MethodSpec, compute_maps
 
-__all__ = ["PAIR_METHODS", "class_discriminativity", "class_pairs"]
+__all__ = ["PAIR_METHODS", "PAIR_OPTIONS", "class_discriminativity", "class_pairs"]
 
-PairMaps = Callable[[nn.Module, Tensor, list[int], list[int]], tuple[Tensor, Tensor]]
+#: Options a method runs with in this study. Saliency is taken signed: the
+#: binarized map of ``|gradient|`` is positive everywhere, which would make the
+#: control trivially "similar".
+PAIR_OPTIONS: dict[str, dict[str, Any]] = {"saliency": {"abs": False}}
+#: The default methods: GuidedBP is the subject, the others are controls.
+PAIR_METHODS: tuple[str, ...] = ("guided_backprop", "saliency", "enhanced_gbp")
 
 
-def _guided_pair(model: nn.Module, x: Tensor, k: list[int], m: list[int]):
-    method = GuidedBackprop(model)
-    return method.attribute(x, target=k), method.attribute(x, target=m)
-
-
-def _saliency_pair(model: nn.Module, x: Tensor, k: list[int], m: list[int]):
-    method = Saliency(model)
-    return (
-        method.attribute(x, target=k, abs=False),
-        method.attribute(x, target=m, abs=False),
+def _pair_maps(
+    spec: MethodSpec,
+    model: nn.Module,
+    x: Tensor,
+    pair: tuple[list[int], list[int]],
+    indices: list[int],
+    seed: int,
+) -> tuple[Tensor, Tensor]:
+    """Maps of class k (against m) and of class m (against k)."""
+    k, m = pair
+    options = PAIR_OPTIONS.get(spec.name)
+    batch = len(k)
+    first = compute_maps(
+        spec, model, x, k, indices, seed, batch, contrast=m, options=options
     )
-
-
-def _enhanced_pair(model: nn.Module, x: Tensor, k: list[int], m: list[int]):
-    method = EnhancedGuidedBackprop(model)
-    return (
-        method.attribute(x, target=k, contrast_target=m),
-        method.attribute(x, target=m, contrast_target=k),
+    second = compute_maps(
+        spec, model, x, m, indices, seed, batch, contrast=k, options=options
     )
-
-
-PAIR_METHODS: dict[str, PairMaps] = {
-    "guided_backprop": _guided_pair,
-    "saliency": _saliency_pair,
-    "enhanced_gbp": _enhanced_pair,
-}
+    return first, second
 
 
 def class_pairs(
@@ -79,7 +74,8 @@ def class_discriminativity(
     labels: Sequence[Sequence[int]],
     indices: Sequence[int],
     *,
-    methods: Sequence[str] = tuple(PAIR_METHODS),
+    methods: Sequence[str] = PAIR_METHODS,
+    specs: Mapping[str, MethodSpec] | None = None,
     q: float = 0.10,
     seed: int = 0,
     n_resamples: int = 2000,
@@ -99,7 +95,12 @@ def class_discriminativity(
         images (Tensor): ``(N, C, H, W)`` multi-object images.
         labels (sequence of sequences of int): the classes present in each image.
         indices (sequence of int): dataset indices.
-        methods (sequence of str): keys of :data:`PAIR_METHODS`.
+        methods (sequence of str): keys of the method registry
+            (:data:`~captum_contrastive.pipeline.methods.METHODS`), run with
+            :data:`PAIR_OPTIONS`; contrastive methods explain k against m and m
+            against k. Default: :data:`PAIR_METHODS`
+        specs (mapping, optional): the registry built with the run's sampling
+            settings (``build_methods(settings)``). Default: ``METHODS``
         q (float): top fraction for the IoU. Default: 0.10
         seed (int): seed of the tie-breaks and the bootstrap.
         n_resamples (int): bootstrap resamples.
@@ -109,6 +110,7 @@ def class_discriminativity(
         dict with ``protocol``, ``n_pairs``, ``n_images``, per-method summaries
         (mean and 95% CI of each measure) and per-pair ``records``.
     """
+    specs = specs or METHODS
     rows, pair_index, k, m = class_pairs(labels, indices)
     if not rows:
         raise ValueError("no image has two or more ground-truth classes")
@@ -123,9 +125,9 @@ def class_discriminativity(
         for start in range(0, len(rows), batch_size):
             part = slice(start, start + batch_size)
             x = images[rows[part]]
-            with quiet_captum():
-                map_k, map_m = PAIR_METHODS[name](model, x, k[part], m[part])
-            map_k, map_m = map_k.detach(), map_m.detach()
+            map_k, map_m = _pair_maps(
+                specs[name], model, x, (k[part], m[part]), pair_index[part], seed
+            )
             values["binarized_similarity"].append(binarized_similarity(map_k, map_m))
             values["top_iou"].append(
                 top_iou(map_k, map_m, q, seed, torch.tensor(pair_index[part]))
@@ -145,8 +147,12 @@ def class_discriminativity(
             "top_iou": f"IoU of the top-{q:.0%} spatial pixels (channel sum)",
             "avg_diff": "|mean(max(0, s_k)) - mean(max(0, s_m))| / max of the two, "
             "raw unnormalized maps",
-            "controls": "Saliency: signed gradient; Enhanced GuidedBP: k vs m and "
-            "m vs k",
+            "methods": {
+                name: {**specs[name].key(), "options": PAIR_OPTIONS.get(name, {})}
+                for name in methods
+            },
+            "controls": "Saliency: signed gradient; contrastive methods: k vs m "
+            "and m vs k",
         },
         "n_pairs": len(rows),
         "n_images": len(set(pair_index)),

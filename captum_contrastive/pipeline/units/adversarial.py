@@ -1,0 +1,275 @@
+"""Adversarial discriminativity with its controls as a unit, and claim 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from captum_contrastive.pipeline.units.base import (
+    MapRequest,
+    ReportSection,
+    RunData,
+    StudyResult,
+    StudyUnit,
+    SummaryRow,
+    Verdict,
+    json_ready,
+    percent,
+    register_unit,
+    table,
+)
+from captum_contrastive.studies.adversarial import adversarial_discriminativity
+from captum_contrastive.studies.verdicts import claim_adversarial_change, format_ci
+
+__all__ = ["AdversarialUnit"]
+
+CLAIM = (
+    "Enhanced GuidedBP maps change under successful attacks while the others "
+    "barely change"
+)
+CONTROLS = {
+    "clean_for_adversarial_class": "clean_adversarial_class",
+    "noise": "noise",
+}
+
+
+@register_unit
+class AdversarialUnit(StudyUnit):
+    """How much each method's map changes from the clean to the attacked image."""
+
+    name = "adversarial"
+    results_key = "adversarial"
+
+    def runs_needed(self) -> list[str]:
+        return self.config.main_runs()
+
+    def maps_needed(self, data: RunData) -> list[MapRequest]:
+        requests = []
+        for run in self.runs_needed():
+            for method in self.config.methods:
+                requests += [
+                    MapRequest(method, "clean"),
+                    MapRequest(method, "adversarial", run),
+                ]
+                if run in self.config.control_runs:
+                    requests += [MapRequest(method, c, run) for c in CONTROLS.values()]
+        return requests
+
+    def settings(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "reference": c.reference_method,
+            "control_runs": list(c.control_runs),
+            "seed": c.seed,
+            "n_resamples": c.n_resamples,
+        }
+
+    def evaluate(self, data: RunData) -> StudyResult:
+        summary: dict[str, Any] = {}
+        records: dict[str, Any] = {}
+        runner_up = data.extras["clean_runner_up"]
+        for run in self.runs_needed():
+            result = adversarial_discriminativity(
+                data.attacks[run].batch,
+                self._conditions(data, run),
+                clean_runner_up=runner_up,
+                seed=self.config.seed,
+                reference=self._reference(),
+                n_resamples=self.config.n_resamples,
+            )
+            noise = data.extras.get(f"noise_predictions {run}")
+            if noise is not None:
+                unchanged = (noise == data.labels).float().mean()
+                result["noise_prediction_unchanged"] = float(unchanged)
+            records[run] = result.pop("records")
+            summary[run] = result
+        skipped = {
+            f"controls {run}": f"{run} is not an attack run of this config"
+            for run in self.config.control_runs
+            if run not in data.attacks
+        }
+        return StudyResult(
+            self.name, "", json_ready(summary), json_ready(records), skipped
+        )
+
+    def _reference(self) -> str:
+        reference = self.config.reference_method
+        return reference if reference in self.config.methods else self.config.methods[0]
+
+    def _conditions(
+        self, data: RunData, run: str
+    ) -> dict[str, dict[str, torch.Tensor]]:
+        conditions = {}
+        for method in self.config.methods:
+            found = {
+                "clean": data.maps[MapRequest(method, "clean")],
+                "adversarial": data.maps[MapRequest(method, "adversarial", run)],
+            }
+            if run in self.config.control_runs:
+                for name, condition in CONTROLS.items():
+                    found[name] = data.maps[MapRequest(method, condition, run)]
+            conditions[method] = found
+        return conditions
+
+    def render(self, result: StudyResult, out: Path) -> ReportSection:
+        from captum_contrastive.pipeline import figures
+
+        runs = result.summary
+        section = ReportSection()
+        for run, values in runs.items():
+            section.rows += _rows(run, values)
+        verdict = self._verdict(runs)
+        section.verdicts.append(verdict)
+        parts = [self._verdict_details(verdict)]
+        parts += [_run_section(run, values) for run, values in runs.items()]
+        section.markdown = "\n".join(p for p in parts if p)
+        section.figures = {
+            f"decomposition {run}": figures.decomposition_figures(values, run, out)
+            for run, values in runs.items()
+        }
+        section.caveats.append(
+            "Enhanced GuidedBP contrasts with the runner-up class, which on a C&W "
+            "image is usually the true class; its map change under attack can "
+            "therefore come from swapping the explained classes rather than from "
+            "the perturbed pixels. The class-only / input-only controls separate "
+            "the two."
+        )
+        return section
+
+    def _verdict(self, runs: dict[str, Any]) -> Verdict:
+        reference = self.config.reference_method
+        if not runs:
+            return Verdict.not_evaluated(3, CLAIM, "no attack run was made")
+        if reference not in self.config.methods:
+            return Verdict.not_evaluated(
+                3, CLAIM, f"the reference method {reference!r} is not in `methods`"
+            )
+        main_cw = [r for r in runs if r.startswith("cw")]
+        success_run = main_cw[0] if main_cw else next(iter(runs))
+        failure = self.config.failure_run
+        found = claim_adversarial_change(
+            runs, success_run, failure if failure in runs else None, reference
+        )
+        if failure is not None and failure not in runs:
+            found["failure_run_missing"] = (
+                f"the failure run {failure!r} is not an attack run of this config"
+            )
+        return Verdict(3, found["claim"], found["verdict"], found, _claim_text(found))
+
+    def _verdict_details(self, verdict: Verdict) -> str:
+        if verdict.verdict == "not evaluated":
+            return ""
+        v = verdict.details
+        rows = [
+            [
+                method,
+                f"{d['main_change']:.3f}",
+                f"{d.get('class_only_change', float('nan')):.3f}",
+                percent(d.get("class_only_share")),
+                f"{d.get('input_only_change', float('nan')):.3f}",
+                percent(d.get("input_only_share")),
+                f"{d.get('noise_change', float('nan')):.3f}",
+            ]
+            for method, d in v["decomposition"].items()
+        ]
+        header = ["method", "main", "class only", "share", "input only", "share"]
+        return (
+            f"### Claim 3: decomposition ({v['success_run']}, Adv_s)\n\n"
+            "How much of each map's change (1 - rho) the class swap alone and the "
+            "input change alone reproduce:\n\n"
+            + table(header + ["equal-norm noise"], rows)
+            + "\n"
+        )
+
+
+def _claim_text(v: dict[str, Any]) -> str:
+    split = v["adv_s_vs_adv_f"]
+    if split:
+        split_text = (
+            f"On {v['failure_run']}, the reference's rho is {split['adv_s']} on "
+            f"Adv_s (n={split['n_s']}) vs {split['adv_f']} on Adv_f "
+            f"(n={split['n_f']})."
+        )
+    else:
+        split_text = v.get("failure_run_missing") or (
+            "No Adv_f group with n >= 2 was available."
+        )
+    text = (
+        f"Rule: {v['rule']}. {split_text} Methods that change significantly more "
+        f"than the reference on {v['success_run']} Adv_s: "
+        f"{', '.join(v['changes_less_than']) or 'none'}; not significantly "
+        f"different: {', '.join(v['ties_with']) or 'none'}."
+    )
+    share = v.get("runner_up_is_adversarial_class")
+    if share:
+        text += (
+            f"\n\nThe clean runner-up is the adversarial class for "
+            f"{share['share']:.0%} of {share['n']} successful {v['success_run']} "
+            "images: there, Enhanced GBP's contrast swaps the two classes it "
+            "explains."
+        )
+    return text
+
+
+def _run_section(run: str, result: dict[str, Any]) -> str:
+    groups = result["groups"]
+    rows = [_method_row(method, c, groups) for method, c in result["methods"].items()]
+    random = result["random_maps"]
+    rows.append(["two random maps", format_ci(random["spearman"])])
+    rows[-1] += [format_ci(random["iou"]), "", "", "", ""]
+    header = ["method", "rho Adv_s", "IoU@10% Adv_s", "rho Adv_f"]
+    header += ["rho class only", "rho input only", "rho noise"]
+    text = (
+        f"## Adversarial discriminativity: {run} "
+        f"(Adv_s n={groups['adv_s']}, Adv_f n={groups['adv_f']})\n\n"
+        + table(header, rows)
+        + "\n"
+    )
+    unchanged = result.get("noise_prediction_unchanged")
+    if unchanged is not None:
+        text += (
+            "\nNoise control left the prediction unchanged for "
+            f"{unchanged:.0%} of images.\n"
+        )
+    return text
+
+
+def _spearman(comparisons: dict[str, Any], comparison: str, group: str) -> str:
+    if comparison not in comparisons or group not in comparisons[comparison]:
+        return "n/a"
+    return format_ci(comparisons[comparison][group]["spearman"])
+
+
+def _method_row(method: str, comparisons: dict[str, Any], groups: dict) -> list[str]:
+    main = comparisons["main"]
+    return [
+        method,
+        format_ci(main["adv_s"]["spearman"]),
+        format_ci(main["adv_s"]["iou"]),
+        _spearman(comparisons, "main", "adv_f") if groups["adv_f"] else "n/a",
+        _spearman(comparisons, "class_only", "adv_s"),
+        _spearman(comparisons, "input_only", "adv_s"),
+        _spearman(comparisons, "noise", "adv_s"),
+    ]
+
+
+def _rows(run: str, result: dict[str, Any]) -> list[SummaryRow]:
+    rows = []
+    for method, comparisons in result["methods"].items():
+        for comparison, groups in comparisons.items():
+            for group, measures in groups.items():
+                for measure in ("spearman", "iou"):
+                    rows.append(
+                        SummaryRow(
+                            "adversarial",
+                            run,
+                            method,
+                            f"{comparison}/{group}/{measure}",
+                            measures[measure],
+                        )
+                    )
+    for measure, ci in result["random_maps"].items():
+        rows.append(SummaryRow("adversarial", run, "random maps", measure, ci))
+    return rows

@@ -1,0 +1,231 @@
+"""The protocol every study unit follows, and the data a run hands to it.
+
+A unit declares the attack runs and maps it needs, evaluates the run's per-image
+data into a :class:`StudyResult`, and renders its own report section, figures,
+``summary.csv`` rows and claim verdicts. Units are registered with
+:func:`register_unit`; the orchestrator knows none of them by name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import Tensor
+
+from captum_contrastive.pipeline.cache import StageKey
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.methods import MethodSpec
+from captum_contrastive.pipeline.stages import AttackedImages, Selection, StageContext
+
+__all__ = [
+    "MapRequest",
+    "ReportSection",
+    "RunData",
+    "StudyResult",
+    "StudyUnit",
+    "SummaryRow",
+    "UNITS",
+    "Verdict",
+    "json_ready",
+    "register_unit",
+]
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into plain Python."""
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    """One set of maps a unit needs.
+
+    Attributes:
+        method: registry key.
+        condition: ``"clean"`` (clean image, true class), ``"adversarial"``
+            (adversarial image, adversarial prediction), ``"clean_adversarial_class"``
+            (clean image, adversarial prediction) or ``"noise"`` (the equal-norm
+            noise image, its own prediction).
+        run: the attack run, for every condition but ``"clean"``.
+    """
+
+    method: str
+    condition: str
+    run: str | None = None
+
+
+@dataclass
+class RunData:
+    """Everything the shared stages produced, for the units to evaluate."""
+
+    config: BenchmarkConfig
+    context: StageContext
+    selection: Selection
+    specs: dict[str, MethodSpec]
+    images: Tensor
+    labels: Tensor
+    masks: Tensor | None
+    attacks: dict[str, AttackedImages]
+    maps: dict[MapRequest, Tensor] = field(default_factory=dict)
+    map_keys: dict[MapRequest, StageKey] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One row of ``summary.csv`` (a public format: names are never changed)."""
+
+    study: str
+    attack: str
+    method: str
+    measure: str
+    interval: dict[str, Any]
+
+    def to_csv(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "attack": self.attack,
+            "method": self.method,
+            "measure": self.measure,
+            "mean": self.interval.get("mean"),
+            "ci_low": self.interval.get("ci_low"),
+            "ci_high": self.interval.get("ci_high"),
+            "n": self.interval.get("n"),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict, or why it was not evaluated."""
+
+    number: int
+    claim: str
+    verdict: str
+    details: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    @classmethod
+    def not_evaluated(cls, number: int, claim: str, why: str) -> Verdict:
+        return cls(number, claim, "not evaluated", {"why": why}, f"Why: {why}.")
+
+    def markdown(self) -> str:
+        """The verdict's paragraph in the report."""
+        return f"**{self.number}. {self.claim}: {self.verdict}.** {self.text}\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claim": self.claim, "verdict": self.verdict, **self.details}
+
+
+@dataclass
+class StudyResult:
+    """A unit's typed result.
+
+    Attributes:
+        study: the unit's name.
+        key: digest of the study stage's key (its inputs and settings).
+        summary: JSON-ready summaries (written to ``results.json``).
+        records: JSON-ready per-image records (written to ``records.json``).
+        skipped: parts not evaluated, with the reason.
+    """
+
+    study: str
+    key: str
+    summary: dict[str, Any]
+    records: Any = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "key": self.key,
+            "summary": self.summary,
+            "records": self.records,
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> StudyResult:
+        return cls(**values)
+
+
+@dataclass
+class ReportSection:
+    """What a unit contributes to the outputs."""
+
+    markdown: str = ""
+    figures: dict[str, list[Path]] = field(default_factory=dict)
+    rows: list[SummaryRow] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+
+class StudyUnit(ABC):
+    """A study: what it needs, how it evaluates, how it reports.
+
+    Args:
+        config (BenchmarkConfig): the run's configuration.
+    """
+
+    name: ClassVar[str]
+    results_key: ClassVar[str]
+
+    def __init__(self, config: BenchmarkConfig) -> None:
+        self.config = config
+
+    def runs_needed(self) -> list[str]:
+        """The attack runs this unit needs."""
+        return []
+
+    def maps_needed(self, data: RunData) -> list[MapRequest]:
+        """The maps this unit needs, given the attacks that ran."""
+        return []
+
+    def settings(self) -> dict[str, Any]:
+        """The unit's own settings, part of its stage key."""
+        return {}
+
+    @abstractmethod
+    def evaluate(self, data: RunData) -> StudyResult:
+        """Evaluate the run's data."""
+
+    @abstractmethod
+    def render(self, result: StudyResult, out: Path) -> ReportSection:
+        """The report section, figures, summary rows and verdicts."""
+
+
+UNITS: dict[str, type[StudyUnit]] = {}
+
+
+def register_unit(cls: type[StudyUnit]) -> type[StudyUnit]:
+    """Add a unit class to :data:`UNITS` under its ``name``."""
+    if cls.name in UNITS:
+        raise ValueError(f"study unit {cls.name!r} is registered twice")
+    UNITS[cls.name] = cls
+    return cls
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent(value: float | None) -> str:
+    """``value`` as a percentage, ``n/a`` when missing."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
+
+
+Render = Callable[[StudyResult, Path], ReportSection]
