@@ -30,7 +30,7 @@ def check_agreement(outputs: Mapping[str, Any]) -> list[dict[str, Any]]:
             tuple whose first element is compared).
 
     Returns:
-        *list[dict]*, JSON-ready, one per pair: ``variants``,
+        *list[dict]*, JSON-ready, one per pair, with ``variants``,
         ``max_abs_difference``, ``max_abs_value`` and ``agree``.
     """
     checks = []

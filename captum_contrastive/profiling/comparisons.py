@@ -60,7 +60,7 @@ def compare_variants(
             (``peak_bytes``); may be empty.
 
     Returns:
-        *list[dict]*, JSON-ready: ``name``, ``numerator``, ``denominator``,
+        *list[dict]*, JSON-ready, with ``name``, ``numerator``, ``denominator``,
         ``metric``, ``target``, ``ratio`` (time: also ``paired_ratio`` and
         ``cpu_ratio``) and ``holds`` (None without a target).
     """

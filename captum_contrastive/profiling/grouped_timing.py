@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import torch
+
 from captum_contrastive.captum_warnings import quiet_captum
+from captum_contrastive.profiling.memory import settle_allocator
 from captum_contrastive.profiling.timing import TimingResult, time_interleaved
 from captum_contrastive.profiling.variants import GUIDED_VARIANTS
 
@@ -40,12 +43,17 @@ def time_variant_groups(
     calls: Mapping[str, Callable[[], Any]],
     repeats: int,
     min_sample_time: float = 0.0,
-    synchronize: Callable[[], None] | None = None,
+    device: str | torch.device = "cpu",
+    settle_malloc: bool = True,
     progress: Callable[[str], None] | None = None,
     seed: int = 0,
 ) -> dict[str, TimingResult]:
     r"""Time each non-empty group of :func:`timing_groups`, interleaved, with
     Captum's notices silenced and the warm-up outputs kept.
+
+    On the CPU the C allocator is settled first
+    (:func:`~captum_contrastive.profiling.memory.settle_allocator`); on CUDA the
+    clock is read after ``torch.cuda.synchronize``.
 
     Args:
         calls (Mapping[str, Callable[[], Any]]): variant name -> callable.
@@ -53,8 +61,9 @@ def time_variant_groups(
         min_sample_time (float): see
             :func:`~captum_contrastive.profiling.timing.time_interleaved`.
             Default: 0.0
-        synchronize (Callable[[], None], optional): e.g.
-            ``torch.cuda.synchronize``. Default: None
+        device (str or torch.device): where the calls compute. Default: ``"cpu"``
+        settle_malloc (bool): on the CPU, settle the allocator before timing, so
+            the times do not depend on what ran earlier. Default: True
         progress (Callable[[str], None], optional): receives one line per
             sample. Default: None
         seed (int): seed of the shuffled order of each round. Default: 0
@@ -62,6 +71,10 @@ def time_variant_groups(
     Returns:
         *dict[str, TimingResult]* group name -> its timings.
     """
+    device = torch.device(device)
+    if settle_malloc and device.type == "cpu":
+        settle_allocator()
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else None
     report = _progress_lines(progress, repeats)
     timings: dict[str, TimingResult] = {}
     with quiet_captum():

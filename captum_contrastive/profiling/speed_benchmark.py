@@ -33,7 +33,6 @@ from captum_contrastive.profiling.grouped_timing import (
     merge_timings,
     time_variant_groups,
 )
-from captum_contrastive.profiling.memory import settle_allocator
 from captum_contrastive.profiling.timing import TimingResult
 from captum_contrastive.profiling.variant_memory import (
     measure_variant_memory,
@@ -120,40 +119,30 @@ def run_speed_benchmark(
     device = torch.device(device)
     memory = resolve_memory_mode(memory, device)
     model, inputs = model.to(device).eval(), inputs.to(device)
-    target, contrast_target = _classes(model, inputs, target, contrast_target)
+    classes = _classes(model, inputs, target, contrast_target)
     names = expand_variants(variants or GUIDED_VARIANTS, internal_batch_size)
     options = {
         "internal_batch_size": internal_batch_size,
         "ig_n_steps": ig_n_steps,
         "ig_internal_batch_size": ig_internal_batch_size,
     }
-    calls = build_variants(model, inputs, target, contrast_target, names, **options)
     settle_malloc = settle_malloc and device.type == "cpu"
-    if settle_malloc:
-        settle_allocator()
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else None
+    calls = build_variants(model, inputs, *classes, names, **options)
     timings = time_variant_groups(
-        calls, repeats, min_sample_time, synchronize, progress, seed
+        calls, repeats, min_sample_time, device, settle_malloc, progress, seed
     )
     del calls
     timing = merge_timings(timings.values())
     checks = check_agreement(timing.outputs)
     timing.outputs.clear()
     memories = measure_variant_memory(
-        memory, model, inputs, target, contrast_target, names, options, progress
+        memory, model, inputs, *classes, names, options, progress
     )
-    settings = {
-        "device": str(device),
-        **_shape_and_schedule(inputs, repeats, seed, settle_malloc, timings),
-        "min_sample_time_s": min_sample_time,
-        **options,
-        "ig_internal_batch_size": ig_internal_batch_size or 8 * int(inputs.shape[0]),
-        "memory_mode": memory,
-        "target": target.tolist(),
-        "contrast_target": contrast_target.tolist(),
-    }
+    schedule = {"repeats": repeats, "seed": seed, "settle_malloc": settle_malloc}
     return {
-        "settings": settings,
+        "settings": _settings(
+            device, inputs, schedule, timings, min_sample_time, options, memory, classes
+        ),
         "variants": _variant_rows(names, timing, memories),
         "order": _call_orders(timings),
         "comparisons": compare_variants(names, timing, memories),
@@ -181,23 +170,35 @@ def _classes(
     )
 
 
-def _shape_and_schedule(
+def _settings(
+    device: torch.device,
     inputs: Tensor,
-    repeats: int,
-    seed: int,
-    settle_malloc: bool,
+    schedule: Mapping[str, Any],
     timings: Mapping[str, TimingResult],
+    min_sample_time: float,
+    options: Mapping[str, Any],
+    memory: str,
+    classes: tuple[Tensor, Tensor],
 ) -> dict[str, Any]:
-    """The settings that describe the input and the timing schedule."""
+    """The ``settings`` of a result: input, schedule (``repeats``, ``seed``,
+    ``settle_malloc``), options and classes."""
     return {
+        "device": str(device),
         "input_shape": list(inputs.shape),
         "batch": int(inputs.shape[0]),
-        "repeats": repeats,
+        "repeats": schedule["repeats"],
         "warmup": 1,
         "schedule": "shuffle",
-        "seed": seed,
-        "settle_malloc": bool(settle_malloc),
+        "seed": schedule["seed"],
+        "settle_malloc": bool(schedule["settle_malloc"]),
         "timing_groups": {group: list(r.times) for group, r in timings.items()},
+        "min_sample_time_s": min_sample_time,
+        **options,
+        "ig_internal_batch_size": options["ig_internal_batch_size"]
+        or 8 * int(inputs.shape[0]),
+        "memory_mode": memory,
+        "target": classes[0].tolist(),
+        "contrast_target": classes[1].tolist(),
     }
 
 
