@@ -32,7 +32,7 @@ def _histogram(ax: Axes, name: str, values: Any, summary: Mapping | None) -> Non
         ax.hist(data, bins=20, range=(0, 1), color=color, alpha=0.75)
     mean, low, high = interval(summary)
     if math.isfinite(low) and math.isfinite(high):
-        ax.axvspan(low, high, color="black", alpha=0.12, linewidth=0)
+        ax.axvspan(low, high, color="black", alpha=0.12, linewidth=0, gid="ci")
     if math.isfinite(mean):
         ax.axvline(mean, color="black", linewidth=1.0)
         left = mean > 0.5
