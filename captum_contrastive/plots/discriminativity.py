@@ -29,16 +29,21 @@ def _histogram(ax: Axes, name: str, values: Any, summary: Mapping | None) -> Non
     data = np.asarray(values if values is not None else [], dtype=float)
     data = data[np.isfinite(data)]
     if len(data):
-        ax.hist(data, bins=20, range=(0, 1), color=color, alpha=0.75)
+        counts, _, _ = ax.hist(data, bins=20, range=(0, 1), color=color, alpha=0.75)
+        ax.set_ylim(0, 1.3 * max(float(counts.max()), 1.0))  # room for the text
     mean, low, high = interval(summary)
     if math.isfinite(low) and math.isfinite(high):
         ax.axvspan(low, high, color="black", alpha=0.12, linewidth=0, gid="ci")
     if math.isfinite(mean):
         ax.axvline(mean, color="black", linewidth=1.0)
+        text = f"mean {mean:.2f}"
+        if math.isfinite(low) and math.isfinite(high):
+            text += f" [{low:.2f}, {high:.2f}]"
         left = mean > 0.5
-        ax.text(0.02 if left else 0.98, 0.95, f"mean {mean:.2f}",
-                transform=ax.transAxes, ha="left" if left else "right", va="top",
-                fontsize=7)  # fmt: skip
+        ax.text(0.02 if left else 0.98, 0.95, text, transform=ax.transAxes,
+                ha="left" if left else "right", va="top", fontsize=7,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none",
+                      "pad": 1.0})  # fmt: skip
     ax.set_xlim(0, 1)
 
 
