@@ -57,11 +57,12 @@ class FoolboxAttack(ABC):
 
     Settings go in the constructor, data in the call. Every subclass is made a
     frozen dataclass automatically (do not decorate it with ``@dataclass``): its
-    annotated class attributes are its settings, validated in ``__post_init__``
-    (which must call ``super().__post_init__()``). A subclass names the Foolbox
-    attack (:meth:`foolbox_attack`) and its ``epsilons`` argument
-    (:meth:`foolbox_epsilons`); :func:`~captum_contrastive.attacks.register_attack`
-    gives it its name.
+    annotated class attributes are its settings, validated in ``__post_init__``,
+    which must call ``super().__post_init__()``; there
+    ``self._validate_field(name, check)`` stores a checked value in the frozen
+    instance. A subclass names the Foolbox attack (:meth:`foolbox_attack`) and its
+    ``epsilons`` argument (:meth:`foolbox_epsilons`);
+    :func:`~captum_contrastive.attacks.register_attack` gives it its name.
 
     Args:
         batch_size: images per Foolbox call; ``None`` attacks all at once.
@@ -99,10 +100,10 @@ class FoolboxAttack(ABC):
         dataclass(frozen=True, repr=False)(cls)
 
     def __post_init__(self) -> None:
-        self._validate("batch_size", _optional(_positive_int))
-        self._validate("progress", _flag)
+        self._validate_field("batch_size", _optional(_positive_int))
+        self._validate_field("progress", _flag)
 
-    def _validate(self, name: str, check: Callable[[str, Any], Any]) -> None:
+    def _validate_field(self, name: str, check: Callable[[str, Any], Any]) -> None:
         """Replace field ``name`` with ``check(name, value)``; it raises if bad."""
         object.__setattr__(self, name, check(name, getattr(self, name)))
 

@@ -80,7 +80,7 @@ class FGSM(FoolboxAttack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._validate("epsilon", _legacy_radius)
+        self._validate_field("epsilon", _legacy_radius)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         if targeted:
@@ -124,11 +124,11 @@ class BIM(FoolboxAttack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._validate("epsilon", _legacy_radius)
-        self._validate("steps", _positive_int)
-        self._validate("rel_stepsize", _positive)
-        self._validate("abs_stepsize", _optional(_positive))
-        self._validate("random_start", _flag)
+        self._validate_field("epsilon", _legacy_radius)
+        self._validate_field("steps", _positive_int)
+        self._validate_field("rel_stepsize", _positive)
+        self._validate_field("abs_stepsize", _optional(_positive))
+        self._validate_field("random_start", _flag)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         return fb.attacks.LinfBasicIterativeAttack(
@@ -180,12 +180,12 @@ class CarliniWagnerL2(FoolboxAttack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._validate("steps", _positive_int)
-        self._validate("binary_search_steps", _positive_int)
-        self._validate("confidence", _non_negative)
-        self._validate("initial_const", _positive)
-        self._validate("stepsize", _positive)
-        self._validate("abort_early", _flag)
+        self._validate_field("steps", _positive_int)
+        self._validate_field("binary_search_steps", _positive_int)
+        self._validate_field("confidence", _non_negative)
+        self._validate_field("initial_const", _positive)
+        self._validate_field("stepsize", _positive)
+        self._validate_field("abort_early", _flag)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         return fb.attacks.L2CarliniWagnerAttack(
@@ -238,11 +238,11 @@ class PGDL2(FoolboxAttack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._validate("epsilon", _positive)
-        self._validate("steps", _positive_int)
-        self._validate("rel_stepsize", _positive)
-        self._validate("abs_stepsize", _optional(_positive))
-        self._validate("random_start", _flag)
+        self._validate_field("epsilon", _positive)
+        self._validate_field("steps", _positive_int)
+        self._validate_field("rel_stepsize", _positive)
+        self._validate_field("abs_stepsize", _optional(_positive))
+        self._validate_field("random_start", _flag)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         return fb.attacks.L2ProjectedGradientDescentAttack(
