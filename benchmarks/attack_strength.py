@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from captum_contrastive.pipeline.cache import atomic_write_text
+from captum_contrastive.pipeline.cli import option_error
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.runner import load_preset
 from captum_contrastive.studies.attack_strength import attack_strength
@@ -31,11 +32,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("results/attack_strength"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.n_images < 1:
+        parser.error(f"--n-images must be a positive integer, got {args.n_images}")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     settings = dict(preset=args.preset, device=args.device, sweep_kappas=())
-    config = (
-        BenchmarkConfig.full(**settings) if args.full else BenchmarkConfig(**settings)
-    )
+    try:
+        config = (
+            BenchmarkConfig.full(**settings)
+            if args.full
+            else BenchmarkConfig(**settings)
+        )
+    except ValueError as error:
+        parser.error(option_error(error))
+    torch.set_num_threads(args.threads)
     results = attack_strength(
         load_preset(config), config.attack_runs(), args.n_images, device=args.device
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -329,28 +328,6 @@ def _optional(check: Callable[[str, Any], T]) -> Callable[[str, Any], T | None]:
         return None if value is None else check(name, value)
 
     return optional
-
-
-class _CallableFloat(float):
-    """A float that can be called, returning itself as a plain float.
-
-    Before the attacks became dataclasses, ``attack.epsilon()`` was a method; now
-    ``epsilon`` is a field. FGSM and BIM store it as this type so old callers keep
-    working, with a :class:`DeprecationWarning`.
-    """
-
-    def __call__(self) -> float:
-        warnings.warn(
-            "`attack.epsilon()` is deprecated: `epsilon` is a field now, use "
-            "`attack.epsilon`",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return float(self)
-
-
-def _legacy_radius(name: str, value: Any) -> float:
-    return _CallableFloat(_positive(name, value))
 
 
 def _json_ready(name: str, value: Any) -> Any:

@@ -45,7 +45,6 @@ import foolbox as fb
 from captum_contrastive.attacks.base import (
     FoolboxAttack,
     _flag,
-    _legacy_radius,
     _non_negative,
     _optional,
     _positive,
@@ -80,7 +79,7 @@ class FGSM(FoolboxAttack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._validate_field("epsilon", _legacy_radius)
+        self._validate_field("epsilon", _positive)
 
     def foolbox_attack(self, targeted: bool = False) -> fb.attacks.Attack:
         if targeted:
@@ -124,7 +123,7 @@ class BIM(FoolboxAttack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._validate_field("epsilon", _legacy_radius)
+        self._validate_field("epsilon", _positive)
         self._validate_field("steps", _positive_int)
         self._validate_field("rel_stepsize", _positive)
         self._validate_field("abs_stepsize", _optional(_positive))

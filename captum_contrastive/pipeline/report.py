@@ -204,7 +204,12 @@ def _markdown(
     lines += ["## Attacks\n", _attacks_table(results), ""]
     lines += [section.markdown for section in sections if section.markdown]
     lines.append("## Figures\n")
-    lines += [f"![{name}]({paths[0].name})" for name, paths in figures.items()]
+    lines += [
+        f"![{name}]({path.name})"
+        for name, paths in figures.items()
+        for path in paths
+        if path.suffix == ".png"
+    ]
     lines += ["\n## Protocol\n", _protocol(results), "## Versions and timings\n"]
     info = results["run"]
     lines.append(

@@ -24,6 +24,7 @@ from captum_contrastive.pipeline.fingerprint import (
     dataset_identity,
     digest,
     model_fingerprint,
+    source_digest,
     tensor_digest,
 )
 from captum_contrastive.pipeline.methods import MethodSpec, compute_maps
@@ -158,11 +159,9 @@ def select_correct(
 
 
 def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:
-    """What an attack's results depend on: its class and every setting."""
-    settings = getattr(attack, "settings", None)
-    if callable(settings):
-        return settings()
-    return {"class": type(attack).__qualname__, "params": attack.params()}
+    """What an attack's results depend on: its registry name, every setting, the
+    Foolbox version, and the source code of its class."""
+    return {**attack.settings(), "code": source_digest(type(attack))}
 
 
 @dataclass(frozen=True)

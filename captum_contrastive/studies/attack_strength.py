@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
-from captum_contrastive.pipeline.stages import attack_images, select_correct
+from captum_contrastive.pipeline.stages import (
+    StageContext,
+    attack_images,
+    select_correct,
+)
 from captum_contrastive.presets.base import Preset
 
 __all__ = ["attack_strength"]
@@ -43,22 +45,26 @@ def attack_strength(
     """
     import tempfile
 
-    torch_device = torch.device(device)
-    model = preset.pixel_model().to(torch_device)
+    if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
+        raise ValueError(f"`n_images` must be a positive integer, got {n_images!r}")
+    if (
+        isinstance(shard_size, bool)
+        or not isinstance(shard_size, int)
+        or shard_size < 1
+    ):
+        raise ValueError(f"`shard_size` must be a positive integer, got {shard_size!r}")
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(cache_root) if cache_root is not None else Path(scratch)
-        indices = select_correct(
-            preset, model, n_images, root, torch_device, progress=progress
-        )
+        context = StageContext.for_preset(preset, root, device, progress)
+        selection = select_correct(context, n_images)
+        indices = selection.indices
         results: dict[str, Any] = {
             "n_images": len(indices),
             "scanned": indices[-1] + 1,
         }
         for name, attack in attacks.items():
             start = time.perf_counter()
-            batch = attack_images(
-                name, attack, preset, indices, root, torch_device, shard_size, progress
-            )
+            batch = attack_images(context, name, attack, selection, shard_size).batch
             success = batch.success
             results[name] = {
                 "success_rate": batch.success_rate,

@@ -114,7 +114,7 @@ def test_linf_attacks_respect_epsilon(make_attack, setup) -> None:
     model, x, labels = setup
     attack = make_attack()
     batch = attack(model, x, labels, preprocessing=PREPROCESSING)
-    assert (batch.linf <= attack.epsilon() + 1e-6).all()
+    assert (batch.linf <= attack.epsilon + 1e-6).all()
 
 
 @pytest.mark.parametrize("make_attack", ATTACKS)

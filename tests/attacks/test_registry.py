@@ -252,11 +252,9 @@ def test_old_constructor_calls_still_work() -> None:
         FGSM(0.1, 4)  # batch_size is keyword-only
 
 
-def test_epsilon_call_is_deprecated_but_works() -> None:
+def test_epsilon_is_a_plain_float_field() -> None:
     attack = FGSM(epsilon=0.25)
-    with pytest.warns(DeprecationWarning, match="attack.epsilon"):
-        value = attack.epsilon()
-    assert value == 0.25 and type(value) is float
+    assert attack.epsilon == 0.25 and type(attack.epsilon) is float
     assert type(attack.settings()["epsilon"]) is float
 
 
