@@ -12,6 +12,7 @@ from captum_contrastive import (
     UnsupportedActivationWarning,
     guided_relu,
 )
+from captum_contrastive.guided import TorchScriptError, TorchScriptWarning
 from tests.tiny_models import (
     CaseModel,
     ReferenceDeconvReLU,
@@ -144,4 +145,42 @@ def test_mode_is_removed_after_an_exception() -> None:
 def test_invalid_rule_is_rejected() -> None:
     with pytest.raises(ValueError):
         with guided_relu("sideways"):
+            pass
+
+
+def _traced_case_model() -> torch.jit.ScriptModule:
+    model = CaseModel("sequential", F.relu).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated
+        return torch.jit.trace(model, images(1))
+
+
+def test_torchscript_bypasses_the_engine() -> None:
+    """Why the check exists: inside a traced module the ReLUs are not guided."""
+    eager = CaseModel("sequential", F.relu).eval()
+    x = images(2)
+    with guided_relu() as mode:
+        guided = _input_gradient(eager, x, 1)
+    assert mode.relu_calls == 2
+    traced = _traced_case_model()
+    with guided_relu() as mode:
+        scripted = _input_gradient(traced, x, 1)
+    assert mode.relu_calls == 0
+    torch.testing.assert_close(scripted, _input_gradient(eager, x, 1))
+    assert (scripted - guided).abs().max() > 1e-3
+
+
+def test_engine_given_a_torchscript_model_warns_or_raises() -> None:
+    traced = _traced_case_model()
+    with pytest.warns(TorchScriptWarning, match="plain gradients") as record:
+        with guided_relu(model=traced):
+            pass
+    assert record[0].filename == __file__
+    with pytest.raises(TorchScriptError, match="TorchScript CaseModel"):
+        with guided_relu(strict=True, model=nn.Sequential(traced)):
+            pass
+    assert not _get_current_function_mode_stack()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with guided_relu(strict=True, model=CaseModel("sequential", F.relu)):
             pass
