@@ -5,7 +5,9 @@ Build (warnings are errors)::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 Everything works offline: no intersphinx, no downloads. The benchmark figures are
-optional; see ``_ext/benchmark_figures.py`` and ``make -C docs figures``.
+optional; see ``_ext/benchmark_figures.py`` and ``make -C docs figures``. The
+benchmark's defaults are read from ``BenchmarkConfig`` by ``_ext/benchmark_config.py``
+(``.. benchmark-config-table::``, ``:benchmark-default:`` and ``:benchmark-full:``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx.ext.mathjax",
     "benchmark_figures",
+    "benchmark_config",
 ]
 
 # Offline build: no intersphinx mapping, and unresolved references do not warn.
