@@ -3,11 +3,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_run_all_cli_on_the_shapes_preset(tmp_path) -> None:
-    command = [
+def _command(out: Path) -> list[str]:
+    return [
         sys.executable,
         str(ROOT / "benchmarks" / "run_all.py"),
         "--n-images",
@@ -17,12 +19,22 @@ def test_run_all_cli_on_the_shapes_preset(tmp_path) -> None:
         "--attacks",
         "cw,bim",
         "--out",
-        str(tmp_path),
+        str(out),
         "--no-progress",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("single")
+    done = subprocess.run(_command(out), capture_output=True, text=True, timeout=240)
+    return out, done
+
+
+def test_run_all_cli_on_the_shapes_preset(single_run) -> None:
+    tmp_path, done = single_run
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "claim recovery:" in done.stdout
+    assert "claim 2 (recovery):" in done.stdout
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["run"]["config"]["n_images"] == 4
     assert set(results["recovery"]) == {"cw-k0", "cw-k5", "cw-k2", "cw-k10"}
@@ -30,3 +42,21 @@ def test_run_all_cli_on_the_shapes_preset(tmp_path) -> None:
     assert "## C&W κ sweep" in report and "## Verdicts" in report
     assert (tmp_path / "kappa_sweep.png").exists()
     assert (tmp_path / "summary.csv").read_text().startswith("study,")
+
+
+def test_two_runs_at_once_on_one_folder_both_succeed(single_run, tmp_path) -> None:
+    single = single_run[0]
+    shared = tmp_path / "shared"
+    runs = [
+        subprocess.Popen(
+            _command(shared), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr.decode()[-2000:]
+        assert b"StaleShardWarning" not in stderr
+    assert (shared / "summary.csv").read_text() == (single / "summary.csv").read_text()
+    json.loads((shared / "results.json").read_text())
+    assert not list(shared.rglob("*.tmp*"))
