@@ -32,6 +32,7 @@ import dataclasses
 import inspect
 import math
 import re
+import sys
 from pathlib import PurePath
 from typing import Any
 
@@ -47,6 +48,26 @@ def _config_class() -> type:
     from captum_contrastive.pipeline.config import BenchmarkConfig
 
     return BenchmarkConfig
+
+
+def note_sources(env) -> None:
+    """Rebuild the page when the config (or a module its defaults come from)
+    changes; Sphinx otherwise only watches the .rst file."""
+    cls = _config_class()
+    modules = {cls.__module__}
+    for f in dataclasses.fields(cls):
+        value = default_value(f.name)
+        if isinstance(value, tuple) and value:
+            modules.update(
+                m.__name__
+                for m in sys.modules.values()
+                if getattr(m, "__name__", "").startswith("captum_contrastive.")
+                and any(v is value for v in vars(m).values())
+            )
+    for name in sorted(modules):
+        source = inspect.getsourcefile(sys.modules[name])
+        if source:
+            env.note_dependency(source)
 
 
 def field_names() -> list[str]:
@@ -149,6 +170,7 @@ class BenchmarkConfigTable(SphinxDirective):
     option_spec = {"fields": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
+        note_sources(self.env)
         names = field_names()
         if "fields" in self.options:
             chosen = [n.strip() for n in self.options["fields"].split(",") if n.strip()]
@@ -233,6 +255,7 @@ class BenchmarkValue(SphinxRole):
 
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
         field = self.text.strip()
+        note_sources(self.env)
         try:
             value = full_value(field) if self.full else default_value(field)
         except ValueError as error:
@@ -269,6 +292,16 @@ def _import_value(path: str) -> Any:
     raise ImportError(f"no module in {path!r}")
 
 
+def _source_of(path: str) -> str | None:
+    """The source file of the module that holds ``path``."""
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is not None:
+            return inspect.getsourcefile(module)
+    return None
+
+
 class CodeValue(SphinxRole):
     """``:code-value:`package.module.CONSTANT```: a module constant's value, inline,
     linked to its API entry (for numbers that are not ``BenchmarkConfig`` fields,
@@ -278,6 +311,9 @@ class CodeValue(SphinxRole):
         path = self.text.strip()
         try:
             value = _import_value(path)
+            source = _source_of(path)
+            if source:
+                self.env.note_dependency(source)
         except (ImportError, AttributeError, ValueError) as error:
             message = self.inliner.reporter.error(
                 f"code-value: cannot read {path!r}: {error}", line=self.lineno
@@ -287,7 +323,7 @@ class CodeValue(SphinxRole):
         reference = addnodes.pending_xref(
             self.rawtext,
             refdomain="py",
-            reftype="data",
+            reftype="obj",
             reftarget=path,
             refdoc=self.env.docname,
             refexplicit=True,
