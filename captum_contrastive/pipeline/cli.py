@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
-from captum_contrastive.pipeline.methods import METHODS
+from captum_contrastive.pipeline.methods import registered_methods
 
 __all__ = ["build_parser", "config_from_args", "main", "option_error"]
 
@@ -43,7 +43,7 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--methods",
         type=_names,
-        help=f"comma-separated, from: {', '.join(METHODS)}",
+        help=f"comma-separated, from: {', '.join(registered_methods())}",
     )
     parser.add_argument(
         "--attacks",

@@ -20,7 +20,11 @@ from captum_contrastive.attacks.foolbox_attacks import (
     FoolboxAttack,
 )
 from captum_contrastive.metrics import DEFAULT_FRACTIONS
-from captum_contrastive.pipeline.methods import DEFAULT_METHODS, METHODS, MethodSettings
+from captum_contrastive.pipeline.methods import (
+    DEFAULT_METHODS,
+    MethodSettings,
+    registered_methods,
+)
 
 __all__ = [
     "ATTACK_FAMILIES",
@@ -35,8 +39,6 @@ ATTACK_FAMILIES = ("cw", "fgsm", "bim")
 STUDIES = ("recovery", "adversarial", "class", "localization")
 PRESETS = ("shapes", "imagenet-vgg16")
 FILLS = ("mean", "zero", "blur", "clean")
-#: The studies that attack images.
-ATTACKING_STUDIES = ("recovery", "adversarial", "localization")
 
 
 def cw_name(kappa: float) -> str:
@@ -194,16 +196,16 @@ class BenchmarkConfig:
         self._check_device()
 
     def _check_names(self) -> None:
-        _names("methods", self.methods, list(METHODS))
-        _names("class_methods", self.class_methods, list(METHODS))
+        _names("methods", self.methods, registered_methods())
+        _names("class_methods", self.class_methods, registered_methods())
         _names("studies", self.studies, STUDIES)
         _names("attacks", self.attacks, ATTACK_FAMILIES)
         if self.recovery_attacks:
             _names("recovery_attacks", self.recovery_attacks, ATTACK_FAMILIES)
-        if self.reference_method not in METHODS:
+        if self.reference_method not in registered_methods():
             raise ValueError(
                 f"`reference_method` {self.reference_method!r} is not a method; "
-                f"choose from {list(METHODS)}"
+                f"choose from {registered_methods()}"
             )
         if self.fill not in FILLS:
             raise ValueError(f"`fill` must be one of {FILLS}, got {self.fill!r}")
@@ -309,10 +311,6 @@ class BenchmarkConfig:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
-
-    @property
-    def needs_attacks(self) -> bool:
-        return any(s in self.studies for s in ATTACKING_STUDIES)
 
     def method_settings(self) -> MethodSettings:
         return MethodSettings(self.ig_steps, self.smoothgrad_samples)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "code_digest",
     "dataset_identity",
     "digest",
     "model_fingerprint",
@@ -54,6 +55,26 @@ def source_digest(cls: type) -> str:
     except (OSError, TypeError):
         text = f"{cls.__module__}.{cls.__qualname__}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def code_digest(*modules: Any) -> str:
+    """Digest of the source files of ``modules`` (a package: all its ``.py`` files).
+
+    Part of the keys of stages computed by this package's code, so a changed
+    implementation never reuses results of the old one.
+    """
+    from pathlib import Path
+
+    hasher = hashlib.sha256()
+    for module in modules:
+        path = Path(inspect.getfile(module))
+        files = (
+            sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        )
+        for file in files:
+            hasher.update(file.name.encode())
+            hasher.update(file.read_bytes())
+    return hasher.hexdigest()[:16]
 
 
 def model_fingerprint(model: nn.Module) -> dict[str, str]:

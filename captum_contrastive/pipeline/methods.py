@@ -41,7 +41,7 @@ __all__ = [
     "register_method",
     "compute_maps",
     "last_conv_layer",
-    "quiet_captum",
+    "registered_methods",
 ]
 
 Attribute = Callable[..., Tensor]
@@ -349,6 +349,11 @@ def _contrastive_ig(settings: MethodSettings) -> MethodSpec:
         contrastive=True,
         settings={"n_steps": settings.ig_steps, "contrast": "runner-up"},
     )
+
+
+def registered_methods() -> list[str]:
+    """The names of every registered method, also those registered after import."""
+    return list(_FACTORIES)
 
 
 def build_methods(settings: MethodSettings | None = None) -> dict[str, MethodSpec]:

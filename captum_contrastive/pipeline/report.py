@@ -41,8 +41,6 @@ SUMMARY_COLUMNS = [
     "ci_high",
     "n",
 ]
-#: ``results.json`` keys of the claims' verdicts (kept from schema 1).
-VERDICT_KEYS = {1: "filtering_effect", 2: "recovery", 3: "adversarial_change"}
 
 
 def _json_default(value: Any) -> Any:
@@ -108,7 +106,7 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
     if skipped:
         results["skipped"] = skipped
     results["run"] = _run_info(run)
-    results["verdicts"] = {VERDICT_KEYS[v.number]: v.to_json() for v in verdicts}
+    results["verdicts"] = {v.key: v.to_json() for v in verdicts}
     results["stage_keys"] = run.keys
     results["timings"] = dict(run.timings)
     return results
@@ -272,7 +270,7 @@ def terminal_summary(results: dict[str, Any], verdicts: list[Verdict]) -> str:
             "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + "\n"
         )
     for v in sorted(verdicts, key=lambda v: v.number):
-        text.write(f"claim {v.number} ({VERDICT_KEYS[v.number]}): {v.verdict}\n")
+        text.write(f"claim {v.number} ({v.key}): {v.verdict}\n")
     return text.getvalue()
 
 

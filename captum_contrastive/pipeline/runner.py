@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +12,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+import captum_contrastive.metrics
+import captum_contrastive.studies
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.fingerprint import code_digest
 from captum_contrastive.pipeline.map_store import (
     compute_requested_maps,
     prepare_controls,
@@ -142,6 +146,11 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
     return data.context.key(
         "study",
         study=unit.name,
+        code=code_digest(
+            sys.modules[type(unit).__module__],
+            captum_contrastive.studies,
+            captum_contrastive.metrics,
+        ),
         settings=unit.settings(),
         selection=data.selection.key.digest,
         attacks=attacks,
@@ -224,6 +233,9 @@ def run_benchmark(
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
     with run.timed("maps"):
         compute_requested_maps(data, requests)
+    for request, key in data.map_keys.items():
+        name = f"maps {request.method} {request.condition} {request.run or ''}"
+        run.keys[name.strip()] = {"digest": key.digest}
     _multi_object(run, data, multi_object_preset)
     for unit in run.units:
         with run.timed(f"study {unit.name}"):

@@ -21,10 +21,10 @@ from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.pipeline.cache import StageCache, StageKey, shards
 from captum_contrastive.pipeline.fingerprint import (
+    code_digest,
     dataset_identity,
     digest,
     model_fingerprint,
-    source_digest,
     tensor_digest,
 )
 from captum_contrastive.pipeline.methods import MethodSpec, compute_maps
@@ -160,8 +160,10 @@ def select_correct(
 
 def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:
     """What an attack's results depend on: its registry name, every setting, the
-    Foolbox version, and the source code of its class."""
-    return {**attack.settings(), "code": source_digest(type(attack))}
+    Foolbox version, and the source code of the attacks package."""
+    import captum_contrastive.attacks
+
+    return {**attack.settings(), "code": code_digest(captum_contrastive.attacks)}
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,25 @@ def attack_images(
     return AttackedImages(AdversarialBatch.concatenate(parts), key)
 
 
+def _attribution_code() -> dict[str, str]:
+    """The code maps depend on: ours (digest) and Captum's and torch's versions."""
+    import captum
+
+    import captum_contrastive.attr
+    import captum_contrastive.guided
+    import captum_contrastive.pipeline.methods
+
+    return {
+        "captum_contrastive": code_digest(
+            captum_contrastive.attr,
+            captum_contrastive.guided,
+            captum_contrastive.pipeline.methods,
+        ),
+        "captum": captum.__version__,
+        "torch": torch.__version__,
+    }
+
+
 @dataclass(frozen=True)
 class Maps:
     """One method's maps of one set of images and the key they were computed under."""
@@ -254,6 +275,7 @@ def maps_for(
     key = context.key(
         "maps",
         method=spec.key(),
+        code=_attribution_code(),
         source=source.digest,
         condition=condition,
         seed=seed,

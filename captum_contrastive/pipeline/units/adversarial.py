@@ -25,6 +25,7 @@ from captum_contrastive.studies.verdicts import claim_adversarial_change, format
 
 __all__ = ["AdversarialUnit"]
 
+CLAIM_KEY = "adversarial_change"
 CLAIM = (
     "Enhanced GuidedBP maps change under successful attacks while the others "
     "barely change"
@@ -141,10 +142,13 @@ class AdversarialUnit(StudyUnit):
     def _verdict(self, runs: dict[str, Any]) -> Verdict:
         reference = self.config.reference_method
         if not runs:
-            return Verdict.not_evaluated(3, CLAIM, "no attack run was made")
+            return Verdict.not_evaluated(3, CLAIM_KEY, CLAIM, "no attack run was made")
         if reference not in self.config.methods:
             return Verdict.not_evaluated(
-                3, CLAIM, f"the reference method {reference!r} is not in `methods`"
+                3,
+                CLAIM_KEY,
+                CLAIM,
+                f"the reference method {reference!r} is not in `methods`",
             )
         main_cw = [r for r in runs if r.startswith("cw")]
         success_run = main_cw[0] if main_cw else next(iter(runs))
@@ -156,7 +160,9 @@ class AdversarialUnit(StudyUnit):
             found["failure_run_missing"] = (
                 f"the failure run {failure!r} is not an attack run of this config"
             )
-        return Verdict(3, found["claim"], found["verdict"], found, _claim_text(found))
+        return Verdict(
+            3, CLAIM_KEY, found["claim"], found["verdict"], found, _claim_text(found)
+        )
 
     def _verdict_details(self, verdict: Verdict) -> str:
         if verdict.verdict == "not evaluated":

@@ -108,17 +108,28 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's verdict, or why it was not evaluated."""
+    """A claim's verdict, or why it was not evaluated.
+
+    Attributes:
+        number: the claim's number in the report.
+        key: its key in ``results.json``'s ``verdicts``.
+        claim: the claim in words.
+        verdict: ``"holds"``, ``"does not hold"``, ``"inconclusive"`` or
+            ``"not evaluated"``.
+        details: the numbers that decide it (``why`` when not evaluated).
+        text: the report paragraph after the verdict.
+    """
 
     number: int
+    key: str
     claim: str
     verdict: str
     details: dict[str, Any] = field(default_factory=dict)
     text: str = ""
 
     @classmethod
-    def not_evaluated(cls, number: int, claim: str, why: str) -> Verdict:
-        return cls(number, claim, "not evaluated", {"why": why}, f"Why: {why}.")
+    def not_evaluated(cls, number: int, key: str, claim: str, why: str) -> Verdict:
+        return cls(number, key, claim, "not evaluated", {"why": why}, f"Why: {why}.")
 
     def markdown(self) -> str:
         """The verdict's paragraph in the report."""

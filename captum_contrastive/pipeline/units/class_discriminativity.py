@@ -24,6 +24,7 @@ from captum_contrastive.studies.verdicts import claim_filtering_effect, format_c
 
 __all__ = ["ClassDiscriminativityUnit"]
 
+CLAIM_KEY = "filtering_effect"
 CLAIM = "GuidedBP shares its filtering effect across classes"
 SUBJECT = "guided_backprop"
 
@@ -106,14 +107,17 @@ class ClassDiscriminativityUnit(StudyUnit):
     def _verdict(self, result: StudyResult) -> Verdict:
         if not result.summary:
             why = next(iter(result.skipped.values()), "the study did not run")
-            return Verdict.not_evaluated(1, CLAIM, why)
+            return Verdict.not_evaluated(1, CLAIM_KEY, CLAIM, why)
         if SUBJECT not in result.summary["methods"]:
             return Verdict.not_evaluated(
-                1, CLAIM, f"{SUBJECT!r}, the claim's subject, is not in `methods`"
+                1,
+                CLAIM_KEY,
+                CLAIM,
+                f"{SUBJECT!r}, the claim's subject, is not in `methods`",
             )
         found = claim_filtering_effect(result.summary)
         text = f"{found['evidence']}. Rule: {found['rule']}."
-        return Verdict(1, found["claim"], found["verdict"], found, text)
+        return Verdict(1, CLAIM_KEY, found["claim"], found["verdict"], found, text)
 
 
 def multi_object_key(context: Any, indices: list[int]) -> StageKey:

@@ -27,6 +27,7 @@ from captum_contrastive.studies.verdicts import (
 
 __all__ = ["RecoveryUnit"]
 
+CLAIM_KEY = "recovery"
 CLAIM = "Enhanced GuidedBP recovers accuracy best on C&W adversarials"
 
 
@@ -122,11 +123,17 @@ class RecoveryUnit(StudyUnit):
         main_cw = [r for r in self.config.main_runs() if r.startswith("cw")]
         if not runs or not any(r in runs for r in main_cw):
             return Verdict.not_evaluated(
-                2, CLAIM, "no C&W main run with at least 2 successful attacks"
+                2,
+                CLAIM_KEY,
+                CLAIM,
+                "no C&W main run with at least 2 successful attacks",
             )
         if not self._reference_present(runs):
             return Verdict.not_evaluated(
-                2, CLAIM, f"the reference method {reference!r} is not in `methods`"
+                2,
+                CLAIM_KEY,
+                CLAIM,
+                f"the reference method {reference!r} is not in `methods`",
             )
         found = claim_recovery(runs, main_cw, reference)
         rows = [
@@ -146,7 +153,7 @@ class RecoveryUnit(StudyUnit):
         text = f"Rule: {found['rule']}.\n\n" + table(
             header + ["loses to", "ties with"], rows
         )
-        return Verdict(2, found["claim"], found["verdict"], found, text)
+        return Verdict(2, CLAIM_KEY, found["claim"], found["verdict"], found, text)
 
     def _run_section(self, run: str, result: dict[str, Any]) -> str:
         reference = self.config.reference_method
