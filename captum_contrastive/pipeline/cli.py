@@ -51,6 +51,14 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
         help=f"comma-separated, from: {', '.join(ATTACK_FAMILIES)}",
     )
     parser.add_argument(
+        "--attack",
+        action="append",
+        dest="extra_attacks",
+        metavar="NAME:SETTING=VALUE,...",
+        help="one more attack run from the attack registry, e.g. "
+        "'pgd_l2:epsilon=0.5,steps=20' (repeatable)",
+    )
+    parser.add_argument(
         "--recovery-attacks",
         type=_names,
         help="attacks that get the perturbation-recovery study (default: cw)",
@@ -84,6 +92,7 @@ FIELD_OPTIONS = {
     "methods": "--methods",
     "attacks": "--attacks",
     "recovery_attacks": "--recovery-attacks",
+    "extra_attacks": "--attack",
     "seed": "--seed",
     "device": "--device",
     "out": "--out",
@@ -117,6 +126,7 @@ def config_from_args(
         "methods": args.methods,
         "attacks": args.attacks,
         "recovery_attacks": args.recovery_attacks,
+        "extra_attacks": tuple(args.extra_attacks) if args.extra_attacks else None,
     }
     overrides.update({k: v for k, v in optional.items() if v is not None})
     if args.preset != "shapes":

@@ -6,6 +6,7 @@ error that names the field.
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from captum_contrastive.attacks.foolbox_attacks import (
     CarliniWagnerL2,
     FoolboxAttack,
 )
+from captum_contrastive.attacks.registry import build_attack
 from captum_contrastive.metrics import DEFAULT_FRACTIONS
 from captum_contrastive.pipeline.methods import (
     DEFAULT_METHODS,
@@ -33,6 +35,7 @@ __all__ = [
     "PRESETS",
     "STUDIES",
     "cw_name",
+    "parse_attack",
 ]
 
 ATTACK_FAMILIES = ("cw", "fgsm", "bim")
@@ -44,6 +47,34 @@ FILLS = ("mean", "zero", "blur", "clean")
 def cw_name(kappa: float) -> str:
     """The run name of C&W at confidence ``kappa`` (``cw-k0``, ``cw-k5``...)."""
     return f"cw-k{kappa:g}"
+
+
+def parse_attack(text: str) -> tuple[str, FoolboxAttack]:
+    """``"name:setting=value,..."`` as ``(name, attack)``; values are Python
+    literals (``0.5``, ``20``, ``True``, ``None``)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(
+            f"`extra_attacks` entries are 'name:setting=value,...', got {text!r}"
+        )
+    name, _, rest = text.strip().partition(":")
+    settings: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(
+                f"`extra_attacks` setting {item!r} in {text!r} is not key=value"
+            )
+        try:
+            settings[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError) as error:
+            raise ValueError(
+                f"`extra_attacks` value {value!r} in {text!r} is not a number, "
+                "bool or None"
+            ) from error
+    try:
+        return name, build_attack(name, **settings)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`extra_attacks` entry {text!r}: {error}") from error
 
 
 def _is_run_name(name: Any) -> bool:
@@ -109,6 +140,10 @@ class BenchmarkConfig:
             with its successful ones; ``None`` for none. A run this config does
             not attack is reported as not evaluated.
         attacks: attack families among ``cw``, ``fgsm``, ``bim``.
+        extra_attacks: more attack runs, each ``"name:setting=value,..."`` with a
+            name from :data:`~captum_contrastive.attacks.ATTACKS` (e.g.
+            ``"pgd_l2:epsilon=0.5,steps=20"``); the run is called by the attack's
+            name and is a main run (maps and the adversarial study).
         studies: which of :data:`STUDIES` to run.
         kappas: C&W confidences of the main runs (κ=0 and a stronger one).
         sweep_kappas: C&W confidences of the recovery-AUC sweep.
@@ -148,6 +183,7 @@ class BenchmarkConfig:
     reference_method: str = "enhanced_gbp"
     failure_run: str | None = "bim"
     attacks: tuple[str, ...] = ATTACK_FAMILIES
+    extra_attacks: tuple[str, ...] = ()
     studies: tuple[str, ...] = STUDIES
     kappas: tuple[float, ...] = (0.0, 5.0)
     sweep_kappas: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0)
@@ -200,8 +236,11 @@ class BenchmarkConfig:
         _names("class_methods", self.class_methods, registered_methods())
         _names("studies", self.studies, STUDIES)
         _names("attacks", self.attacks, ATTACK_FAMILIES)
+        extra = list(self.extra_attack_runs())
         if self.recovery_attacks:
-            _names("recovery_attacks", self.recovery_attacks, ATTACK_FAMILIES)
+            _names(
+                "recovery_attacks", self.recovery_attacks, [*ATTACK_FAMILIES, *extra]
+            )
         if self.reference_method not in registered_methods():
             raise ValueError(
                 f"`reference_method` {self.reference_method!r} is not a method; "
@@ -244,10 +283,11 @@ class BenchmarkConfig:
         _positive_float("cw_initial_const", self.cw_initial_const)
         _positive_float("fgsm_epsilon", self.fgsm_epsilon, maximum=1.0)
         _positive_float("bim_epsilon", self.bim_epsilon, maximum=1.0)
+        extra = list(self.extra_attack_runs())
         for name in ("control_runs", "failure_run"):
             values = getattr(self, name)
             values = [values] if isinstance(values, str) else values or []
-            bad = [v for v in values if not _is_run_name(v)]
+            bad = [v for v in values if not _is_run_name(v) and v not in extra]
             if bad:
                 raise ValueError(
                     f"`{name}` has {bad}, which are not attack run names "
@@ -333,12 +373,23 @@ class BenchmarkConfig:
             runs["fgsm"] = FGSM(epsilon=self.fgsm_epsilon)
         if "bim" in self.attacks:
             runs["bim"] = BIM(epsilon=self.bim_epsilon, steps=self.bim_steps)
+        return runs | self.extra_attack_runs()
+
+    def extra_attack_runs(self) -> dict[str, FoolboxAttack]:
+        """The runs of :attr:`extra_attacks`, by name."""
+        runs: dict[str, FoolboxAttack] = {}
+        for text in self.extra_attacks:
+            name, attack = parse_attack(text)
+            if name in runs or name in ("fgsm", "bim") or name == "cw":
+                raise ValueError(f"`extra_attacks` runs {name!r} twice")
+            runs[name] = attack
         return runs
 
     def main_runs(self) -> list[str]:
         """Runs that get every map and the discriminativity study."""
         names = [cw_name(k) for k in self.kappas] if "cw" in self.attacks else []
-        return names + [a for a in ("fgsm", "bim") if a in self.attacks]
+        names += [a for a in ("fgsm", "bim") if a in self.attacks]
+        return names + list(self.extra_attack_runs())
 
     def recovery_runs(self) -> list[str]:
         names: list[str] = []
@@ -351,4 +402,6 @@ class BenchmarkConfig:
             for a in ("fgsm", "bim")
             if a in self.recovery_attacks and a in self.attacks
         ]
-        return names
+        return names + [
+            a for a in self.extra_attack_runs() if a in self.recovery_attacks
+        ]

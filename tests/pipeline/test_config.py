@@ -48,6 +48,11 @@ BAD_FIELDS = [
     ({"weights_path": "w.pt"}, "weights_path"),
     ({"labels_file": "labels.txt", "preset": "imagenet-vgg16"}, "labels_file"),
     ({"device": "tpu"}, "device"),
+    ({"extra_attacks": ("nope:epsilon=1",)}, "extra_attacks"),
+    ({"extra_attacks": ("pgd_l2:epsilon=x",)}, "extra_attacks"),
+    ({"extra_attacks": ("pgd_l2:epsilon=0.5,foo=1",)}, "extra_attacks"),
+    ({"extra_attacks": ("pgd_l2:epsilon=-1",)}, "extra_attacks"),
+    ({"extra_attacks": ("pgd_l2:epsilon=1", "pgd_l2:epsilon=2")}, "extra_attacks"),
     ({"device": "not a device"}, "device"),
 ]
 
@@ -98,6 +103,7 @@ def test_full_changes_only_its_listed_fields() -> None:
         (["--weights", "w.pt"], "--weights"),
         (["--device", "tpu"], "--device"),
         (["--threads", "0"], "--threads"),
+        (["--attack", "pgd_l2:steps=0,epsilon=1"], "--attack"),
     ],
 )
 def test_cli_refuses_bad_options_before_any_work(argv, option, tmp_path, capsys):
@@ -107,3 +113,14 @@ def test_cli_refuses_bad_options_before_any_work(argv, option, tmp_path, capsys)
     assert stopped.value.code == 2
     assert option in capsys.readouterr().err
     assert not out.exists(), "nothing may be computed or written"
+
+
+def test_a_registered_attack_runs_from_the_config() -> None:
+    config = BenchmarkConfig(
+        extra_attacks=("pgd_l2:epsilon=0.5,steps=20",),
+        recovery_attacks=("cw", "pgd_l2"),
+        control_runs=("pgd_l2",),
+    )
+    attack = config.attack_runs()["pgd_l2"]
+    assert (attack.epsilon, attack.steps) == (0.5, 20)
+    assert "pgd_l2" in config.main_runs() and "pgd_l2" in config.recovery_runs()

@@ -145,3 +145,20 @@ def test_class_independent_method_gives_class_only_rho_and_iou_of_one() -> None:
     assert class_only["spearman"]["mean"] == 1.0
     assert class_only["iou"]["mean"] == 1.0
     assert result["methods"]["class_blind"]["main"]["adv_s"]["spearman"]["mean"] < 1
+
+
+def test_an_extra_registered_attack_gets_every_study(tmp_path) -> None:
+    changes = {
+        "attacks": ("bim",),
+        "extra_attacks": ("pgd_l2:epsilon=1.0,steps=10,rel_stepsize=0.2",),
+        "recovery_attacks": ("pgd_l2",),
+        "control_runs": ("pgd_l2",),
+        "failure_run": "bim",
+    }
+    config = BenchmarkConfig(out=tmp_path, **{**FAST, **changes})
+    run = run_benchmark(config, fake_preset(), fake_preset(multi=True))
+    write_outputs(run)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["attacks"]["pgd_l2"]["params"]["epsilon"] == 1.0
+    assert "pgd_l2" in results["recovery"]
+    assert "class_only" in results["adversarial"]["pgd_l2"]["methods"]["saliency"]
