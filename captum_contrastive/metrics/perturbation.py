@@ -300,6 +300,166 @@ def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     return values
 
 
+_RANKING_RULES: dict[str, str] = {
+    "map": "channel sum of the map, descending",
+    "abs": "channel sum of |map|, descending",
+    "random": "seeded per-image permutation",
+    "given": "caller-supplied",
+}
+
+
+def _unpack_adversarial(
+    adversarial: AdversarialBatch | Tensor,
+    labels: Tensor | None,
+    clean: Tensor | None,
+    indices: IndicesLike,
+) -> tuple[Tensor, Tensor, Tensor | None, IndicesLike]:
+    """The images, labels, clean images and indices, from a batch or the caller."""
+    if isinstance(adversarial, AdversarialBatch):
+        if labels is not None or clean is not None or indices is not None:
+            raise ValueError(
+                "pass `labels`, `clean` and `indices` only with a tensor "
+                "`adversarial`; an AdversarialBatch provides them"
+            )
+        return (
+            adversarial.adversarial,
+            adversarial.labels,
+            adversarial.clean,
+            adversarial.indices,
+        )
+    if labels is None:
+        raise ValueError("`labels` is required when `adversarial` is a tensor")
+    return adversarial, labels, clean, indices
+
+
+def _check_images_and_labels(images: Tensor, labels: Tensor, batch_size: int) -> Tensor:
+    """Validate the image batch and ``batch_size``; the labels as a flat tensor."""
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be positive, got {batch_size}")
+    batch = images.shape[0]
+    labels = torch.as_tensor(labels).reshape(-1)
+    if labels.shape[0] != batch:
+        raise ValueError(f"`labels` has {labels.shape[0]} entries, expected {batch}")
+    return labels
+
+
+def _resolve_ranking(
+    ranking: RankingMode | str | Tensor,
+    maps: Tensor | None,
+    index_array: np.ndarray,
+    seed: int,
+    shape: tuple[int, int, int],
+) -> tuple[Tensor, str]:
+    """The ``(N, H * W)`` pixel order and its protocol name; ``shape`` is
+    ``(N, H, W)``."""
+    batch, height, width = shape
+    if isinstance(ranking, Tensor):
+        order, ranking_name = ranking, "given"
+    elif ranking == "random":
+        order = random_ranking(index_array, height * width, seed)
+        ranking_name = "random"
+    elif ranking in ("map", "abs"):
+        if maps is None:
+            raise ValueError(f"ranking={ranking!r} needs `maps`")
+        if maps.shape[0] != batch or tuple(maps.shape[-2:]) != (height, width):
+            raise ValueError(
+                f"`maps` has shape {tuple(maps.shape)}, expected batch {batch} and "
+                f"spatial size {(height, width)}"
+            )
+        order = pixel_ranking(maps, seed, index_array, absolute=ranking == "abs")
+        ranking_name = ranking
+    else:
+        raise ValueError(
+            f"`ranking` must be 'map', 'abs', 'random' or a tensor, got {ranking!r}"
+        )
+    if tuple(order.shape) != (batch, height * width):
+        raise ValueError(
+            f"the ranking has shape {tuple(order.shape)}, expected "
+            f"{(batch, height * width)}"
+        )
+    return order, ranking_name
+
+
+def _predict_chunk(
+    model: Callable[[Tensor], Tensor],
+    chunk: Tensor,
+    replacement: Tensor,
+    chunk_order: Tensor,
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions on one chunk: unmodified ``(B,)`` and per fraction ``(B, F)``."""
+    height, width = chunk.shape[-2:]
+    base = model(chunk).argmax(dim=1).cpu().numpy()
+    predictions = np.empty((chunk.shape[0], values.size), dtype=np.int64)
+    for column, fraction in enumerate(values):
+        mask = ranking_mask(chunk_order, float(fraction), height, width)
+        perturbed = _replace(chunk, replacement, mask)
+        predictions[:, column] = model(perturbed).argmax(dim=1).cpu().numpy()
+    return base, predictions
+
+
+def _predict_recovery(
+    model: Callable[[Tensor], Tensor],
+    images: Tensor,
+    clean: Tensor | None,
+    order: Tensor,
+    values: np.ndarray,
+    fill: Fill | str,
+    mean: Tensor | Sequence[float] | None,
+    blur_sigma: float,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Base ``(N,)`` and perturbed ``(N, F)`` predictions, in chunks, no grad."""
+    batch = images.shape[0]
+    device = model_device(model, images.device)
+    predictions = np.empty((batch, values.size), dtype=np.int64)
+    base_predictions = np.empty(batch, dtype=np.int64)
+    with torch.no_grad():
+        for start in range(0, batch, batch_size):
+            rows = slice(start, min(start + batch_size, batch))
+            chunk = images[rows].to(device)
+            chunk_clean = None if clean is None else clean[rows].to(device)
+            replacement = fill_image(chunk, fill, chunk_clean, mean, blur_sigma)
+            chunk_order = order[rows].to(device)
+            base_predictions[rows], predictions[rows] = _predict_chunk(
+                model, chunk, replacement, chunk_order, values
+            )
+    return base_predictions, predictions
+
+
+def _recovery_protocol(
+    values: np.ndarray,
+    image_size: tuple[int, int],
+    fill: Fill | str,
+    mean: Tensor | Sequence[float] | None,
+    blur_sigma: float,
+    ranking_name: str,
+    seed: int,
+) -> dict[str, Any]:
+    """The protocol record of :func:`recovery_curve`, for the benchmark's JSON."""
+    return {
+        "metric": "perturbation_recovery",
+        "fractions": values.tolist(),
+        "pixels_per_fraction": "floor(fraction * H * W + 0.5), at least 1",
+        "image_size": list(image_size),
+        "fill": fill,
+        "mean": None if mean is None else torch.as_tensor(mean).reshape(-1).tolist(),
+        "blur_sigma": blur_sigma if fill == "blur" else None,
+        "ranking": ranking_name,
+        "ranking_rule": _RANKING_RULES[ranking_name],
+        "tie_break": f"per-image permutation, stream purpose '{TIE_BREAK_PURPOSE}'",
+        "random_stream": f"purpose '{RANDOM_RANKING_PURPOSE}'",
+        "seed": seed,
+        "accuracy_on": "true label",
+        "auc": (
+            "trapezoid over x = [0, *fractions] (x = 0: the unmodified adversarial "
+            "image), linear x axis, divided by max(fractions)"
+        ),
+    }
+
+
 def recovery_curve(
     model: Callable[[Tensor], Tensor],
     adversarial: AdversarialBatch | Tensor,
@@ -364,101 +524,26 @@ def recovery_curve(
         >>> baseline = recovery_curve(model, batch.successful(), None,
         ...                           ranking="random", mean=(0.5,) * 3)
     """
-    if isinstance(adversarial, AdversarialBatch):
-        if labels is not None or clean is not None or indices is not None:
-            raise ValueError(
-                "pass `labels`, `clean` and `indices` only with a tensor "
-                "`adversarial`; an AdversarialBatch provides them"
-            )
-        images = adversarial.adversarial
-        labels = adversarial.labels
-        clean = adversarial.clean
-        indices = adversarial.indices
-    else:
-        images = adversarial
-        if labels is None:
-            raise ValueError("`labels` is required when `adversarial` is a tensor")
-    if images.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be positive, got {batch_size}")
+    images, labels, clean, indices = _unpack_adversarial(
+        adversarial, labels, clean, indices
+    )
+    labels = _check_images_and_labels(images, labels, batch_size)
     batch, _, height, width = images.shape
-    labels = torch.as_tensor(labels).reshape(-1)
-    if labels.shape[0] != batch:
-        raise ValueError(f"`labels` has {labels.shape[0]} entries, expected {batch}")
     index_array = as_indices(indices, batch)
     values = _check_fractions(fractions)
-
-    if isinstance(ranking, Tensor):
-        order = ranking
-        ranking_name = "given"
-    elif ranking == "random":
-        order = random_ranking(index_array, height * width, seed)
-        ranking_name = "random"
-    elif ranking in ("map", "abs"):
-        if maps is None:
-            raise ValueError(f"ranking={ranking!r} needs `maps`")
-        if maps.shape[0] != batch or tuple(maps.shape[-2:]) != (height, width):
-            raise ValueError(
-                f"`maps` has shape {tuple(maps.shape)}, expected batch {batch} and "
-                f"spatial size {(height, width)}"
-            )
-        order = pixel_ranking(maps, seed, index_array, absolute=ranking == "abs")
-        ranking_name = ranking
-    else:
-        raise ValueError(
-            f"`ranking` must be 'map', 'abs', 'random' or a tensor, got {ranking!r}"
-        )
-    if tuple(order.shape) != (batch, height * width):
-        raise ValueError(
-            f"the ranking has shape {tuple(order.shape)}, expected "
-            f"{(batch, height * width)}"
-        )
-
-    device = model_device(model, images.device)
-    predictions = np.empty((batch, values.size), dtype=np.int64)
-    base_predictions = np.empty(batch, dtype=np.int64)
-    with torch.no_grad():
-        for start in range(0, batch, batch_size):
-            rows = slice(start, min(start + batch_size, batch))
-            chunk = images[rows].to(device)
-            chunk_clean = None if clean is None else clean[rows].to(device)
-            replacement = fill_image(chunk, fill, chunk_clean, mean, blur_sigma)
-            chunk_order = order[rows].to(device)
-            base_predictions[rows] = model(chunk).argmax(dim=1).cpu().numpy()
-            for column, fraction in enumerate(values):
-                mask = ranking_mask(chunk_order, float(fraction), height, width)
-                perturbed = _replace(chunk, replacement, mask)
-                out = model(perturbed).argmax(dim=1).cpu().numpy()
-                predictions[rows, column] = out
+    order, ranking_name = _resolve_ranking(
+        ranking, maps, index_array, seed, (batch, height, width)
+    )
+    base_predictions, predictions = _predict_recovery(
+        model, images, clean, order, values, fill, mean, blur_sigma, batch_size
+    )
     truth = labels.detach().cpu().numpy().astype(np.int64)
     correct = predictions == truth[:, None]
     base_correct = base_predictions == truth
     auc = trapezoid_auc(base_correct, correct, values)
-    protocol = {
-        "metric": "perturbation_recovery",
-        "fractions": values.tolist(),
-        "pixels_per_fraction": "floor(fraction * H * W + 0.5), at least 1",
-        "image_size": [height, width],
-        "fill": fill,
-        "mean": None if mean is None else torch.as_tensor(mean).reshape(-1).tolist(),
-        "blur_sigma": blur_sigma if fill == "blur" else None,
-        "ranking": ranking_name,
-        "ranking_rule": {
-            "map": "channel sum of the map, descending",
-            "abs": "channel sum of |map|, descending",
-            "random": "seeded per-image permutation",
-            "given": "caller-supplied",
-        }[ranking_name],
-        "tie_break": f"per-image permutation, stream purpose '{TIE_BREAK_PURPOSE}'",
-        "random_stream": f"purpose '{RANDOM_RANKING_PURPOSE}'",
-        "seed": seed,
-        "accuracy_on": "true label",
-        "auc": (
-            "trapezoid over x = [0, *fractions] (x = 0: the unmodified adversarial "
-            "image), linear x axis, divided by max(fractions)"
-        ),
-    }
+    protocol = _recovery_protocol(
+        values, (height, width), fill, mean, blur_sigma, ranking_name, seed
+    )
     return RecoveryCurve(
         indices=index_array,
         fractions=values,
