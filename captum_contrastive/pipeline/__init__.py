@@ -6,13 +6,13 @@ says, with every stage cached on disk under a key made of what it depends on;
 figures.
 """
 
-from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.methods import (
+from captum_contrastive.methods import (
     DEFAULT_METHODS,
     METHODS,
     MethodSpec,
     compute_maps,
 )
+from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import BenchmarkRun, run_benchmark
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
+from captum_contrastive.methods import registered_methods
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
-from captum_contrastive.pipeline.methods import registered_methods
 
 __all__ = ["build_parser", "config_from_args", "main", "option_error"]
 

@@ -21,12 +21,12 @@ from captum_contrastive.attacks.foolbox_attacks import (
     FoolboxAttack,
 )
 from captum_contrastive.attacks.registry import build_attack
-from captum_contrastive.metrics import DEFAULT_FRACTIONS
-from captum_contrastive.pipeline.methods import (
+from captum_contrastive.methods import (
     DEFAULT_METHODS,
     MethodSettings,
     registered_methods,
 )
+from captum_contrastive.metrics import DEFAULT_FRACTIONS
 
 __all__ = [
     "ATTACK_FAMILIES",
@@ -130,7 +130,7 @@ class BenchmarkConfig:
         weights_path: a local weights file for the ImageNet model.
         n_images: correctly classified images attacked and explained.
         n_multi_images: multi-object images for the class-discriminativity study.
-        methods: keys of :data:`~captum_contrastive.pipeline.methods.METHODS`.
+        methods: keys of :data:`~captum_contrastive.methods.METHODS`.
         class_methods: the methods of the class-discriminativity study (GuidedBP
             is its subject, the others are controls); only those also in
             ``methods`` run.

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 import captum_contrastive.metrics
 import captum_contrastive.studies
+from captum_contrastive.methods import build_methods
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
@@ -21,7 +22,6 @@ from captum_contrastive.pipeline.map_store import (
     compute_requested_maps,
     prepare_controls,
 )
-from captum_contrastive.pipeline.methods import build_methods
 from captum_contrastive.pipeline.stages import (
     AttackedImages,
     StageContext,

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
+from captum_contrastive.methods import MethodSpec, compute_maps
 from captum_contrastive.pipeline.cache import StageCache, StageKey, shards
 from captum_contrastive.pipeline.fingerprint import (
     code_digest,
@@ -27,7 +28,6 @@ from captum_contrastive.pipeline.fingerprint import (
     model_fingerprint,
     tensor_digest,
 )
-from captum_contrastive.pipeline.methods import MethodSpec, compute_maps
 from captum_contrastive.presets.base import ImageDataset, Preset
 
 __all__ = [
@@ -228,13 +228,13 @@ def _attribution_code() -> dict[str, str]:
 
     import captum_contrastive.attr
     import captum_contrastive.guided
-    import captum_contrastive.pipeline.methods
+    import captum_contrastive.methods
 
     return {
         "captum_contrastive": code_digest(
             captum_contrastive.attr,
             captum_contrastive.guided,
-            captum_contrastive.pipeline.methods,
+            captum_contrastive.methods,
         ),
         "captum": captum.__version__,
         "torch": torch.__version__,
@@ -270,7 +270,7 @@ def maps_for(
         condition (str): what the images and targets are, e.g. ``"adversarial"``
             or ``"clean, adversarial classes of <attack digest>"``.
         contrast, options: as in
-            :func:`~captum_contrastive.pipeline.methods.compute_maps`.
+            :func:`~captum_contrastive.methods.compute_maps`.
     """
     key = context.key(
         "maps",

@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from captum_contrastive.methods import METHODS, MethodSpec, compute_maps
 from captum_contrastive.metrics import (
     avg_diff,
     binarized_similarity,
     bootstrap_ci,
     top_iou,
 )
-from captum_contrastive.pipeline.methods import METHODS, MethodSpec, compute_maps
 
 __all__ = ["PAIR_METHODS", "PAIR_OPTIONS", "class_discriminativity", "class_pairs"]
 
@@ -96,7 +96,7 @@ def class_discriminativity(
         labels (sequence of sequences of int): the classes present in each image.
         indices (sequence of int): dataset indices.
         methods (sequence of str): keys of the method registry
-            (:data:`~captum_contrastive.pipeline.methods.METHODS`), run with
+            (:data:`~captum_contrastive.methods.METHODS`), run with
             :data:`PAIR_OPTIONS`; contrastive methods explain k against m and m
             against k. Default: :data:`PAIR_METHODS`
         specs (mapping, optional): the registry built with the run's sampling

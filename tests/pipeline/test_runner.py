@@ -3,14 +3,15 @@ import json
 import pytest
 import torch
 
+from captum_contrastive.methods import METHODS, compute_maps
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.methods import METHODS, compute_maps
 from captum_contrastive.pipeline.report import (
     SCHEMA_VERSION,
     SUMMARY_COLUMNS,
     write_outputs,
 )
 from captum_contrastive.pipeline.runner import run_benchmark
+from captum_contrastive.studies.recovery import ORACLE
 from tests.fake_preset import fake_preset
 from tests.tiny_models import images, small_cnn
 
@@ -58,6 +59,11 @@ def test_run_writes_every_output(written) -> None:
     assert {"select", "attack cw-k0", "attack bim", "study recovery"} <= set(
         results["stage_keys"]
     )
+    recovery = results["recovery"]["cw-k0"]
+    assert ORACLE in recovery["methods"]
+    assert ORACLE not in {row["method"] for row in recovery["comparisons"]}
+    for row in results["verdicts"]["recovery"]["per_run"].values():
+        assert not row["best"].startswith(ORACLE)
     report = (out / "report.md").read_text()
     assert "## Verdicts on the paper's claims" in report
     assert "random" in report and "κ=0" in report

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
+from captum_contrastive.methods import MethodSpec
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.methods import MethodSpec
 from captum_contrastive.pipeline.stages import AttackedImages, Selection, StageContext
 
 __all__ = [
