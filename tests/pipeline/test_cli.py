@@ -60,3 +60,15 @@ def test_two_runs_at_once_on_one_folder_both_succeed(single_run, tmp_path) -> No
     assert (shared / "summary.csv").read_text() == (single / "summary.csv").read_text()
     json.loads((shared / "results.json").read_text())
     assert not list(shared.rglob("*.tmp*"))
+
+
+def test_attack_strength_refuses_a_negative_image_count() -> None:
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "attack_strength.py"),
+        "--n-images",
+        "-3",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--n-images" in done.stderr
