@@ -8,6 +8,7 @@ input tensors it was computed from, and is recomputed when they differ.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,7 @@ def attack_images(
     return AttackedImages(AdversarialBatch.concatenate(parts), key)
 
 
+@functools.cache
 def _attribution_code() -> dict[str, str]:
     """The code maps depend on: ours (digest) and Captum's and torch's versions."""
     import captum
