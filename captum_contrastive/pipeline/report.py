@@ -296,6 +296,8 @@ def write_outputs(run: BenchmarkRun) -> dict[str, Path]:
 
     The outputs are written under an exclusive lock on the folder, each file
     atomically, so two runs finishing at once leave one run's complete set.
+    ``outputs.json`` lists the files; those an earlier run wrote and this one did
+    not (its figures of runs no longer configured) are removed.
     """
     from captum_contrastive.pipeline.figures import maps_grid_figures
 
@@ -319,5 +321,26 @@ def write_outputs(run: BenchmarkRun) -> dict[str, Path]:
         paths["report"] = atomic_write_text(
             out / "report.md", _markdown(run, results, sections, verdicts, figures)
         )
+        written = [*paths.values(), *(p for ps in figures.values() for p in ps)]
+        _replace_manifest(out, written)
     print(terminal_summary(results, verdicts))
     return paths
+
+
+MANIFEST = "outputs.json"
+
+
+def _replace_manifest(out: Path, written: list[Path]) -> None:
+    """Record this run's output files; delete an earlier run's that it did not
+    write (a figure of an attack run no longer configured), so the folder never
+    mixes two runs' outputs."""
+    manifest = out / MANIFEST
+    names = sorted({path.name for path in written})
+    if manifest.exists():
+        try:
+            earlier = json.loads(manifest.read_text())["files"]
+        except (ValueError, KeyError, TypeError):
+            earlier = []
+        for name in set(earlier) - set(names):
+            (out / Path(name).name).unlink(missing_ok=True)
+    atomic_write_json(manifest, {"files": names})

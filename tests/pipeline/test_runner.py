@@ -168,3 +168,27 @@ def test_an_extra_registered_attack_gets_every_study(tmp_path) -> None:
     assert results["attacks"]["pgd_l2"]["params"]["epsilon"] == 1.0
     assert "pgd_l2" in results["recovery"]
     assert "class_only" in results["adversarial"]["pgd_l2"]["methods"]["saliency"]
+
+
+def test_outputs_of_an_earlier_run_do_not_linger(tmp_path) -> None:
+    config = BenchmarkConfig(out=tmp_path, **FAST)
+    write_outputs(run_benchmark(config, fake_preset(), fake_preset(multi=True)))
+    assert (tmp_path / "recovery_bim.png").exists() is False
+    assert (tmp_path / "adversarial_decomposition_bim.png").exists()
+    fewer = config.replace(attacks=("cw",), failure_run=None)
+    write_outputs(run_benchmark(fewer, fake_preset(), fake_preset(multi=True)))
+    assert not (tmp_path / "adversarial_decomposition_bim.png").exists()
+    assert not (tmp_path / "adversarial_decomposition_bim.pdf").exists()
+    assert (tmp_path / "adversarial_decomposition_cw-k0.png").exists()
+    listed = json.loads((tmp_path / "outputs.json").read_text())["files"]
+    assert "report.md" in listed and "adversarial_decomposition_bim.png" not in listed
+
+
+def test_report_tables_escape_pipes_in_names(written) -> None:
+    _, _, out = written
+    for line in (out / "report.md").read_text().splitlines():
+        if line.startswith("| guided_backprop") and "abs" in line:
+            assert "guided_backprop \\|abs\\|" in line
+            break
+    else:
+        raise AssertionError("no |abs| row in the report")
