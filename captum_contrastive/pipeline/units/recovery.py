@@ -18,7 +18,7 @@ from captum_contrastive.pipeline.units.base import (
     register_unit,
     table,
 )
-from captum_contrastive.studies.recovery import perturbation_recovery
+from captum_contrastive.studies.recovery import ORACLE, perturbation_recovery
 from captum_contrastive.studies.verdicts import (
     claim_recovery,
     format_ci,
@@ -112,6 +112,13 @@ class RecoveryUnit(StudyUnit):
             "replacing a few random pixels already restores many labels: the random "
             "ranking is a strong baseline and is shown beside every method. The κ "
             "sweep shows how that changes with a stronger attack."
+        )
+        section.caveats.append(
+            f"The {ORACLE!r} ranking replaces the most perturbed pixels first. It "
+            "knows where the attack acted, but it is no upper bound on recovery: "
+            f"with the {self.config.fill!r} fill, replacing those pixels also "
+            "removes the object's own evidence. It is drawn for reference and "
+            "never compared with the reference method."
         )
         return section
 
