@@ -73,3 +73,31 @@ def test_unchanged_rerun_computes_nothing_new(used_folder, tmp_path) -> None:
     shards = sorted(p.name for p in used.rglob("shard_*.pt"))
     assert _summary(used) == before
     assert sorted(p.name for p in used.rglob("shard_*.pt")) == shards
+
+
+def _shard_folders(out) -> dict[str, set[str]]:
+    """Per cached stage folder: its stage and method, and its shard files."""
+    import json
+
+    found = {}
+    for key_file in out.glob("cache/*/*/key.json"):
+        key = json.loads(key_file.read_text())
+        method = key.get("method", {}).get("name", "")
+        shards = {p.name for p in key_file.parent.glob("shard_*.pt")}
+        found[f"{key['stage']} {method} {key_file.parent.name}"] = shards
+    return found
+
+
+def test_a_method_setting_recomputes_only_that_methods_maps(
+    used_folder, tmp_path
+) -> None:
+    template, _ = used_folder
+    used = tmp_path / "used"
+    shutil.copytree(template, used)
+    before = _shard_folders(used)
+    _summary(used, ig_steps=3)
+    new = {name for name in _shard_folders(used) if name not in before}
+    assert new, "the changed method's maps must be recomputed"
+    for name in new:
+        stage, method = name.split()[:2]
+        assert stage == "study" or method == "integrated_gradients", name
