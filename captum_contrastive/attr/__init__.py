@@ -7,13 +7,16 @@ from captum_contrastive.attr.guided_backprop import (
     ModifiedReluAttribution,
 )
 from captum_contrastive.attr.normalization import (
+    ContrastVariant,
     Normalization,
     contrast_maps,
     normalize,
+    sum_channels_and_scale,
 )
 
 __all__ = [
     "ContrastMode",
+    "ContrastVariant",
     "ContrastiveAttribution",
     "Deconvolution",
     "EnhancedGuidedBackprop",
@@ -23,4 +26,5 @@ __all__ = [
     "TrainingModeWarning",
     "contrast_maps",
     "normalize",
+    "sum_channels_and_scale",
 ]

@@ -46,9 +46,11 @@ from captum_contrastive.attr._targets import (
 from captum_contrastive.attr.enhanced_guided_backprop import EnhancedGuidedBackprop
 from captum_contrastive.attr.guided_backprop import ModifiedReluAttribution
 from captum_contrastive.attr.normalization import (
+    ContrastVariant,
     Normalization,
     contrast_maps,
     normalize,
+    sum_channels_and_scale,
 )
 
 __all__ = ["ContrastMode", "ContrastiveAttribution"]
@@ -196,6 +198,13 @@ class ContrastiveAttribution(Attribution):
     Layer methods whose maps are smaller than the input (``LayerGradCam``) are
     upsampled to the input's spatial size before normalization; their channel axis
     stays of size 1.
+
+    ``variant="keras_reference"`` follows the author's Keras code instead of the
+    paper's formula: the difference is not clipped (``clip_difference`` then
+    defaults to False), the channels are summed and each example's map is divided
+    by its maximum, giving one signed map per example of shape ``(N, 1, ...)``.
+    Over :class:`captum_contrastive.GuidedBackprop` it equals
+    ``EnhancedGuidedBackprop(model, variant="keras_reference")``.
     """
 
     def __init__(
@@ -203,9 +212,10 @@ class ContrastiveAttribution(Attribution):
         method: Attribution,
         normalization: Normalization | str = Normalization.CHANNEL_ENERGY,
         positive_parts: bool = True,
-        clip_difference: bool = True,
+        clip_difference: bool | None = None,
         mode: ContrastMode | str = ContrastMode.DIFFERENCE_OF_MAPS,
         upsample_mode: str = "bilinear",
+        variant: ContrastVariant | str = ContrastVariant.PAPER,
     ) -> None:
         r"""
         Args:
@@ -216,8 +226,10 @@ class ContrastiveAttribution(Attribution):
                 :func:`captum_contrastive.normalize`.
             positive_parts (bool): take ``max(0, map)`` of each class's map before
                 normalizing. Default: True
-            clip_difference (bool): keep only the positive part of the difference.
-                Default: True
+            clip_difference (bool, optional): keep only the positive part of the
+                difference. Default: None, meaning True for ``variant="paper"``
+                and False for ``variant="keras_reference"`` (the reference does
+                not clip; passing True there clips before the channel sum).
             mode (ContrastMode or str): ``"difference_of_maps"`` (default, the
                 paper: two attributions, normalized, subtracted) or
                 ``"map_of_difference"`` (one attribution of ``f_k - f_m``; only for
@@ -225,6 +237,15 @@ class ContrastiveAttribution(Attribution):
                 clip and the normalization act on the single map).
             upsample_mode (str): interpolation for layer maps smaller than the
                 input. Default: ``"bilinear"``
+            variant (ContrastVariant or str): ``"paper"`` (default) or
+                ``"keras_reference"``: after the (by default unclipped)
+                difference, sum the channels and divide each example's map by
+                its maximum (see
+                :func:`captum_contrastive.attr.normalization.sum_channels_and_scale`
+                for a maximum ``<= 0``); the result has shape ``(N, 1, ...)``.
+                Only with ``mode="difference_of_maps"``; the reference's
+                arithmetic exactly with the default ``normalization`` and
+                ``positive_parts``.
         """
         if not isinstance(method, Attribution):
             raise TypeError(
@@ -235,9 +256,20 @@ class ContrastiveAttribution(Attribution):
         self.method = method
         self.normalization = Normalization(normalization)
         self.positive_parts = positive_parts
-        self.clip_difference = clip_difference
         self.mode = ContrastMode(mode)
         self.upsample_mode = upsample_mode
+        self.variant = ContrastVariant(variant)
+        if (
+            self.variant is ContrastVariant.KERAS_REFERENCE
+            and self.mode is not ContrastMode.DIFFERENCE_OF_MAPS
+        ):
+            raise ValueError(
+                "variant='keras_reference' contrasts two normalized maps and needs "
+                f"mode='difference_of_maps', got mode={self.mode.value!r}"
+            )
+        if clip_difference is None:
+            clip_difference = self.variant is ContrastVariant.PAPER
+        self.clip_difference = clip_difference
 
     @log_usage()
     def attribute(
@@ -266,7 +298,9 @@ class ContrastiveAttribution(Attribution):
 
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, shaped like
-            ``inputs`` (layer maps: ``(N, 1, H, W)``).
+            ``inputs`` (layer maps: ``(N, 1, H, W)``); with
+            ``variant="keras_reference"`` of shape ``(N, 1, ...)`` (one map per
+            example; ``.expand_as(inputs)`` where the input's shape is needed).
 
         Warns a :class:`captum_contrastive.attr.TrainingModeWarning` (once per
         call, also when the wrapped method is one of ours) if the model is in
@@ -331,7 +365,7 @@ class ContrastiveAttribution(Attribution):
         maps_m = self._attribute_with_method(
             inputs, inputs_tuple, m.tolist(), method_kwargs
         )
-        return tuple(
+        maps = tuple(
             contrast_maps(
                 a_k,
                 a_m,
@@ -341,6 +375,9 @@ class ContrastiveAttribution(Attribution):
             )
             for a_k, a_m in zip(maps_k, maps_m, strict=True)
         )
+        if self.variant is ContrastVariant.KERAS_REFERENCE:
+            maps = tuple(sum_channels_and_scale(a) for a in maps)
+        return maps
 
     def _map_of_difference(
         self,

@@ -27,7 +27,12 @@ from captum_contrastive.attr._targets import (
     expansion_of,
     resolve_class_pair,
 )
-from captum_contrastive.attr.normalization import Normalization, contrast_maps
+from captum_contrastive.attr.normalization import (
+    ContrastVariant,
+    Normalization,
+    contrast_maps,
+    sum_channels_and_scale,
+)
 from captum_contrastive.guided import ReluRule, guided_relu
 
 __all__ = ["EnhancedGuidedBackprop"]
@@ -49,11 +54,32 @@ class EnhancedGuidedBackprop(GradientAttribution):
     for "k rather than m"; on an adversarial image explained for its adversarial
     class, the default contrast (the runner-up) is usually the true class.
 
+    ``variant="keras_reference"`` reproduces the author's Keras code instead
+    (keras-explain, ``enhanced_guided_bp``): the same positive parts and
+    per-channel energy normalization, but the difference is **not** clipped; the
+    channels are summed and each example's map is divided by its maximum:
+
+    .. math::
+
+        \mathrm{Ref} = \frac{D}{\max D}, \qquad
+        D = \sum_c \Bigl(\frac{s^k_c}{\lVert s^k_c\rVert_1}
+            - \frac{s^m_c}{\lVert s^m_c\rVert_1}\Bigr),
+
+    shape ``(N, 1, ...)``, largest value 1, signed (negative where m's evidence
+    dominates). Where ``max D <= 0`` see
+    :func:`captum_contrastive.attr.normalization.sum_channels_and_scale`. The
+    reference returns NaN for a channel with zero energy; here it contributes 0.
+
     Paper: Jindong Gu and Volker Tresp, *Saliency Methods for Explaining
     Adversarial Attacks*, NeurIPS 2019 HCML workshop.
     """
 
-    def __init__(self, model: Callable[..., Tensor], strict: bool = False) -> None:
+    def __init__(
+        self,
+        model: Callable[..., Tensor],
+        strict: bool = False,
+        variant: ContrastVariant | str = ContrastVariant.PAPER,
+    ) -> None:
         r"""
         Args:
             model (nn.Module or callable): returns ``(N, num_classes)`` logits.
@@ -61,10 +87,17 @@ class EnhancedGuidedBackprop(GradientAttribution):
                 ReLU whose guided rule is undefined (GELU, SiLU, ...) runs, or
                 when the model is or holds a TorchScript module (whose ReLUs the
                 guided engine cannot see). Default: False
+            variant (ContrastVariant or str): ``"paper"`` (default: the
+                clipped, per-channel map shaped like the input) or
+                ``"keras_reference"`` (the author's Keras arithmetic: unclipped
+                difference, channels summed, divided by the per-example
+                maximum; shape ``(N, 1, ...)``). See
+                :class:`captum_contrastive.attr.ContrastVariant`.
         """
         GradientAttribution.__init__(self, model)
         self.model = model
         self.strict = strict
+        self.variant = ContrastVariant(variant)
 
     @log_usage()
     def attribute(
@@ -106,7 +139,9 @@ class EnhancedGuidedBackprop(GradientAttribution):
 
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, non-negative and
-            shaped like ``inputs``.
+            shaped like ``inputs``; with ``variant="keras_reference"`` signed,
+            at most 1, and of shape ``(N, 1, ...)`` (one map per example; use
+            ``.expand_as(inputs)`` where a consumer needs the input's shape).
 
         Warns a :class:`captum_contrastive.attr.TrainingModeWarning` if the model
         is in training mode, and a
@@ -145,9 +180,17 @@ class EnhancedGuidedBackprop(GradientAttribution):
                 grads_m = torch.autograd.grad(scores[1], leaves)
                 chunks.append(
                     tuple(
-                        contrast_maps(g_k, g_m, Normalization.CHANNEL_ENERGY)
+                        self._contrast(g_k, g_m)
                         for g_k, g_m in zip(grads_k, grads_m, strict=True)
                     )
                 )
         maps = tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
         return restore_structure(inputs, maps)
+
+    def _contrast(self, grad_k: Tensor, grad_m: Tensor) -> Tensor:
+        if self.variant is ContrastVariant.KERAS_REFERENCE:
+            difference = contrast_maps(
+                grad_k, grad_m, Normalization.CHANNEL_ENERGY, clip_difference=False
+            )
+            return sum_channels_and_scale(difference)
+        return contrast_maps(grad_k, grad_m, Normalization.CHANNEL_ENERGY)

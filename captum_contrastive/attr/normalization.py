@@ -7,7 +7,13 @@ import enum
 import torch
 from torch import Tensor
 
-__all__ = ["Normalization", "contrast_maps", "normalize"]
+__all__ = [
+    "ContrastVariant",
+    "Normalization",
+    "contrast_maps",
+    "normalize",
+    "sum_channels_and_scale",
+]
 
 
 class Normalization(str, enum.Enum):
@@ -23,6 +29,21 @@ class Normalization(str, enum.Enum):
     ENERGY = "energy"
     MAX = "max"
     NONE = "none"
+
+
+class ContrastVariant(str, enum.Enum):
+    """Which arithmetic turns the two normalized maps into the contrastive map.
+
+    ``PAPER``: the paper's formula, ``max(0, s^k/||s^k|| - s^m/||s^m||)`` per
+    channel; the map keeps the input's shape. ``KERAS_REFERENCE``: the author's
+    Keras code (keras-explain, ``enhanced_guided_bp``): the difference is *not*
+    clipped, the channels are summed, and each example's map is divided by its
+    maximum (see :func:`sum_channels_and_scale`); one map per example, shape
+    ``(N, 1, ...)``.
+    """
+
+    PAPER = "paper"
+    KERAS_REFERENCE = "keras_reference"
 
 
 def _safe_divide(values: Tensor, scale: Tensor) -> Tensor:
@@ -88,3 +109,35 @@ def contrast_maps(
         contrast_map, normalization
     )
     return difference.clamp_min(0) if clip_difference else difference
+
+
+def sum_channels_and_scale(values: Tensor) -> Tensor:
+    """Sum the channels (dim 1) and divide each example's map by its maximum.
+
+    The last step of the author's Keras reference (``mask = mask.sum(axis=2);
+    mask /= mask.max()``), per example and without its division hazards:
+
+    * maximum ``> 0``: divided by it, so the largest value is exactly 1 (values
+      of the signed map may go below 0 and below -1);
+    * maximum ``<= 0`` with some value ``< 0`` (no pixel favours k; happens when
+      k's positive map is all zero): divided by the largest absolute value
+      instead, so the map lies in ``[-1, 0]`` and keeps its sign (the reference
+      would flip the sign, or divide by 0);
+    * all zeros: zeros (never NaN or inf).
+
+    Args:
+        values (Tensor): maps of shape ``(N, C, ...)``.
+
+    Returns:
+        Tensor of shape ``(N, 1, ...)``.
+    """
+    if values.ndim < 3:
+        raise ValueError(
+            "summing channels needs maps of shape (N, C, ...) with dim 1 as the "
+            f"channel axis, got shape {tuple(values.shape)}"
+        )
+    summed = values.sum(dim=1, keepdim=True)
+    dims = tuple(range(1, summed.ndim))
+    peak = summed.amax(dim=dims, keepdim=True)
+    scale = torch.where(peak > 0, peak, summed.abs().amax(dim=dims, keepdim=True))
+    return _safe_divide(summed, scale)
