@@ -46,6 +46,10 @@ from captum_contrastive.metrics.similarity import (
     spearman,
     top_iou,
 )
+from captum_contrastive.metrics.ssim import (
+    normalize_unit_range,
+    structural_similarity,
+)
 from captum_contrastive.metrics.stats import (
     bootstrap_ci,
     compare_to_reference,
@@ -70,6 +74,7 @@ __all__ = [
     "holm",
     "mask_area_fraction",
     "merge_records",
+    "normalize_unit_range",
     "num_selected",
     "paired_bootstrap_diff",
     "perturb_top_pixels",
@@ -82,6 +87,7 @@ __all__ = [
     "recovery_curve",
     "spatial_map",
     "spearman",
+    "structural_similarity",
     "to_records",
     "top_fraction_mask",
     "top_iou",

@@ -2,6 +2,8 @@
 
 :func:`perturbation_recovery`, :func:`adversarial_discriminativity`,
 :func:`class_discriminativity` and :func:`localization` evaluate maps you computed;
+the sanity checks (:func:`cascading_randomization`, :func:`independent_randomization`,
+:func:`random_logit`) compute maps of randomised copies of a model themselves;
 :mod:`captum_contrastive.pipeline` runs them all on a model and data, cached.
 """
 
@@ -18,6 +20,17 @@ from captum_contrastive.studies.class_discriminativity import (
 )
 from captum_contrastive.studies.localization import localization
 from captum_contrastive.studies.recovery import perturbation_recovery
+from captum_contrastive.studies.sanity import (
+    SanityResult,
+    SanityRule,
+    SanityVerdict,
+    cascading_randomization,
+    independent_randomization,
+    parameterized_layers,
+    random_logit,
+    randomize_layers,
+    sanity_verdict,
+)
 from captum_contrastive.studies.verdicts import (
     claim_adversarial_change,
     claim_filtering_effect,
@@ -27,14 +40,23 @@ from captum_contrastive.studies.verdicts import (
 __all__ = [
     "CONDITIONS",
     "PAIR_METHODS",
+    "SanityResult",
+    "SanityRule",
+    "SanityVerdict",
     "adversarial_discriminativity",
+    "cascading_randomization",
     "claim_adversarial_change",
     "claim_filtering_effect",
     "claim_recovery",
     "class_discriminativity",
     "class_pairs",
     "equal_norm_noise",
+    "independent_randomization",
     "localization",
+    "parameterized_layers",
     "perturbation_recovery",
+    "random_logit",
     "random_map_reference",
+    "randomize_layers",
+    "sanity_verdict",
 ]
