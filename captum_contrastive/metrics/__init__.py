@@ -40,6 +40,16 @@ from captum_contrastive.metrics.records import (
     merge_records,
     to_records,
 )
+from captum_contrastive.metrics.road import (
+    DEFAULT_ROAD_FRACTIONS,
+    ROAD_NEIGHBOUR_WEIGHTS,
+    ROAD_PURPOSE,
+    RoadCurve,
+    noisy_linear_imputation,
+    road_curve,
+    road_gap,
+    road_summary,
+)
 from captum_contrastive.metrics.similarity import (
     avg_diff,
     binarized_similarity,
@@ -60,9 +70,13 @@ from captum_contrastive.metrics.stats import (
 __all__ = [
     "DEFAULT_ENERGY_FRACTIONS",
     "DEFAULT_FRACTIONS",
+    "DEFAULT_ROAD_FRACTIONS",
     "RANDOM_RANKING_PURPOSE",
+    "ROAD_NEIGHBOUR_WEIGHTS",
+    "ROAD_PURPOSE",
     "TIE_BREAK_PURPOSE",
     "RecoveryCurve",
+    "RoadCurve",
     "aggregate",
     "avg_diff",
     "binarized_similarity",
@@ -74,6 +88,7 @@ __all__ = [
     "holm",
     "mask_area_fraction",
     "merge_records",
+    "noisy_linear_imputation",
     "normalize_unit_range",
     "num_selected",
     "paired_bootstrap_diff",
@@ -85,6 +100,9 @@ __all__ = [
     "random_ranking",
     "ranking_mask",
     "recovery_curve",
+    "road_curve",
+    "road_gap",
+    "road_summary",
     "spatial_map",
     "spearman",
     "structural_similarity",
