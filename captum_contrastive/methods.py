@@ -40,6 +40,8 @@ __all__ = [
     "build_methods",
     "register_method",
     "compute_maps",
+    "LayerNotFoundError",
+    "cam_layer",
     "last_conv_layer",
     "registered_methods",
 ]
@@ -47,12 +49,37 @@ __all__ = [
 Attribute = Callable[..., Tensor]
 
 
+class LayerNotFoundError(ValueError):
+    """A method needs a layer the model does not have (names ``--cam-layer``)."""
+
+
 def last_conv_layer(model: nn.Module) -> nn.Module:
     """The last ``nn.Conv2d`` in ``model`` (the Grad-CAM layer)."""
     convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convolutions:
-        raise ValueError("Grad-CAM methods need a model with an nn.Conv2d layer")
+        raise LayerNotFoundError(
+            "Grad-CAM methods need a model with an nn.Conv2d layer; name the "
+            "layer with `--cam-layer` (config `cam_layer`) or drop layer_gradcam "
+            "and guided_gradcam from `--methods`"
+        )
     return convolutions[-1]
+
+
+def cam_layer(model: nn.Module, name: str | None) -> nn.Module:
+    """The Grad-CAM layer: ``name`` in ``model`` or, for the pixel-space model
+    (``Sequential(Normalize, classifier)``), in its classifier; by default the
+    last ``nn.Conv2d``."""
+    if name is None:
+        return last_conv_layer(model)
+    candidates = [model]
+    if isinstance(model, nn.Sequential) and len(model) == 2:
+        candidates.append(model[1])
+    for root in candidates:
+        try:
+            return root.get_submodule(name)
+        except AttributeError:
+            continue
+    raise LayerNotFoundError(f"`--cam-layer` {name!r} is not a submodule of the model")
 
 
 @dataclass(frozen=True)
@@ -63,11 +90,14 @@ class MethodSettings:
         ig_steps: Integrated-Gradients steps (also for its contrastive form).
         smoothgrad_samples: noisy samples per image for SmoothGrad.
         smoothgrad_stdev: SmoothGrad noise, in pixel units (``[0, 1]``).
+        cam_layer: the Grad-CAM layer's name in the classifier (``None``: the
+            last ``nn.Conv2d``).
     """
 
     ig_steps: int = 16
     smoothgrad_samples: int = 8
     smoothgrad_stdev: float = 0.15
+    cam_layer: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("ig_steps", "smoothgrad_samples"):
@@ -165,8 +195,12 @@ def _contrastive(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
     return build
 
 
-def _grad_cam(model: nn.Module) -> Attribute:
-    cam = LayerGradCam(model, last_conv_layer(model))
+def _grad_cam(layer_name: str | None) -> Callable[[nn.Module], Attribute]:
+    return lambda model: _grad_cam_on(model, layer_name)
+
+
+def _grad_cam_on(model: nn.Module, layer_name: str | None) -> Attribute:
+    cam = LayerGradCam(model, cam_layer(model, layer_name))
 
     def attribute(
         images: Tensor, targets: list[int], contrast: Any = None, **options: Any
@@ -300,9 +334,9 @@ def _guided_gradcam(settings: MethodSettings) -> MethodSpec:
         "guided_gradcam",
         "GuidedGradCam",
         "captum.attr.GuidedGradCam",
-        _captum(lambda m: GuidedGradCam(m, last_conv_layer(m))),
+        _captum(lambda m: GuidedGradCam(m, cam_layer(m, settings.cam_layer))),
         signed=True,
-        settings={"layer": "last Conv2d"},
+        settings={"layer": settings.cam_layer or "last Conv2d"},
     )
 
 
@@ -312,10 +346,10 @@ def _layer_gradcam(settings: MethodSettings) -> MethodSpec:
         "layer_gradcam",
         "Grad-CAM",
         "captum.attr.LayerGradCam",
-        _grad_cam,
+        _grad_cam(settings.cam_layer),
         signed=False,
         settings={
-            "layer": "last Conv2d",
+            "layer": settings.cam_layer or "last Conv2d",
             "relu_attributions": True,
             "upsampling": "bilinear",
         },

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from captum_contrastive.methods import registered_methods
+from captum_contrastive.methods import LayerNotFoundError, registered_methods
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
 
 __all__ = ["build_parser", "config_from_args", "main", "option_error"]
@@ -19,8 +19,30 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not comma-separated numbers: {text!r}"
+        ) from None
+
+
+def _image_size(text: str) -> int | str:
+    if text == "native":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an integer or 'native': {text!r}"
+        ) from None
+
+
+def build_parser(
+    description: str, default_out: str, prog: str | None = None
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
         "--preset",
         default="shapes",
@@ -38,7 +60,35 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
         help="imagenet-vgg16 with a flat image directory: the label file (one label "
         "per line in sorted file order, or 'file label' lines)",
     )
-    parser.add_argument("--weights", help="a local VGG16 state dict (.pth)")
+    parser.add_argument(
+        "--model",
+        help="your classifier instead of a preset: torchvision:NAME, timm:NAME, "
+        "path/to/file.py:factory or package.module:factory",
+    )
+    parser.add_argument(
+        "--weights",
+        help="a local state dict (.pt, .pth or .safetensors) for --model or the "
+        "ImageNet preset; never downloaded",
+    )
+    parser.add_argument("--num-classes", type=int, help="--model's class count")
+    parser.add_argument(
+        "--mean",
+        type=_floats,
+        help="R,G,B normalization mean --model expects (default: ImageNet's; a "
+        "model that normalizes inside: 0,0,0)",
+    )
+    parser.add_argument(
+        "--std", type=_floats, help="R,G,B normalization std (inside: 1,1,1)"
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_image_size,
+        help="resize and centre crop to N (default 224), or 'native' for none",
+    )
+    parser.add_argument("--class-names", help="a file with one class name per line")
+    parser.add_argument(
+        "--cam-layer", help="the Grad-CAM layer's name (default: the last Conv2d)"
+    )
     parser.add_argument("--n-images", type=int, help="correctly classified images")
     parser.add_argument(
         "--methods",
@@ -88,6 +138,13 @@ FIELD_OPTIONS = {
     "data": "--data",
     "labels_file": "--labels",
     "weights_path": "--weights",
+    "model": "--model",
+    "num_classes": "--num-classes",
+    "mean": "--mean",
+    "std": "--std",
+    "image_size": "--image-size",
+    "class_names_file": "--class-names",
+    "cam_layer": "--cam-layer",
     "n_images": "--n-images",
     "methods": "--methods",
     "attacks": "--attacks",
@@ -115,6 +172,12 @@ def config_from_args(
         "data": args.data,
         "labels_file": args.labels,
         "weights_path": args.weights,
+        "model": args.model,
+        "num_classes": args.num_classes,
+        "mean": args.mean,
+        "std": args.std,
+        "class_names_file": args.class_names,
+        "cam_layer": args.cam_layer,
         "studies": tuple(studies),
         "seed": args.seed,
         "device": args.device,
@@ -123,13 +186,14 @@ def config_from_args(
     }
     optional = {
         "n_images": args.n_images,
+        "image_size": args.image_size,
         "methods": args.methods,
         "attacks": args.attacks,
         "recovery_attacks": args.recovery_attacks,
         "extra_attacks": tuple(args.extra_attacks) if args.extra_attacks else None,
     }
     overrides.update({k: v for k, v in optional.items() if v is not None})
-    if args.preset != "shapes":
+    if args.preset != "shapes" or args.model is not None:
         overrides.setdefault("n_images", min(overrides.get("n_images", 16), 16))
     return (
         BenchmarkConfig.full(**overrides) if args.full else BenchmarkConfig(**overrides)
@@ -141,12 +205,13 @@ def main(
     studies: Sequence[str] = STUDIES,
     description: str = "Run the paper's evaluations.",
     default_out: str = "results/benchmark",
+    prog: str | None = None,
 ) -> int:
     """Parse ``argv``, run the studies, write the outputs; returns an exit code."""
     from captum_contrastive.pipeline.report import write_outputs
-    from captum_contrastive.pipeline.runner import run_benchmark
+    from captum_contrastive.pipeline.runner import load_preset, run_benchmark
 
-    parser = build_parser(description, default_out)
+    parser = build_parser(description, default_out, prog)
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
@@ -156,7 +221,14 @@ def main(
         parser.error(option_error(error))
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    run = run_benchmark(config)
+    try:
+        preset = load_preset(config)
+    except (ValueError, OSError) as error:
+        parser.error(f"the model and data cannot be used: {option_error(error)}")
+    try:
+        run = run_benchmark(config, preset)
+    except LayerNotFoundError as error:
+        parser.error(option_error(error))
     run.timings["total"] = time.perf_counter() - start
     paths = write_outputs(run)
     print(f"wrote {paths['report']} ({run.timings['total']:.0f} s)")

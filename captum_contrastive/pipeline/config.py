@@ -77,6 +77,29 @@ def parse_attack(text: str) -> tuple[str, FoolboxAttack]:
         raise ValueError(f"`extra_attacks` entry {text!r}: {error}") from error
 
 
+def _refuse_unless_model(config: BenchmarkConfig, names: tuple[str, ...]) -> None:
+    if config.model is not None:
+        return
+    given = [f"`{name}`" for name in names if getattr(config, name) is not None]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} apply to `model` (your own classifier), not to "
+            f"the {config.preset} preset"
+        )
+
+
+def _three_floats(name: str, values: Any, positive: bool) -> None:
+    if values is None:
+        return
+    ok = isinstance(values, tuple | list) and len(values) == 3
+    ok = ok and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
+    if not ok or (positive and any(v <= 0 for v in values)):
+        kind = "three positive numbers" if positive else "three numbers"
+        raise ValueError(f"`{name}` must be {kind} (R,G,B), got {values!r}")
+
+
 def _is_run_name(name: Any) -> bool:
     if name in ("fgsm", "bim"):
         return True
@@ -123,11 +146,24 @@ class BenchmarkConfig:
 
     Attributes:
         preset: ``"shapes"`` (offline default) or ``"imagenet-vgg16"``.
+        model: your classifier instead of a preset: ``torchvision:NAME``,
+            ``timm:NAME``, ``file.py:factory`` or ``package.module:factory``
+            (see :mod:`~captum_contrastive.presets.user_model`).
         data: for ImageNet, an ImageFolder directory or a directory of images with
             a label file; ``None`` uses the 20 foolbox sample photos.
         labels_file: labels of a flat image directory ``data`` (one label per
             line in sorted file order, or ``file label`` lines).
-        weights_path: a local weights file for the ImageNet model.
+        weights_path: a local weights file (``.pt``/``.pth``/``.safetensors``)
+            for ``model`` or the ImageNet preset.
+        num_classes: the class count passed to ``model``'s builder.
+        mean, std: the normalization ``model`` expects, three values each
+            (default: ImageNet's); a model that normalizes inside passes
+            ``(0, 0, 0)`` and ``(1, 1, 1)``.
+        image_size: resize and centre crop for ``model``'s images, or
+            ``"native"`` for none.
+        class_names_file: one class name per line, for ``model``.
+        cam_layer: the Grad-CAM layer's name in ``model`` (default: the last
+            ``nn.Conv2d``).
         n_images: correctly classified images attacked and explained.
         n_multi_images: multi-object images for the class-discriminativity study.
         methods: keys of :data:`~captum_contrastive.methods.METHODS`.
@@ -173,9 +209,16 @@ class BenchmarkConfig:
     """
 
     preset: str = "shapes"
+    model: str | None = None
     data: str | None = None
     labels_file: str | None = None
     weights_path: str | None = None
+    num_classes: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    image_size: int | str = 224
+    class_names_file: str | None = None
+    cam_layer: str | None = None
     n_images: int = 80
     n_multi_images: int = 60
     methods: tuple[str, ...] = DEFAULT_METHODS
@@ -220,6 +263,9 @@ class BenchmarkConfig:
             "control_runs",
             "class_methods",
             "fractions",
+            "extra_attacks",
+            "mean",
+            "std",
         ):
             value = getattr(self, name)
             if isinstance(value, list):
@@ -295,19 +341,35 @@ class BenchmarkConfig:
                 )
 
     def _check_preset_options(self) -> None:
-        if self.preset == "shapes":
-            given = [
-                f"`{name}`"
-                for name in ("data", "labels_file", "weights_path")
-                if getattr(self, name) is not None
-            ]
-            if given:
-                raise ValueError(
-                    f"{', '.join(given)} do not apply to the shapes preset (its "
-                    "model and data are built in); use preset='imagenet-vgg16'"
-                )
+        if self.model is not None:
+            self._check_model_options()
+        elif self.preset == "shapes":
+            _refuse_unless_model(self, ("data", "labels_file", "weights_path"))
+        _refuse_unless_model(
+            self, ("num_classes", "mean", "std", "class_names_file", "cam_layer")
+        )
         if self.labels_file is not None and self.data is None:
             raise ValueError("`labels_file` needs `data`, the image directory")
+
+    def _check_model_options(self) -> None:
+        from captum_contrastive.presets.user_model import WEIGHT_SUFFIXES, ModelSpec
+
+        if self.preset != "shapes":
+            raise ValueError("give either `model` or `preset`, not both")
+        ModelSpec.parse(self.model)
+        for name in ("mean", "std"):
+            _three_floats(name, getattr(self, name), positive=name == "std")
+        if self.num_classes is not None:
+            _positive_int("num_classes", self.num_classes, minimum=2)
+        if self.image_size != "native":
+            _positive_int("image_size", self.image_size, minimum=8)
+        for name in ("weights_path", "data", "labels_file", "class_names_file"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).exists():
+                raise ValueError(f"`{name}` {value} does not exist")
+        weights = self.weights_path
+        if weights is not None and Path(weights).suffix not in WEIGHT_SUFFIXES:
+            raise ValueError(f"`weights_path` {weights} must end in {WEIGHT_SUFFIXES}")
 
     def _check_device(self) -> None:
         try:
@@ -353,7 +415,9 @@ class BenchmarkConfig:
         return [f.name for f in fields(cls)]
 
     def method_settings(self) -> MethodSettings:
-        return MethodSettings(self.ig_steps, self.smoothgrad_samples)
+        return MethodSettings(
+            self.ig_steps, self.smoothgrad_samples, cam_layer=self.cam_layer
+        )
 
     def attack_runs(self) -> dict[str, FoolboxAttack]:
         """The attack runs, by name (``cw-k0``, ``cw-k5``, ``fgsm``, ``bim``, and

@@ -37,6 +37,8 @@ __all__ = ["BenchmarkRun", "load_preset", "run_benchmark"]
 
 def load_preset(config: BenchmarkConfig, multi_object: bool = False) -> Preset:
     """The preset named by ``config.preset`` on ``config.device``."""
+    if config.model is not None:
+        return _user_preset(config)
     if config.preset == "shapes":
         from captum_contrastive.presets.shapes_model import shapes_preset
 
@@ -52,6 +54,33 @@ def load_preset(config: BenchmarkConfig, multi_object: bool = False) -> Preset:
         device=config.device,
         labels_file=config.labels_file,
     )
+
+
+def _user_preset(config: BenchmarkConfig) -> Preset:
+    from captum_contrastive.presets.imagenet import IMAGENET_MEAN, IMAGENET_STD
+    from captum_contrastive.presets.user import user_preset
+
+    return user_preset(
+        config.model,
+        config.weights_path,
+        config.data,
+        config.labels_file,
+        num_classes=config.num_classes,
+        mean=config.mean or IMAGENET_MEAN,
+        std=config.std or IMAGENET_STD,
+        image_size=config.image_size,
+        class_names_file=config.class_names_file,
+        device=config.device,
+    )
+
+
+def _check_methods_apply(config: BenchmarkConfig, model: nn.Module) -> None:
+    """Methods that need something of the model (a Grad-CAM layer) fail now,
+    before any work, with an error naming the option."""
+    from captum_contrastive.methods import cam_layer
+
+    if {"layer_gradcam", "guided_gradcam"} & set(config.methods):
+        cam_layer(model, config.cam_layer)
 
 
 @dataclass
@@ -176,7 +205,7 @@ def _multi_object(run: BenchmarkRun, data: RunData, preset: Preset | None) -> No
     config = run.config
     if "class" not in config.studies:
         return
-    if preset is None and config.preset != "shapes":
+    if preset is None and (config.model is not None or config.preset != "shapes"):
         return
     multi = preset or load_preset(config, multi_object=True)
     context = StageContext.for_preset(
@@ -227,6 +256,7 @@ def run_benchmark(
         )
     run.preset = {"name": preset.name, "description": preset.description}
     run.class_names = list(preset.class_names)
+    _check_methods_apply(config, context.model)
     run.data = data = _shared_data(run, context)
     data.attacks = _attack_runs(run, context, data)
     prepare_controls(data)

@@ -236,7 +236,7 @@ def load_classifier(
         if num_classes is not None:
             kwargs["num_classes"] = num_classes
         model = _build(model_name, weights=None, **kwargs)
-        _load_strict(model, state_dict, model_name, weights_path)
+        _load_strict(model, state_dict, f"torchvision {model_name!r}", weights_path)
     elif weights is not None:
         member = resolve_weights(model_name, weights)
         expected = len(member.meta.get("categories") or []) or None
@@ -392,9 +392,7 @@ def _load_strict(
             )
             if items
         )
-        raise ValueError(
-            f"checkpoint {path} does not fit torchvision {model_name!r}: {details}"
-        )
+        raise ValueError(f"checkpoint {path} does not fit {model_name}: {details}")
     model.load_state_dict(state_dict, strict=True)
 
 

@@ -229,6 +229,7 @@ def register_unit(cls: type[StudyUnit]) -> type[StudyUnit]:
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table; ``|`` inside a cell (``"saliency |abs|"``) is escaped."""
+
     def cell(value: Any) -> str:
         return str(value).replace("|", "\\|")
 

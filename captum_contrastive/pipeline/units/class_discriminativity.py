@@ -58,6 +58,9 @@ class ClassDiscriminativityUnit(StudyUnit):
             return StudyResult(self.name, "", {}, None, {"class": why})
         context, indices = multi
         items = [context.preset.dataset[i] for i in indices]
+        if not any(len(set(item.labels)) >= 2 for item in items):
+            why = "no image of the multi-object data has two or more labels"
+            return StudyResult(self.name, "", {}, None, {"class": why})
         result = class_discriminativity(
             context.model,
             torch.stack([item.image for item in items]).to(context.device),

@@ -1,0 +1,141 @@
+"""A preset from your model and your images, as the command line describes them."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torch import Tensor
+
+from captum_contrastive.presets.base import Preset
+from captum_contrastive.presets.image_folder import CenterCropTransform
+from captum_contrastive.presets.imagenet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    _check_labels,
+    _dataset,
+)
+from captum_contrastive.presets.user_model import ModelSpec, load_weights_file
+
+__all__ = [
+    "NativeSizeTransform",
+    "RandomWeightsWarning",
+    "image_transform",
+    "user_preset",
+]
+
+
+class RandomWeightsWarning(UserWarning):
+    """The model runs with random weights (no ``weights`` file was given)."""
+
+
+@dataclass(frozen=True)
+class NativeSizeTransform:
+    """The image as it is, scaled to ``[0, 1]`` (no resize, no crop)."""
+
+    def __call__(self, image: Image.Image) -> Tensor:
+        return TF.to_tensor(image)
+
+
+def image_transform(image_size: int | str) -> CenterCropTransform | NativeSizeTransform:
+    """Torchvision-style resize and centre crop to ``image_size``, or ``"native"``.
+
+    The shorter side is resized to ``round(image_size * 256 / 224)`` first, as in
+    ImageNet evaluation (256 then 224).
+    """
+    if image_size == "native":
+        return NativeSizeTransform()
+    size = int(image_size)
+    return CenterCropTransform(resize=round(size * 256 / 224), crop=size)
+
+
+def _class_names(path: str | Path | None, dataset: object, outputs: int) -> list[str]:
+    if path is not None:
+        names = [line.strip() for line in Path(path).read_text().splitlines()]
+        names = [name for name in names if name]
+        if len(names) != outputs:
+            raise ValueError(
+                f"`class_names_file` {path} has {len(names)} names but the model "
+                f"has {outputs} outputs"
+            )
+        return names
+    folders = getattr(dataset, "classes", None)
+    if folders is not None and len(folders) == outputs:
+        return list(folders)
+    return [f"class {i}" for i in range(outputs)]
+
+
+def user_preset(
+    model: str,
+    weights: str | Path | None = None,
+    data: str | Path | None = None,
+    labels_file: str | Path | None = None,
+    *,
+    num_classes: int | None = None,
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    image_size: int | str = 224,
+    class_names_file: str | Path | None = None,
+    device: str | torch.device = "cpu",
+) -> Preset:
+    """Your classifier and your images, ready for attacks and maps.
+
+    Args:
+        model (str): ``torchvision:NAME``, ``timm:NAME``, ``file.py:factory`` or
+            ``package.module:factory`` (see
+            :mod:`~captum_contrastive.presets.user_model`).
+        weights (str or Path, optional): a local ``.pt``/``.pth``/``.safetensors``
+            state dict; without it the model has random weights (warned).
+        data (str or Path, optional): an ImageFolder directory, or a flat
+            directory with ``labels_file``; default: the 20 foolbox ImageNet
+            samples.
+        labels_file (str or Path, optional): labels of a flat directory.
+        num_classes (int, optional): passed to the model builder.
+        mean, std (tuple of 3 floats): the normalization the model expects; a
+            model that normalizes inside passes ``(0, 0, 0)`` and ``(1, 1, 1)``.
+        image_size (int or ``"native"``): resize and centre crop, or none.
+        class_names_file (str or Path, optional): one class name per line.
+        device (str or torch.device): where the model runs.
+
+    Returns:
+        :class:`~captum_contrastive.presets.base.Preset` named by ``model``.
+
+    Examples::
+
+        >>> preset = user_preset("torchvision:resnet18", "resnet18.pt", "val/")
+    """
+    spec = ModelSpec.parse(model)
+    network = spec.build(num_classes)
+    if weights is not None:
+        load_weights_file(network, weights, str(spec))
+    else:
+        warnings.warn(
+            f"{spec} runs with random weights: pass `weights` for a trained model",
+            RandomWeightsWarning,
+            stacklevel=2,
+        )
+    network = network.to(device).eval()
+    dataset = _dataset(data, labels_file, image_transform(image_size))
+    with torch.no_grad():
+        outputs = int(network(dataset[0].image[None].to(device)).shape[-1])
+    _check_labels(dataset, outputs)
+    return Preset(
+        name=str(spec),
+        model=network,
+        mean=tuple(mean),
+        std=tuple(std),
+        class_names=_class_names(class_names_file, dataset, outputs),
+        dataset=dataset,
+        description=(
+            f"{spec} ({weights or 'random weights'}) on {len(dataset)} images "
+            f"from {data or 'the foolbox ImageNet samples'}, image size {image_size}"
+        ),
+        extra={
+            "model": str(spec),
+            "weights": None if weights is None else str(weights),
+        },
+    )
