@@ -30,6 +30,7 @@ from captum.attr import (
 from captum.log import log_usage
 from torch import Tensor, nn
 
+from captum_contrastive.attr import shared_forward
 from captum_contrastive.attr._inputs import (
     TensorOrTuple,
     as_tuple,
@@ -359,12 +360,22 @@ class ContrastiveAttribution(Attribution):
         m: Tensor,
         method_kwargs: dict[str, Any],
     ) -> tuple[Tensor, ...]:
-        maps_k = self._attribute_with_method(
-            inputs, inputs_tuple, k.tolist(), method_kwargs
+        # --- shared forward passes (captum_contrastive.attr.shared_forward) ---
+        # Saliency / InputXGradient / IntegratedGradients: one forward pass per
+        # (chunk of) scaled inputs for both classes; None means "run it twice".
+        shared = shared_forward.shared_gradient_maps(
+            self.method, inputs_tuple, k, m, method_kwargs
         )
-        maps_m = self._attribute_with_method(
-            inputs, inputs_tuple, m.tolist(), method_kwargs
-        )
+        if shared is not None:
+            maps_k, maps_m = shared
+        else:
+            maps_k = self._attribute_with_method(
+                inputs, inputs_tuple, k.tolist(), method_kwargs
+            )
+            maps_m = self._attribute_with_method(
+                inputs, inputs_tuple, m.tolist(), method_kwargs
+            )
+        # --- end shared forward passes ---
         maps = tuple(
             contrast_maps(
                 a_k,
