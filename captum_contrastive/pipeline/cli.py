@@ -6,13 +6,20 @@ import argparse
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from captum_contrastive.methods import LayerNotFoundError, registered_methods
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
 
-__all__ = ["build_parser", "config_from_args", "main", "option_error"]
+__all__ = [
+    "build_parser",
+    "config_from_args",
+    "main",
+    "option_error",
+    "resolve_settings",
+]
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -113,21 +120,33 @@ def build_parser(
         type=_names,
         help="attacks that get the perturbation-recovery study (default: cw)",
     )
-    parser.add_argument("--out", type=Path, default=Path(default_out))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="a .toml (or a run's config.json) setting any option by its config "
+        "field name; options given here win over the file",
+    )
+    parser.add_argument("--out", type=Path, help=f"default: {default_out}")
+    parser.add_argument("--seed", type=int, help="default: 0")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
         help="torch CPU threads (default 1: on small models more threads are "
         "slower, measured 14x slower with 2 on a 2-core machine)",
     )
     parser.add_argument(
-        "--full", action="store_true", help="more images and C&W steps (slower)"
+        "--full",
+        action="store_true",
+        default=None,
+        help="more images and C&W steps (slower)",
     )
     parser.add_argument(
-        "--no-progress", action="store_true", help="hide the progress bars"
+        "--no-progress",
+        action="store_false",
+        dest="progress",
+        default=None,
+        help="hide the progress bars",
     )
     return parser
 
@@ -153,6 +172,7 @@ FIELD_OPTIONS = {
     "seed": "--seed",
     "device": "--device",
     "out": "--out",
+    "threads": "--threads",
 }
 
 
@@ -164,10 +184,9 @@ def option_error(error: ValueError) -> str:
     return message
 
 
-def config_from_args(
-    args: argparse.Namespace, studies: Sequence[str]
-) -> BenchmarkConfig:
-    overrides = {
+def _option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line, by config field name."""
+    values = {
         "preset": args.preset,
         "data": args.data,
         "labels_file": args.labels,
@@ -178,26 +197,51 @@ def config_from_args(
         "std": args.std,
         "class_names_file": args.class_names,
         "cam_layer": args.cam_layer,
-        "studies": tuple(studies),
         "seed": args.seed,
         "device": args.device,
         "out": args.out,
-        "progress": not args.no_progress,
-    }
-    optional = {
+        "progress": args.progress,
         "n_images": args.n_images,
         "image_size": args.image_size,
         "methods": args.methods,
         "attacks": args.attacks,
         "recovery_attacks": args.recovery_attacks,
         "extra_attacks": tuple(args.extra_attacks) if args.extra_attacks else None,
+        "full": args.full,
+        "threads": args.threads,
     }
-    overrides.update({k: v for k, v in optional.items() if v is not None})
-    if args.preset != "shapes" or args.model is not None:
-        overrides.setdefault("n_images", min(overrides.get("n_images", 16), 16))
-    return (
-        BenchmarkConfig.full(**overrides) if args.full else BenchmarkConfig(**overrides)
-    )
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def resolve_settings(
+    args: argparse.Namespace, studies: Sequence[str], default_out: str
+) -> dict[str, Any]:
+    """Defaults, then ``--config``'s file, then the command line's options."""
+    from captum_contrastive.pipeline.config_file import read_config_file
+
+    values: dict[str, Any] = {"out": Path(default_out)}
+    if args.config is not None:
+        values.update(read_config_file(args.config))
+    values.update(_option_values(args))
+    if "studies" not in values or tuple(studies) != STUDIES:
+        values["studies"] = tuple(studies)
+    if values.get("preset", "shapes") != "shapes" or values.get("model") is not None:
+        values.setdefault("n_images", 16)
+    return values
+
+
+def config_from_args(
+    args: argparse.Namespace,
+    studies: Sequence[str],
+    default_out: str = "results/benchmark",
+) -> tuple[BenchmarkConfig, int]:
+    """The checked config and the thread count the command line asks for."""
+    values = resolve_settings(args, studies, default_out)
+    full, threads = values.pop("full", False), values.pop("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"`threads` must be at least 1, got {threads!r}")
+    config = BenchmarkConfig.full(**values) if full else BenchmarkConfig(**values)
+    return config, threads
 
 
 def main(
@@ -213,13 +257,11 @@ def main(
 
     parser = build_parser(description, default_out, prog)
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
     try:
-        config = config_from_args(args, studies)
-    except ValueError as error:
+        config, threads = config_from_args(args, studies, default_out)
+    except (TypeError, ValueError) as error:
         parser.error(option_error(error))
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     start = time.perf_counter()
     try:
         preset = load_preset(config)

@@ -318,6 +318,9 @@ def write_outputs(run: BenchmarkRun) -> dict[str, Path]:
             out / "records.json", _records(run), indent=None, default=_json_default
         )
         paths["csv"] = atomic_write_text(out / "summary.csv", _summary_csv(sections))
+        paths["config"] = atomic_write_json(
+            out / "config.json", run.config.to_dict(), default=_json_default
+        )
         paths["report"] = atomic_write_text(
             out / "report.md", _markdown(run, results, sections, verdicts, figures)
         )

@@ -44,6 +44,20 @@ def test_run_all_cli_on_the_shapes_preset(single_run) -> None:
     assert (tmp_path / "summary.csv").read_text().startswith("study,")
 
 
+def test_the_written_config_is_enough_to_rerun(single_run) -> None:
+    from captum_contrastive.pipeline.cli import build_parser, config_from_args
+    from captum_contrastive.pipeline.config import STUDIES
+
+    out, done = single_run
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = json.loads((out / "config.json").read_text())
+    args = build_parser("rerun", "elsewhere").parse_args(
+        ["--config", str(out / "config.json")]
+    )
+    config, _ = config_from_args(args, STUDIES, "elsewhere")
+    assert json.loads(json.dumps(config.to_dict())) == written
+
+
 def test_two_runs_at_once_on_one_folder_both_succeed(single_run, tmp_path) -> None:
     single = single_run[0]
     shared = tmp_path / "shared"
