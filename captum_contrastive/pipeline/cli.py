@@ -59,13 +59,13 @@ def build_parser(
     )
     parser.add_argument(
         "--data",
-        help="imagenet-vgg16: ImageFolder directory, or an image directory with "
-        "--labels; default: the 20 foolbox ImageNet samples",
+        help="--model or imagenet-vgg16: an ImageFolder directory, or an image "
+        "directory with --labels; default: the 20 foolbox ImageNet samples",
     )
     parser.add_argument(
         "--labels",
-        help="imagenet-vgg16 with a flat image directory: the label file (one label "
-        "per line in sorted file order, or 'file label' lines)",
+        help="with a flat --data directory: the label file (one label per line in "
+        "sorted file order, or 'file label' lines)",
     )
     parser.add_argument(
         "--model",
@@ -254,6 +254,7 @@ def main(
     """Parse ``argv``, run the studies, write the outputs; returns an exit code."""
     from captum_contrastive.pipeline.report import write_outputs
     from captum_contrastive.pipeline.runner import load_preset, run_benchmark
+    from captum_contrastive.pipeline.stages import NotEnoughImagesError
 
     parser = build_parser(description, default_out, prog)
     args = parser.parse_args(argv)
@@ -269,7 +270,7 @@ def main(
         parser.error(f"the model and data cannot be used: {option_error(error)}")
     try:
         run = run_benchmark(config, preset)
-    except LayerNotFoundError as error:
+    except (LayerNotFoundError, NotEnoughImagesError) as error:
         parser.error(option_error(error))
     run.timings["total"] = time.perf_counter() - start
     paths = write_outputs(run)

@@ -146,7 +146,8 @@ class BenchmarkConfig:
 
     Attributes:
         preset: ``"shapes"`` (offline default) or ``"imagenet-vgg16"``.
-        model: your classifier instead of a preset: ``torchvision:NAME``,
+        model: your classifier instead of a preset (``"shapes"``: the shapes
+            preset): ``torchvision:NAME``,
             ``timm:NAME``, ``file.py:factory`` or ``package.module:factory``
             (see :mod:`~captum_contrastive.presets.user_model`).
         data: for ImageNet, an ImageFolder directory or a directory of images with
@@ -271,6 +272,8 @@ class BenchmarkConfig:
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "out", Path(self.out))
+        if self.model == "shapes":
+            object.__setattr__(self, "model", None)
         self._check_names()
         self._check_sizes()
         self._check_attacks()

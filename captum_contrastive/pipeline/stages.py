@@ -33,6 +33,7 @@ from captum_contrastive.presets.base import ImageDataset, Preset
 
 __all__ = [
     "AttackedImages",
+    "NotEnoughImagesError",
     "Maps",
     "Selection",
     "StageContext",
@@ -109,6 +110,10 @@ class StageContext:
         )
 
 
+class NotEnoughImagesError(ValueError):
+    """Fewer images are classified correctly than ``n_images`` asks for."""
+
+
 @dataclass(frozen=True)
 class Selection:
     """The chosen dataset indices and the key they were chosen under."""
@@ -150,7 +155,7 @@ def select_correct(
             break
     bar.close()
     if len(chosen) < n_images:
-        raise ValueError(
+        raise NotEnoughImagesError(
             f"only {len(chosen)} of {len(dataset)} images are classified correctly; "
             f"`n_images`={n_images} cannot be met"
         )

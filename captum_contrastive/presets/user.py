@@ -114,7 +114,8 @@ def user_preset(
         load_weights_file(network, weights, str(spec))
     else:
         warnings.warn(
-            f"{spec} runs with random weights: pass `weights` for a trained model",
+            f"{spec} runs with random weights: pass a weights file (`--weights`) "
+            "for a trained model",
             RandomWeightsWarning,
             stacklevel=2,
         )

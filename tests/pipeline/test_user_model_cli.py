@@ -116,3 +116,29 @@ def test_bad_model_options_are_refused(options, named, tmp_path, capsys) -> None
         main([*options, "--out", str(tmp_path / "out")])
     assert stopped.value.code == 2
     assert named in capsys.readouterr().err
+
+
+def test_too_few_correct_images_is_a_usage_error(user_files, tmp_path, capsys):
+    from captum_contrastive.pipeline.cli import main
+
+    options = [
+        "--model", f"{user_files / 'my_model.py'}:build",
+        "--weights", str(user_files / "weights.pt"),
+        "--data", str(user_files / "images"),
+        "--labels", str(user_files / "labels.txt"),
+        "--image-size", "32",
+        "--n-images", "13",
+        "--methods", "saliency",
+        "--out", str(tmp_path / "out"),
+        "--no-progress",
+    ]  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        main(options)
+    assert stopped.value.code == 2
+    assert "--n-images" in capsys.readouterr().err
+
+
+def test_model_shapes_is_the_shapes_preset() -> None:
+    from captum_contrastive.pipeline.config import BenchmarkConfig
+
+    assert BenchmarkConfig(model="shapes").model is None
