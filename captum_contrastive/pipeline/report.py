@@ -15,7 +15,7 @@ from typing import Any
 from captum_contrastive.atomic_files import atomic_write_json, atomic_write_text
 from captum_contrastive.environment import library_versions
 from captum_contrastive.pipeline.cache import file_lock
-from captum_contrastive.pipeline.runner import BenchmarkRun
+from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
 from captum_contrastive.studies.verdicts import format_ci
@@ -107,6 +107,7 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
         results["skipped"] = skipped
     results["run"] = _run_info(run)
     results["verdicts"] = {v.key: v.to_json() for v in verdicts}
+    results["baseline_checks"] = [check.to_json() for check in run.baseline_checks]
     results["stage_keys"] = run.keys
     results["timings"] = dict(run.timings)
     return results
@@ -141,7 +142,8 @@ def _grid(run: BenchmarkRun) -> dict[str, Any]:
 
 
 def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
-    caveats = [c for section in sections for c in section.caveats]
+    caveats = [c.message() for c in run.baseline_checks if c.degenerate]
+    caveats += [c for section in sections for c in section.caveats]
     if run.config.preset == "shapes":
         caveats.append(
             "The shapes preset is a synthetic 32×32 world with a small VGG-style "
@@ -152,6 +154,30 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"Model and data: {run.preset['name']} ({run.preset['description']})."
         )
     return caveats
+
+
+def _baseline_section(run: BenchmarkRun) -> list[str]:
+    if not run.baseline_checks:
+        return []
+    rows = [
+        [
+            c.method,
+            c.twin,
+            f"{c.max_abs_difference:.2e}",
+            f"{c.max_abs_value:.2e}",
+            "DEGENERATE" if c.degenerate else "ok",
+        ]
+        for c in run.baseline_checks
+    ]
+    header = ["baseline", "degenerate twin", "max |diff|", "max |twin|", "check"]
+    return [
+        "## Baseline checks\n",
+        "Each Captum baseline that can silently turn into another method is "
+        "compared with that method on the first "
+        f"{min(BASELINE_CHECK_IMAGES, len(run.data.selection.indices))} images:\n",
+        table(header, rows),
+        "",
+    ]
 
 
 def _attacks_table(results: dict[str, Any]) -> str:
@@ -200,6 +226,7 @@ def _markdown(
             "",
         ]
     lines += ["## Attacks\n", _attacks_table(results), ""]
+    lines += _baseline_section(run)
     lines += [section.markdown for section in sections if section.markdown]
     lines.append("## Figures\n")
     lines += [

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 import captum_contrastive.metrics
 import captum_contrastive.studies
 from captum_contrastive.methods import build_methods
+from captum_contrastive.pipeline.baseline_checks import BaselineCheck, check_baselines
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
@@ -33,6 +34,9 @@ from captum_contrastive.pipeline.units import UNITS, RunData, StudyResult, Study
 from captum_contrastive.presets.base import Preset
 
 __all__ = ["BenchmarkRun", "load_preset", "run_benchmark"]
+
+#: Images on which each baseline is compared with its degenerate twin.
+BASELINE_CHECK_IMAGES = 4
 
 
 def load_preset(config: BenchmarkConfig, multi_object: bool = False) -> Preset:
@@ -93,6 +97,8 @@ class BenchmarkRun:
         results: each unit's :class:`StudyResult`, by unit name.
         data: the shared stages' outputs (images, attacks, maps).
         keys: every stage key of the run, by a readable name.
+        baseline_checks: Captum baselines compared with their degenerate twins
+            on the first images (:mod:`~captum_contrastive.pipeline.baseline_checks`).
         timings: seconds per stage.
         preset: name and description of the model and data.
     """
@@ -104,6 +110,7 @@ class BenchmarkRun:
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     preset: dict[str, str] = field(default_factory=dict)
+    baseline_checks: list[BaselineCheck] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
 
     @contextmanager
@@ -258,6 +265,15 @@ def run_benchmark(
     run.class_names = list(preset.class_names)
     _check_methods_apply(config, context.model)
     run.data = data = _shared_data(run, context)
+    with run.timed("baseline checks"):
+        few = slice(0, BASELINE_CHECK_IMAGES)
+        run.baseline_checks = check_baselines(
+            context.model,
+            data.images[few],
+            data.labels[few],
+            data.specs,
+            config.methods,
+        )
     data.attacks = _attack_runs(run, context, data)
     prepare_controls(data)
     requests = [r for unit in run.units for r in unit.maps_needed(data)]

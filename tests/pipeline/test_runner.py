@@ -59,6 +59,9 @@ def test_run_writes_every_output(written) -> None:
     assert {"select", "attack cw-k0", "attack bim", "study recovery"} <= set(
         results["stage_keys"]
     )
+    checks = results["baseline_checks"]
+    assert [c["method"] for c in checks] == ["guided_backprop"]
+    assert checks[0]["degenerate"] is False
     recovery = results["recovery"]["cw-k0"]
     assert ORACLE in recovery["methods"]
     assert ORACLE not in {row["method"] for row in recovery["comparisons"]}
@@ -66,6 +69,7 @@ def test_run_writes_every_output(written) -> None:
         assert not row["best"].startswith(ORACLE)
     report = (out / "report.md").read_text()
     assert "## Verdicts on the paper's claims" in report
+    assert "## Baseline checks" in report
     assert "random" in report and "κ=0" in report
     header = (out / "summary.csv").read_text().splitlines()[0]
     assert header == ",".join(SUMMARY_COLUMNS)
