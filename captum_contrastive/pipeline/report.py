@@ -77,6 +77,7 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "model": data.context.model_key,
         "data": data.context.data_key,
         "indices": data.selection.indices,
+        "unreadable": {str(k): v for k, v in data.selection.unreadable.items()},
         "methods": {
             name: {
                 "label": s.label,
@@ -143,6 +144,13 @@ def _grid(run: BenchmarkRun) -> dict[str, Any]:
 
 def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
     caveats = [c.message() for c in run.baseline_checks if c.degenerate]
+    unreadable = run.data.selection.unreadable
+    if unreadable:
+        first = "; ".join(list(unreadable.values())[:3])
+        caveats.append(
+            f"{len(unreadable)} image(s) of the scanned data could not be read and "
+            f"were skipped (listed in results.json run.unreadable): {first}"
+        )
     caveats += [c for section in sections for c in section.caveats]
     if run.config.preset == "shapes":
         caveats.append(

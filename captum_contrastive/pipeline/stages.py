@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from captum_contrastive.pipeline.fingerprint import (
     tensor_digest,
 )
 from captum_contrastive.presets.base import ImageDataset, Preset
+from captum_contrastive.presets.image_folder import ImageReadError
 
 __all__ = [
     "AttackedImages",
@@ -116,10 +117,49 @@ class NotEnoughImagesError(ValueError):
 
 @dataclass(frozen=True)
 class Selection:
-    """The chosen dataset indices and the key they were chosen under."""
+    """The chosen dataset indices, the key they were chosen under, and the images
+    of the scan that could not be read (index to the error)."""
 
     indices: list[int]
     key: StageKey
+    unreadable: dict[int, str] = field(default_factory=dict)
+
+
+def _load_readable(
+    dataset: ImageDataset, indices: list[int]
+) -> tuple[list[int], Tensor | None, Tensor | None, dict[int, str]]:
+    """The readable images of ``indices``; unreadable files are reported, not
+    raised, so one corrupt image does not abort a long scan."""
+    readable, items, unreadable = [], [], {}
+    for index in indices:
+        try:
+            items.append(dataset[index])
+        except ImageReadError as error:
+            unreadable[index] = str(error)
+            continue
+        readable.append(index)
+    if not items:
+        return readable, None, None, unreadable
+    images = torch.stack([item.image for item in items])
+    return readable, images, torch.tensor([item.label for item in items]), unreadable
+
+
+def _scan_shard(context: StageContext, cache: StageCache, shard: list[int]) -> dict:
+    """Which images of one scan shard are read and classified correctly."""
+    readable, images, labels, unreadable = _load_readable(context.preset.dataset, shard)
+
+    def compute(indices: list[int]) -> dict[str, Any]:
+        correct = dict.fromkeys(indices, False)
+        if images is not None:
+            with torch.no_grad():
+                logits = context.model(images.to(context.device))
+            hits = (logits.argmax(dim=1).cpu() == labels).tolist()
+            correct.update(zip(readable, hits, strict=True))
+        return {"correct": [correct[i] for i in indices], "unreadable": unreadable}
+
+    inputs = [] if images is None else [images, labels]
+    digest_of_inputs = tensor_digest([*inputs, torch.tensor(readable)])
+    return cache.load_or_compute(shard, compute, digest_of_inputs)
 
 
 def select_correct(
@@ -128,26 +168,22 @@ def select_correct(
     """The first ``n_images`` dataset indices that the model classifies correctly.
 
     The dataset is scanned in index order, shard by shard (cached), so the choice
-    does not depend on how the work is split.
+    does not depend on how the work is split. Images that cannot be read
+    (:class:`~captum_contrastive.presets.image_folder.ImageReadError`) are skipped
+    and listed in :attr:`Selection.unreadable`.
     """
     cache = StageCache(
-        context.cache_root, context.key("select", scan_shard_size=scan_shard_size)
+        context.cache_root,
+        context.key("select", scan_shard_size=scan_shard_size, layout=2),
     )
     dataset = context.preset.dataset
     chosen: list[int] = []
+    unreadable: dict[int, str] = {}
     bar = tqdm(total=n_images, desc="select correct", disable=not context.progress)
     for start in range(0, len(dataset), scan_shard_size):
         shard = list(range(start, min(start + scan_shard_size, len(dataset))))
-        images, labels, _ = load_images(dataset, shard)
-
-        def compute(
-            indices: list[int], images: Tensor = images, labels: Tensor = labels
-        ) -> dict[str, Any]:
-            with torch.no_grad():
-                logits = context.model(images.to(context.device))
-            return {"correct": (logits.argmax(dim=1).cpu() == labels).tolist()}
-
-        result = cache.load_or_compute(shard, compute, tensor_digest([images, labels]))
+        result = _scan_shard(context, cache, shard)
+        unreadable.update({int(k): v for k, v in result["unreadable"].items()})
         new = [i for i, ok in zip(shard, result["correct"], strict=True) if ok]
         chosen.extend(new[: n_images - len(chosen)])
         bar.update(min(len(new), bar.total - bar.n))
@@ -156,12 +192,12 @@ def select_correct(
     bar.close()
     if len(chosen) < n_images:
         raise NotEnoughImagesError(
-            f"only {len(chosen)} of {len(dataset)} images are classified correctly; "
-            f"`n_images`={n_images} cannot be met"
+            f"only {len(chosen)} of {len(dataset)} images are classified correctly "
+            f"({len(unreadable)} could not be read); `n_images`={n_images} cannot "
+            "be met"
         )
-    return Selection(
-        chosen, StageKey("selection", {"select": cache.key.digest, "n": n_images})
-    )
+    key = StageKey("selection", {"select": cache.key.digest, "n": n_images})
+    return Selection(chosen, key, unreadable)
 
 
 def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:

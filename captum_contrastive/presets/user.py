@@ -12,7 +12,7 @@ from PIL import Image
 from torch import Tensor
 
 from captum_contrastive.presets.base import Preset
-from captum_contrastive.presets.image_folder import CenterCropTransform
+from captum_contrastive.presets.image_folder import CenterCropTransform, ImageReadError
 from captum_contrastive.presets.imagenet import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -51,6 +51,19 @@ def image_transform(image_size: int | str) -> CenterCropTransform | NativeSizeTr
         return NativeSizeTransform()
     size = int(image_size)
     return CenterCropTransform(resize=round(size * 256 / 224), crop=size)
+
+
+def _probe_image(dataset: object, image_size: int | str) -> Tensor:
+    """An input of the data's shape, for counting the model's outputs (the first
+    readable image when the size is native)."""
+    if image_size != "native":
+        return torch.zeros(1, 3, int(image_size), int(image_size))
+    for index in range(len(dataset)):
+        try:
+            return dataset[index].image[None]
+        except ImageReadError:
+            continue
+    raise ValueError("`data` has no readable image")
 
 
 def _class_names(path: str | Path | None, dataset: object, outputs: int) -> list[str]:
@@ -122,7 +135,8 @@ def user_preset(
     network = network.to(device).eval()
     dataset = _dataset(data, labels_file, image_transform(image_size))
     with torch.no_grad():
-        outputs = int(network(dataset[0].image[None].to(device)).shape[-1])
+        probe = _probe_image(dataset, image_size).to(device)
+        outputs = int(network(probe).shape[-1])
     _check_labels(dataset, outputs)
     return Preset(
         name=str(spec),

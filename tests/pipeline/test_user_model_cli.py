@@ -142,3 +142,37 @@ def test_model_shapes_is_the_shapes_preset() -> None:
     from captum_contrastive.pipeline.config import BenchmarkConfig
 
     assert BenchmarkConfig(model="shapes").model is None
+
+
+def test_an_unreadable_image_is_skipped_and_reported(user_files, tmp_path):
+    from captum_contrastive.pipeline.config import BenchmarkConfig
+    from captum_contrastive.pipeline.report import write_outputs
+    from captum_contrastive.pipeline.runner import load_preset, run_benchmark
+
+    images = tmp_path / "images"
+    shutil.copytree(user_files / "images", images)
+    (images / "img00.png").write_bytes(b"not a png")
+    config = BenchmarkConfig(
+        model=f"{user_files / 'my_model.py'}:build",
+        weights_path=str(user_files / "weights.pt"),
+        data=str(images),
+        labels_file=str(user_files / "labels.txt"),
+        image_size=32,
+        mean=MEAN,
+        std=STD,
+        n_images=4,
+        methods=("saliency",),
+        attacks=("bim",),
+        studies=("adversarial",),
+        n_resamples=50,
+        out=tmp_path / "out",
+        progress=False,
+    )
+    run = run_benchmark(config, load_preset(config))
+    assert list(run.data.selection.unreadable) == [0]
+    assert 0 not in run.data.selection.indices
+    write_outputs(run)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "img00.png" in results["run"]["unreadable"]["0"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "1 image(s) of the scanned data could not be read" in report
