@@ -210,8 +210,23 @@ def perturb_top_pixels(
     return _replace(adversarial, replacement, mask)
 
 
+class PerImageCurve:
+    """What a curve of per-image correctness over fractions has: its length
+    (images) and its accuracy curve. Needs ``indices`` and ``correct``."""
+
+    indices: np.ndarray
+    correct: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def accuracy(self) -> np.ndarray:
+        """The accuracy curve ``(F,)``: the mean of :attr:`correct` over images."""
+        return self.correct.mean(axis=0)
+
+
 @dataclass(frozen=True)
-class RecoveryCurve:
+class RecoveryCurve(PerImageCurve):
     r"""Per-image results of :func:`recovery_curve`.
 
     Attributes:
@@ -237,13 +252,6 @@ class RecoveryCurve:
     auc: np.ndarray
     mean_accuracy: np.ndarray
     protocol: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.indices.shape[0])
-
-    def accuracy(self) -> np.ndarray:
-        """The accuracy curve ``(F,)``: the mean of :attr:`correct` over images."""
-        return self.correct.mean(axis=0)
 
     def records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per image (keys ``index``, ``auc``,

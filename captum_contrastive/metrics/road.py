@@ -62,7 +62,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from captum_contrastive.devices import model_device
-from captum_contrastive.metrics.perturbation import _check_fractions, trapezoid_auc
+from captum_contrastive.metrics.perturbation import (
+    PerImageCurve,
+    _check_fractions,
+    trapezoid_auc,
+)
 from captum_contrastive.metrics.ranking import (
     TIE_BREAK_PURPOSE,
     IndicesLike,
@@ -300,7 +304,7 @@ def noisy_linear_imputation(
 
 
 @dataclass(frozen=True)
-class RoadCurve:
+class RoadCurve(PerImageCurve):
     r"""Per-image results of :func:`road_curve`.
 
     Attributes:
@@ -333,13 +337,6 @@ class RoadCurve:
     base_probability: np.ndarray | None = None
     probability_auc: np.ndarray | None = None
     protocol: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.indices.shape[0])
-
-    def accuracy(self) -> np.ndarray:
-        """The accuracy curve ``(F,)``: the mean of :attr:`correct` over images."""
-        return self.correct.mean(axis=0)
 
     def records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per image (``index``, ``auc``, ``base_correct``,
