@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -242,6 +241,3 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 def percent(value: float | None) -> str:
     """``value`` as a percentage, ``n/a`` when missing."""
     return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
-
-
-Render = Callable[[StudyResult, Path], ReportSection]

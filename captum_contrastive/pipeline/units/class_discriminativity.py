@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 
-from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.units.base import (
     ReportSection,
     RunData,
@@ -121,8 +120,3 @@ class ClassDiscriminativityUnit(StudyUnit):
         found = claim_filtering_effect(result.summary)
         text = f"{found['evidence']}. Rule: {found['rule']}."
         return Verdict(1, CLAIM_KEY, found["claim"], found["verdict"], found, text)
-
-
-def multi_object_key(context: Any, indices: list[int]) -> StageKey:
-    """The identity of the multi-object images (for the study's key)."""
-    return context.key("multi_object", indices=indices)
