@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -65,6 +66,7 @@ __all__ = [
     "ALL",
     "FIXED_CONTRAST_SUFFIX",
     "KNOWN_FAILING_CONTROL",
+    "MEAN",
     "MEASURES",
     "RANDOM_PURPOSE",
     "SANITY_THRESHOLD",
@@ -85,6 +87,8 @@ __all__ = [
 MEASURES = ("spearman", "spearman_abs", "ssim", "iou")
 #: The cascading step that randomises every parameterized layer.
 ALL = "all"
+#: The cascading "step" that averages, per image, over every reported step.
+MEAN = "mean"
 #: Appended to a contrastive method's name for its fixed-contrast entry.
 FIXED_CONTRAST_SUFFIX = " (fixed contrast)"
 #: The method Adebayo et al. (2018) found insensitive to the weights.
@@ -392,6 +396,8 @@ def _randomization_test(
                 records.setdefault(key, {}).update(
                     {_measure(test, k, step): v.tolist() for k, v in values.items()}
                 )
+    if test == "cascading":
+        _add_step_means(records, test, [s for s in steps if s != "0"])
     result = SanityResult(
         test,
         data.indices,
@@ -399,9 +405,29 @@ def _randomization_test(
         steps,
         records,
         changed,
-        protocol=_protocol(test, data, steps=steps),
+        protocol=_protocol(test, data, steps=steps, mean_over=_MEAN_OVER),
     )
     return _summarise(result, n_resamples, data.seed)
+
+
+_MEAN_OVER = (
+    "'@mean': per image, the mean over the reported cascading steps (1, ..., "
+    "depth and 'all'; step 0 excluded) of the measure, NaN steps left out"
+)
+
+
+def _add_step_means(
+    records: dict[str, dict[str, list[float]]], test: str, steps: list[str]
+) -> None:
+    """Add ``<test>_<measure>@mean``: per image, the mean over ``steps``."""
+    for measures in records.values():
+        for measure in MEASURES:
+            rows = [measures[_measure(test, measure, s)] for s in steps]
+            values = np.asarray(rows, dtype=np.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(values, axis=0)
+            measures[_measure(test, measure, MEAN)] = mean.tolist()
 
 
 def cascading_randomization(
@@ -602,11 +628,19 @@ class SanityRule:
     at or above it, and is **inconclusive** otherwise (the CI straddles the
     threshold, or fewer than 2 non-NaN images).
 
-    Default: ``cascading_spearman_abs@all < 0.5``. Why:
+    Default: ``cascading_spearman_abs@mean < 0.5``. Why:
 
-    - ``@all``: with every layer randomised nothing learned is left, so a map
-      that still resembles the trained model's map is explained by the input and
-      the architecture, not by the model (Adebayo et al., 2018);
+    - ``@mean``: per image, the similarity averaged over the cascade's steps
+      (``@1``, ..., ``@depth``, ``@all``). Adebayo et al. (2018) found GuidedBP
+      insensitive to randomising the *top* layers: its maps stay nearly the same
+      while the class-specific layers are destroyed, and only change once the
+      low-level filters go. A rule on ``@all`` alone misses that: on a shallow
+      network the last step changes every method's maps (measured on the shapes
+      preset, 32 images: GuidedBP ``@all`` 0.29, but ``@1`` to ``@6`` 0.96 to
+      0.81). The mean over the steps weighs the top layers as the cascade
+      does, so it depends on the depth, which is recorded. With the default depth
+      (6 steps and ``all``) GuidedBP scored 0.81, Saliency 0.38, Enhanced GBP
+      0.12 on those images;
     - ``spearman_abs``: rank correlation of ``|map|`` ignores sign flips, which
       randomisation causes even in maps whose structure stays the same; it is the
       harder test to pass;
@@ -614,8 +648,9 @@ class SanityRule:
       0.1 small, 0.3 medium, 0.5 large). Zero is not the right bar: two maps of
       the same image share its edges and object even when the models are
       unrelated (the random-network floor is above 0 for input-weighted methods).
-      A method whose maps after full randomisation still correlate at 0.5 or more
-      with the trained model's maps is, to a large extent, not about the model;
+      A method whose maps, averaged over the cascade, still correlate at 0.5 or
+      more with the trained model's maps is, to a large extent, not about the
+      model;
     - the upper CI end, not the mean: a pass must be shown, not just likely.
 
     GuidedBP (:data:`KNOWN_FAILING_CONTROL`) is the known-failing control: it
@@ -629,7 +664,7 @@ class SanityRule:
         control: the method expected to fail.
     """
 
-    measure: str = "cascading_spearman_abs@all"
+    measure: str = "cascading_spearman_abs@mean"
     threshold: float = SANITY_THRESHOLD
     control: str = KNOWN_FAILING_CONTROL
 

@@ -144,7 +144,7 @@ def test_class_independent_map_is_similar_under_any_randomization_and_fails(data
         np.testing.assert_allclose(values, 1.0, atol=1e-9)
     verdict = sanity_verdict(result)["input"]
     assert verdict.verdict == "fails"
-    assert "cascading_spearman_abs@all" in verdict.rule and "0.5" in verdict.rule
+    assert "cascading_spearman_abs@mean" in verdict.rule and "0.5" in verdict.rule
     logit = random_logit(
         model, images, targets, INDICES, {"input": INPUT_SPEC}, 0, 5, n_resamples=50
     )
@@ -167,6 +167,28 @@ def test_saliency_changes_more_when_every_layer_is_randomized(data):
     assert means["cascading_spearman_abs@all"] < means["cascading_spearman_abs@1"]
     assert means["cascading_ssim@all"] < means["cascading_ssim@1"]
     assert sanity_verdict(result)["saliency"].verdict == "passes"
+
+
+def test_step_mean_is_the_per_image_mean_over_the_reported_steps(data):
+    model, images, targets = data
+    result = cascading_randomization(
+        model,
+        images,
+        targets,
+        INDICES,
+        {"saliency": METHODS["saliency"]},
+        depth=2,
+        n_resamples=50,
+        include_unchanged=True,
+    )
+    records = result.records["saliency"]
+    for measure in MEASURES:
+        steps = np.array([records[f"cascading_{measure}@{s}"] for s in ("1", "2")])
+        steps = np.vstack([steps, records[f"cascading_{measure}@all"]])
+        np.testing.assert_allclose(
+            records[f"cascading_{measure}@mean"], np.nanmean(steps, axis=0)
+        )
+    assert "@mean" in result.protocol["mean_over"]
 
 
 def test_records_reproducible_and_independent_of_the_batch_split(data):
@@ -210,7 +232,7 @@ def test_summary_row_names(data):
     expected = [
         (method, f"cascading_{measure}@{step}")
         for method in methods
-        for step in ("1", "all")
+        for step in ("1", "all", "mean")
         for measure in ("spearman", "spearman_abs", "ssim", "iou")
     ]
     assert [row[:2] for row in cascading.summary_rows()] == expected
@@ -293,7 +315,7 @@ def _ci(low: float, high: float) -> dict:
 
 
 def test_verdict_rule_and_control():
-    measure = "cascading_spearman_abs@all"
+    measure = "cascading_spearman_abs@mean"
     result = _result(
         {
             "a": {measure: _ci(0.1, 0.4)},
