@@ -13,6 +13,8 @@ from captum_contrastive.plots.forest import plot_recovery_forest
 from captum_contrastive.plots.kappa import plot_kappa_sweep
 from captum_contrastive.plots.maps import plot_maps_grid
 from captum_contrastive.plots.recovery import plot_recovery_curves, plot_recovery_panels
+from captum_contrastive.plots.road import plot_road_curves, plot_road_gap
+from captum_contrastive.plots.sanity import plot_sanity_cascade, plot_sanity_examples
 from captum_contrastive.plots.saving import SavedFigure, interval, save_png_pdf
 from captum_contrastive.plots.style import (
     KNOWN_STYLES,
@@ -41,5 +43,9 @@ __all__ = [
     "plot_recovery_curves",
     "plot_recovery_forest",
     "plot_recovery_panels",
+    "plot_road_curves",
+    "plot_road_gap",
+    "plot_sanity_cascade",
+    "plot_sanity_examples",
     "save_png_pdf",
 ]

@@ -3,7 +3,9 @@
 Colours come from the colour-blind-safe Okabe–Ito and Paul Tol (muted) palettes.
 Fourteen base names have a fixed, hand-picked colour and marker; a signed method
 ranked by its magnitude (``"<name> |abs|"``) keeps its base colour and gets a
-dashed line and a hollow, different marker. Any other name gets a style from a
+dashed line and a hollow, different marker; a contrastive method's fixed-contrast
+entry of the sanity checks (``"<name> (fixed contrast)"``) keeps its base colour
+and marker and gets a dashed line. Any other name gets a style from a
 stable hash of the name, chosen among (colour, marker, line style) combinations
 that no fixed name uses, so a name's style never depends on which other names are
 in the run. Two unknown names can still share a style (the hash space has several
@@ -29,6 +31,7 @@ import matplotlib
 
 __all__ = [
     "ABS_SUFFIX",
+    "FIXED_CONTRAST_SUFFIX",
     "HIGHLIGHTED",
     "KNOWN_STYLES",
     "MethodStyle",
@@ -41,6 +44,8 @@ __all__ = [
 ]
 
 ABS_SUFFIX = " |abs|"
+#: As :data:`captum_contrastive.studies.sanity.FIXED_CONTRAST_SUFFIX`.
+FIXED_CONTRAST_SUFFIX = " (fixed contrast)"
 
 # Okabe & Ito (2008) and Paul Tol's "muted" scheme; both colour-blind safe.
 OKABE_ITO = {
@@ -145,6 +150,16 @@ def _abs_variant(base: MethodStyle) -> MethodStyle:
     )
 
 
+def _fixed_contrast_variant(base: MethodStyle) -> MethodStyle:
+    return MethodStyle(
+        label=base.label + FIXED_CONTRAST_SUFFIX,
+        color=base.color,
+        marker=base.marker,
+        linestyle=":" if base.linestyle == "--" else "--",
+        filled=base.filled,
+    )
+
+
 def _known() -> dict[str, MethodStyle]:
     styles = {name: MethodStyle(*spec) for name, spec in _BASE.items()}
     for name in list(styles):
@@ -181,13 +196,18 @@ def method_style(name: str) -> MethodStyle:
 
     Returns:
         :class:`MethodStyle`: the fixed style of a known name; for an unknown
-        ``"<base> |abs|"`` the (hashed) base style made dashed and hollow; for any
-        other name a stable hash-based style that no known name uses.
+        ``"<base> |abs|"`` the (hashed) base style made dashed and hollow; for
+        ``"<base> (fixed contrast)"`` the base style made dashed (dotted if the
+        base is dashed); for any other name a stable hash-based style that no
+        known name uses.
     """
     if name in KNOWN_STYLES:
         return KNOWN_STYLES[name]
     if name.endswith(ABS_SUFFIX) and name != ABS_SUFFIX:
         return _abs_variant(method_style(name[: -len(ABS_SUFFIX)]))
+    if name.endswith(FIXED_CONTRAST_SUFFIX) and name != FIXED_CONTRAST_SUFFIX:
+        base = method_style(name[: -len(FIXED_CONTRAST_SUFFIX)])
+        return _fixed_contrast_variant(base)
     return _hashed(name)
 
 
