@@ -9,11 +9,12 @@ python benchmarks/run_all.py --help
 import sys
 
 from captum_contrastive.pipeline.cli import main
+from captum_contrastive.pipeline.config import STUDIES
 
 if __name__ == "__main__":
     sys.exit(
         main(
-            studies=("recovery", "adversarial", "class", "localization"),
+            studies=STUDIES,
             description=__doc__.splitlines()[0],
             default_out="results/benchmark",
         )

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 ATTACK_FAMILIES = ("cw", "fgsm", "bim")
-STUDIES = ("recovery", "adversarial", "class", "localization")
+STUDIES = ("recovery", "adversarial", "class", "localization", "sanity", "road")
 PRESETS = ("shapes", "imagenet-vgg16")
 FILLS = ("mean", "zero", "blur", "clean")
 
@@ -192,7 +192,17 @@ class BenchmarkConfig:
         cw_steps, cw_binary_search_steps, cw_stepsize, cw_initial_const: C&W.
         fgsm_epsilon: FGSM L∞ radius (pixel units).
         bim_epsilon, bim_steps: BIM; the radius is chosen weak enough that a good
-            share of attacks fail (Adv_f).
+            share of attacks fail (Adv_f). ``bim_epsilon`` is the paper-style
+            fixed radius, unused when ``bim_calibrate_failure`` is set.
+        bim_calibrate_failure: instead of ``bim_epsilon``, choose BIM's radius
+            per model so that this share of its attacks fails (in ``(0, 1)``,
+            e.g. 0.5), by bisection on the first ``bim_calibration_images``
+            selected images (:func:`~captum_contrastive.attacks.calibrate_epsilon`);
+            ``None``: the fixed ``bim_epsilon``.
+        bim_calibration_images: the calibration subset: the first this many of
+            the selected images (all of them when ``n_images`` is smaller).
+        bim_calibration_bounds: the smallest and largest radius the calibration
+            tries (pixel units); a target beyond them gives that bound, flagged.
         ig_steps: Integrated-Gradients steps.
         smoothgrad_samples: SmoothGrad noisy samples per image.
         fractions: pixel fractions of the recovery curves.
@@ -207,6 +217,15 @@ class BenchmarkConfig:
         select_shard_size: images per forward pass when selecting correctly
             classified images.
         progress: tqdm progress bars.
+        sanity_images: clean images of the ``sanity`` study: the first of the
+            selection (all of it when ``n_images`` is smaller).
+        sanity_depth: cascading randomisation steps ``@1`` to ``@depth`` before
+            ``@all``; ``None``: every layer.
+        sanity_independent_layers: layers randomised one at a time, evenly
+            spaced from the logits to the input (``0``: none).
+        road_images: clean images of the ``road`` study: the first of the
+            selection (all of it when ``n_images`` is smaller).
+        road_fractions: removed pixel fractions of the ROAD curves.
     """
 
     preset: str = "shapes"
@@ -240,6 +259,9 @@ class BenchmarkConfig:
     fgsm_epsilon: float = 8 / 255
     bim_epsilon: float = 3 / 255
     bim_steps: int = 10
+    bim_calibrate_failure: float | None = None
+    bim_calibration_images: int = 32
+    bim_calibration_bounds: tuple[float, ...] = (1e-4, 32 / 255)
     ig_steps: int = 16
     smoothgrad_samples: int = 8
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
@@ -252,6 +274,11 @@ class BenchmarkConfig:
     shard_size: int = 32
     select_shard_size: int = 64
     progress: bool = True
+    sanity_images: int = 16
+    sanity_depth: int | None = 6
+    sanity_independent_layers: int = 4
+    road_images: int = 32
+    road_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
     def __post_init__(self) -> None:
         for name in (
@@ -264,9 +291,11 @@ class BenchmarkConfig:
             "control_runs",
             "class_methods",
             "fractions",
+            "road_fractions",
             "extra_attacks",
             "mean",
             "std",
+            "bim_calibration_bounds",
         ):
             value = getattr(self, name)
             if isinstance(value, list):
@@ -300,6 +329,23 @@ class BenchmarkConfig:
         if self.preset not in PRESETS:
             raise ValueError(f"`preset` must be one of {PRESETS}, got {self.preset!r}")
 
+    def _check_study_sizes(self) -> None:
+        _positive_int("sanity_images", self.sanity_images, minimum=2)
+        _positive_int("road_images", self.road_images, minimum=2)
+        _positive_int("sanity_independent_layers", self.sanity_independent_layers, 0)
+        if self.sanity_depth is not None:
+            _positive_int("sanity_depth", self.sanity_depth)
+        values = self.road_fractions
+        if (
+            not values
+            or any(not isinstance(f, int | float) or not 0 < f <= 1 for f in values)
+            or any(b <= a for a, b in zip(values, values[1:], strict=False))
+        ):
+            raise ValueError(
+                "`road_fractions` must be strictly increasing, in (0, 1], got "
+                f"{values!r}"
+            )
+
     def _check_sizes(self) -> None:
         _positive_int("n_images", self.n_images, minimum=2)
         _positive_int("n_multi_images", self.n_multi_images)
@@ -307,6 +353,7 @@ class BenchmarkConfig:
         _positive_int("shard_size", self.shard_size)
         _positive_int("select_shard_size", self.select_shard_size)
         _positive_int("grid_images", self.grid_images, minimum=0)
+        self._check_study_sizes()
         _positive_int("seed", self.seed, minimum=0)
         if self.seed >= 2**63:
             raise ValueError(f"`seed` must be below 2**63, got {self.seed}")
@@ -332,6 +379,7 @@ class BenchmarkConfig:
         _positive_float("cw_initial_const", self.cw_initial_const)
         _positive_float("fgsm_epsilon", self.fgsm_epsilon, maximum=1.0)
         _positive_float("bim_epsilon", self.bim_epsilon, maximum=1.0)
+        self._check_bim_calibration()
         extra = list(self.extra_attack_runs())
         for name in ("control_runs", "failure_run"):
             values = getattr(self, name)
@@ -342,6 +390,29 @@ class BenchmarkConfig:
                     f"`{name}` has {bad}, which are not attack run names "
                     "(cw-k<kappa>, fgsm, bim)"
                 )
+
+    def _check_bim_calibration(self) -> None:
+        share = self.bim_calibrate_failure
+        if share is not None and (
+            isinstance(share, bool)
+            or not isinstance(share, int | float)
+            or not 0 < share < 1
+        ):
+            raise ValueError(
+                "`bim_calibrate_failure` must be a share in (0, 1) (or None for "
+                f"the fixed `bim_epsilon`), got {share!r}"
+            )
+        _positive_int("bim_calibration_images", self.bim_calibration_images, 2)
+        bounds = self.bim_calibration_bounds
+        ok = isinstance(bounds, tuple) and len(bounds) == 2
+        ok = ok and all(
+            isinstance(b, int | float) and not isinstance(b, bool) for b in bounds
+        )
+        if not ok or not 0 < bounds[0] < bounds[1] <= 1:
+            raise ValueError(
+                "`bim_calibration_bounds` must be two radii 0 < low < high <= 1, "
+                f"got {bounds!r}"
+            )
 
     def _check_preset_options(self) -> None:
         if self.model is not None:
@@ -424,7 +495,11 @@ class BenchmarkConfig:
 
     def attack_runs(self) -> dict[str, FoolboxAttack]:
         """The attack runs, by name (``cw-k0``, ``cw-k5``, ``fgsm``, ``bim``, and
-        the extra κ of the sweep)."""
+        the extra κ of the sweep).
+
+        BIM has the radius ``bim_epsilon``; with ``bim_calibrate_failure`` set,
+        :func:`~captum_contrastive.pipeline.runner.run_benchmark` replaces it by
+        the calibrated one."""
         runs: dict[str, FoolboxAttack] = {}
         if "cw" in self.attacks:
             for kappa in dict.fromkeys((*self.kappas, *self.sweep_kappas)):

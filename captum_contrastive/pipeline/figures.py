@@ -17,6 +17,8 @@ __all__ = [
     "kappa_sweep_figures",
     "maps_grid_figures",
     "recovery_figures",
+    "road_figures",
+    "sanity_figures",
 ]
 
 
@@ -57,3 +59,17 @@ def maps_grid_figures(
 ) -> list[Path]:
     """Example maps of clean and attacked images."""
     return plots.plot_maps_grid(grid, class_names, out / "maps_grid").paths
+
+
+def sanity_figures(summary: dict[str, Any], out: Path) -> list[Path]:
+    """Similarity against the randomised depth, and example maps per step."""
+    cascade = plots.plot_sanity_cascade(summary, out / "sanity_cascading")
+    examples = plots.plot_sanity_examples(summary, out / "sanity_examples")
+    return cascade.paths + examples.paths
+
+
+def road_figures(summary: dict[str, Any], out: Path) -> list[Path]:
+    """ROAD MoRF and LeRF curves, and the gap per method."""
+    curves = plots.plot_road_curves(summary, out / "road_curves")
+    gap = plots.plot_road_gap(summary, out / "road_gap")
+    return curves.paths + gap.paths

@@ -40,6 +40,7 @@ __all__ = [
     "StageContext",
     "attack_images",
     "attack_settings",
+    "attribution_code",
     "load_images",
     "maps_for",
     "select_correct",
@@ -265,7 +266,7 @@ def attack_images(
 
 
 @functools.cache
-def _attribution_code() -> dict[str, str]:
+def attribution_code() -> dict[str, str]:
     """The code maps depend on: ours (digest) and Captum's and torch's versions."""
     import captum
 
@@ -318,7 +319,7 @@ def maps_for(
     key = context.key(
         "maps",
         method=spec.key(),
-        code=_attribution_code(),
+        code=attribution_code(),
         source=source.digest,
         condition=condition,
         seed=seed,

@@ -20,6 +20,8 @@ from captum_contrastive.pipeline.units.class_discriminativity import (
 )
 from captum_contrastive.pipeline.units.localization import LocalizationUnit
 from captum_contrastive.pipeline.units.recovery import RecoveryUnit
+from captum_contrastive.pipeline.units.road import RoadUnit
+from captum_contrastive.pipeline.units.sanity import SanityUnit
 
 __all__ = [
     "UNITS",
@@ -29,7 +31,9 @@ __all__ = [
     "MapRequest",
     "RecoveryUnit",
     "ReportSection",
+    "RoadUnit",
     "RunData",
+    "SanityUnit",
     "StudyResult",
     "StudyUnit",
     "SummaryRow",

@@ -1,0 +1,365 @@
+"""The sanity checks (Adebayo et al., 2018) as a unit: is each map about the model?
+
+On the first ``sanity_images`` selected clean images, every method of the run is
+compared with itself after model-parameter randomisation (cascading from the
+logits to ``sanity_depth`` and ``all``; independent, one layer at a time) and
+with the map of a random other class (RandomLogit, Sixt et al. 2020). The maps
+are computed here, on randomised copies of the model, not taken from the run's
+map store; the study key holds the methods' keys and the attribution code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from captum_contrastive.attr._targets import runner_up
+from captum_contrastive.methods import build_methods, compute_maps
+from captum_contrastive.metrics import bootstrap_ci
+from captum_contrastive.pipeline.stages import attribution_code
+from captum_contrastive.pipeline.units.base import (
+    ReportSection,
+    RunData,
+    StudyResult,
+    StudyUnit,
+    SummaryRow,
+    json_ready,
+    register_unit,
+    table,
+)
+from captum_contrastive.studies.sanity import (
+    ALL,
+    FIXED_CONTRAST_SUFFIX,
+    MEAN,
+    SanityResult,
+    SanityRule,
+    cascading_randomization,
+    independent_randomization,
+    parameterized_layers,
+    random_logit,
+    randomize_layers,
+    sanity_verdict,
+)
+from captum_contrastive.studies.verdicts import format_ci
+
+__all__ = ["SanityUnit", "evenly_spaced_layers"]
+
+#: Images whose maps are drawn in the example figure.
+EXAMPLE_IMAGES = 2
+#: The longest side of an example map stored in ``results.json``.
+EXAMPLE_SIZE = 64
+#: The study's name in ``summary.csv``.
+STUDY = "sanity"
+#: The ``method`` column of the runner-up change rows.
+RUNNER_UP = "runner-up class"
+
+
+def evenly_spaced_layers(names: list[str], count: int) -> list[str]:
+    """``count`` of ``names`` (ordered from the logits), evenly spaced, the first
+    and the last included; all of them when there are fewer.
+
+    Examples::
+
+        >>> evenly_spaced_layers(["fc", "c3", "c2", "c1", "c0"], 3)
+        ['fc', 'c2', 'c0']
+    """
+    if count <= 0 or not names:
+        return []
+    if count >= len(names):
+        return list(names)
+    if count == 1:
+        return [names[0]]
+    positions = np.linspace(0, len(names) - 1, count).round().astype(int)
+    return [names[p] for p in dict.fromkeys(positions.tolist())]
+
+
+def _stripped(result: SanityResult) -> dict[str, Any]:
+    """The result without its per-image records (those go to records.json)."""
+    values = result.to_json()
+    values.pop("records")
+    values.pop("runner_up_changed")
+    return values
+
+
+def _num_classes(model: nn.Module, image: Tensor) -> int:
+    with torch.no_grad():
+        return int(model(image[None]).shape[1])
+
+
+def _example_map(maps: Tensor) -> list:
+    """Channel sum of ``|map|``, at most :data:`EXAMPLE_SIZE` pixels a side,
+    scaled to ``[0, 1]`` per image."""
+    spatial = maps.detach().float().abs().sum(dim=1, keepdim=True).cpu()
+    height, width = spatial.shape[-2:]
+    scale = EXAMPLE_SIZE / max(height, width)
+    if scale < 1:
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        spatial = F.adaptive_avg_pool2d(spatial, size)
+    peak = spatial.flatten(1).amax(dim=1).clamp_min(1e-12)
+    return (spatial[:, 0] / peak[:, None, None]).numpy().round(4).tolist()
+
+
+@register_unit
+class SanityUnit(StudyUnit):
+    """Model-parameter randomisation, cascading and independent, and RandomLogit."""
+
+    name = "sanity"
+    results_key = "sanity"
+
+    def rule(self) -> SanityRule:
+        return SanityRule()
+
+    def settings(self) -> dict[str, Any]:
+        c = self.config
+        specs = build_methods(c.method_settings())
+        rule = self.rule()
+        return {
+            "images": c.sanity_images,
+            "depth": c.sanity_depth,
+            "independent_layers": c.sanity_independent_layers,
+            "methods": {m: specs[m].key() for m in c.methods},
+            "attribution_code": attribution_code(),
+            "rule": [rule.measure, rule.threshold, rule.control],
+            "batch_size": c.shard_size,
+            "seed": c.seed,
+            "n_resamples": c.n_resamples,
+            "examples": EXAMPLE_IMAGES,
+        }
+
+    def evaluate(self, data: RunData) -> StudyResult:
+        c = self.config
+        k = min(c.sanity_images, len(data.selection.indices))
+        model = data.context.model
+        images = data.images[:k].to(data.context.device)
+        targets, indices = data.labels[:k], data.selection.indices[:k]
+        specs = {m: data.specs[m] for m in c.methods}
+        common = dict(seed=c.seed, batch_size=c.shard_size, n_resamples=c.n_resamples)
+        tests = {
+            "cascading": cascading_randomization(
+                model, images, targets, indices, specs, depth=c.sanity_depth, **common
+            ),
+            "random_logit": random_logit(
+                model,
+                images,
+                targets,
+                indices,
+                specs,
+                num_classes=_num_classes(model, images[0]),
+                **common,
+            ),
+        }
+        names = [name for name, _ in parameterized_layers(model)]
+        layers = evenly_spaced_layers(names, c.sanity_independent_layers)
+        if layers:
+            tests["independent"] = independent_randomization(
+                model, images, targets, indices, specs, layers=layers, **common
+            )
+        rule = self.rule()
+        summary = {name: _stripped(result) for name, result in tests.items()}
+        summary["runner_up_changed"] = {
+            step: bootstrap_ci(
+                np.asarray(changed, dtype=np.float64), c.n_resamples, seed=c.seed
+            )
+            for step, changed in tests["cascading"].runner_up_changed.items()
+        }
+        summary["rule"] = {
+            "measure": rule.measure,
+            "threshold": rule.threshold,
+            "control": rule.control,
+            "text": rule.describe(),
+        }
+        summary["verdicts"] = {
+            m: v.to_json() for m, v in sanity_verdict(tests["cascading"], rule).items()
+        }
+        summary["examples"] = self._examples(data, model, images, targets, tests)
+        summary["settings"] = {"images": k, **self.settings()}
+        records = {
+            name: {
+                "records": result.records,
+                "runner_up_changed": result.runner_up_changed,
+            }
+            for name, result in tests.items()
+        }
+        return StudyResult(self.name, "", json_ready(summary), json_ready(records))
+
+    def _examples(
+        self,
+        data: RunData,
+        model: nn.Module,
+        images: Tensor,
+        targets: Tensor,
+        tests: dict[str, SanityResult],
+    ) -> dict[str, Any]:
+        """Maps of the first images: trained model, then a few cascading steps."""
+        cascade = tests["cascading"].steps
+        numbered = [s for s in cascade if s not in (ALL, "0")]
+        chosen = dict.fromkeys(
+            [numbered[0], numbered[len(numbered) // 2]] if numbered else []
+        )
+        steps = {"0": [], **{s: cascade[s] for s in chosen}, ALL: cascade[ALL]}
+        n = min(EXAMPLE_IMAGES, images.shape[0])
+        indices = data.selection.indices[:n]
+        models = {
+            s: randomize_layers(model, layers, self.config.seed)
+            for s, layers in steps.items()
+        }
+        maps: dict[str, list] = {}
+        for name in self.config.methods:
+            spec = data.specs[name]
+            per_step = []
+            for randomized in models.values():
+                contrast = None
+                if spec.contrastive:
+                    with torch.no_grad():
+                        contrast = runner_up(randomized(images[:n]), targets[:n])
+                found = compute_maps(
+                    spec,
+                    randomized,
+                    images[:n],
+                    targets[:n],
+                    indices,
+                    self.config.seed,
+                    contrast=contrast,
+                )
+                per_step.append(_example_map(found))
+            maps[name] = [[per_step[s][i] for s in range(len(steps))] for i in range(n)]
+        return {
+            "indices": list(indices),
+            "labels": targets[:n].tolist(),
+            "steps": list(steps),
+            "maps": maps,
+        }
+
+    def render(self, result: StudyResult, out: Path) -> ReportSection:
+        summary = result.summary
+        section = ReportSection()
+        if not summary:
+            return section
+        section.rows = _rows(summary)
+        section.markdown = "\n".join(
+            [
+                self._heading(summary),
+                self._verdict_table(summary),
+                self._independent_table(summary),
+                self._random_logit_table(summary),
+            ]
+        )
+        section.figures = self._figures(summary, out)
+        section.caveats += self._caveats(summary)
+        return section
+
+    def _heading(self, summary: dict[str, Any]) -> str:
+        settings = summary["settings"]
+        steps = list(summary["cascading"]["steps"])
+        layers = summary["cascading"]["layers"]
+        changed = summary["runner_up_changed"]
+        return (
+            "## Sanity checks: do the maps depend on the model? "
+            "(Adebayo et al., 2018)\n\n"
+            f"{settings['images']} clean images (the first of the selection). "
+            f"Cascading randomisation re-initialises the top K of the model's "
+            f"{len(layers)} parameterized layers, counted from the logits, for "
+            f"K = {', '.join(steps)} (the depth is bounded by `sanity_depth` = "
+            f"{settings['depth']}); each map is compared with the trained model's "
+            "map of the same image and class. Contrastive methods are shown twice: "
+            "with the randomised model's own runner-up as contrast, and with the "
+            "trained model's runner-up held fixed "
+            f"(`{FIXED_CONTRAST_SUFFIX.strip()}`). The runner-up class changed "
+            f"on {format_ci(changed.get('1'))} of the images at @1 and on "
+            f"{format_ci(changed.get(ALL))} at @all.\n\n"
+            f"**Rule:** {summary['rule']['text']}.\n"
+        )
+
+    def _verdict_table(self, summary: dict[str, Any]) -> str:
+        intervals = summary["cascading"]["intervals"]
+        rule = summary["rule"]["measure"]
+        base = rule.split("@")[0]
+        rows = []
+        for method, verdict in summary["verdicts"].items():
+            values = intervals[method]
+            rows.append(
+                [
+                    method,
+                    verdict["verdict"] + (" (control)" if verdict["control"] else ""),
+                    format_ci(values.get(rule)),
+                    format_ci(values.get(f"{base}@1")),
+                    format_ci(values.get(f"{base}@{ALL}")),
+                    format_ci(values.get(f"cascading_ssim@{MEAN}")),
+                    format_ci(values.get(f"cascading_iou@{MEAN}")),
+                ]
+            )
+        header = ["method", "verdict", rule, "@1", "@all", "ssim@mean", "iou@mean"]
+        return "\n" + table(header, rows) + "\n"
+
+    def _independent_table(self, summary: dict[str, Any]) -> str:
+        independent = summary.get("independent")
+        if not independent:
+            return ""
+        layers = list(independent["steps"])
+        rows = [
+            [method]
+            + [
+                format_ci(v.get(f"independent_spearman_abs@{layer}"))
+                for layer in layers
+            ]
+            for method, v in independent["intervals"].items()
+        ]
+        return (
+            "\nIndependent randomisation (one layer re-initialised, the others "
+            "trained), `spearman_abs`:\n\n" + table(["method"] + layers, rows) + "\n"
+        )
+
+    def _random_logit_table(self, summary: dict[str, Any]) -> str:
+        logit = summary["random_logit"]["intervals"]
+        measures = ["spearman", "spearman_abs", "ssim", "iou"]
+        rows = [
+            [method] + [format_ci(v.get(f"random_logit_{m}")) for m in measures]
+            for method, v in logit.items()
+        ]
+        return (
+            "\nRandomLogit (Sixt et al., 2020): the map of the explained class "
+            "against the map of a random other class (low: class-sensitive):\n\n"
+            + table(["method"] + measures, rows)
+            + "\n"
+        )
+
+    def _figures(self, summary: dict[str, Any], out: Path) -> dict[str, list[Path]]:
+        from captum_contrastive.pipeline import figures
+
+        return {"sanity": figures.sanity_figures(summary, out)}
+
+    def _caveats(self, summary: dict[str, Any]) -> list[str]:
+        caveats = [
+            "The sanity checks randomise the weights of the trained model; maps "
+            "that stay similar are explained by the input and the architecture "
+            "rather than by what the model learned. The depth and image count are "
+            f"bounded ({summary['settings']['images']} images, "
+            f"`sanity_depth` = {summary['settings']['depth']}) to keep the default "
+            "run short; raise them for a paper."
+        ]
+        control = summary["verdicts"].get(summary["rule"]["control"])
+        if control is not None and control["verdict"] != "fails":
+            caveats.append(
+                f"The known-failing control {control['method']} did not fail "
+                f"({control['verdict']}): the check lacks power on this model and "
+                "data, so no pass can be trusted."
+            )
+        return caveats
+
+
+def _rows(summary: dict[str, Any]) -> list[SummaryRow]:
+    rows = []
+    for test in ("cascading", "independent", "random_logit"):
+        for method, measures in summary.get(test, {}).get("intervals", {}).items():
+            for measure, interval in measures.items():
+                rows.append(SummaryRow(STUDY, "", method, measure, interval))
+    for step, interval in summary["runner_up_changed"].items():
+        rows.append(
+            SummaryRow(STUDY, "", RUNNER_UP, f"runner_up_changed@{step}", interval)
+        )
+    return rows

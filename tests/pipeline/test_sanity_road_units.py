@@ -1,0 +1,146 @@
+import csv
+import json
+
+import pytest
+import torch
+
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.report import write_outputs
+from captum_contrastive.pipeline.runner import run_benchmark
+from captum_contrastive.pipeline.units import road as road_unit
+from captum_contrastive.pipeline.units import sanity as sanity_unit
+from captum_contrastive.pipeline.units.road import random_maps
+from captum_contrastive.pipeline.units.sanity import evenly_spaced_layers
+from tests.fake_preset import fake_preset
+
+SMALL = dict(
+    n_images=4,
+    methods=("enhanced_gbp", "saliency", "guided_backprop"),
+    studies=("sanity", "road"),
+    sanity_images=4,
+    sanity_depth=1,
+    sanity_independent_layers=2,
+    road_images=4,
+    road_fractions=(0.25, 0.75),
+    n_resamples=50,
+    progress=False,
+    shard_size=2,
+)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sanity_road")
+    run = run_benchmark(BenchmarkConfig(out=out, **SMALL), fake_preset())
+    write_outputs(run)
+    return run, out
+
+
+def _rows(out) -> list[dict]:
+    with open(out / "summary.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_sanity_rows_follow_the_public_names(written) -> None:
+    _, out = written
+    rows = [r for r in _rows(out) if r["study"] == "sanity"]
+    measures = {(r["method"], r["measure"]) for r in rows}
+    for measure in ("spearman", "ssim", "iou"):
+        for step in ("1", "all", "mean"):
+            assert ("guided_backprop", f"cascading_{measure}@{step}") in measures
+        assert ("saliency", f"random_logit_{measure}") in measures
+        assert ("saliency", f"independent_{measure}@1.head") in measures
+    assert ("enhanced_gbp (fixed contrast)", "cascading_spearman@1") in measures
+    assert ("runner-up class", "runner_up_changed@all") in measures
+    for row in rows:
+        assert int(row["n"]) == 4
+
+
+def test_sanity_section_prints_the_rule_and_a_verdict_per_method(written) -> None:
+    _, out = written
+    report = (out / "report.md").read_text()
+    assert "## Sanity checks" in report
+    assert "passes if the 95% CI of cascading_spearman_abs@mean lies below 0.5" in (
+        report
+    )
+    results = json.loads((out / "results.json").read_text())
+    verdicts = results["sanity"]["verdicts"]
+    assert set(verdicts) == {
+        "enhanced_gbp",
+        "enhanced_gbp (fixed contrast)",
+        "saliency",
+        "guided_backprop",
+    }
+    assert verdicts["guided_backprop"]["control"]
+    for verdict in verdicts.values():
+        assert verdict["verdict"] in {"passes", "fails", "inconclusive"}
+        assert verdict["verdict"] in report
+    assert results["sanity"]["settings"]["depth"] == 1
+    assert list(results["sanity"]["cascading"]["steps"]) == ["1", "all"]
+    assert (out / "sanity_cascading.png").exists()
+    assert (out / "sanity_examples.pdf").exists()
+
+
+def test_road_rows_name_morf_and_lerf_with_a_random_baseline(written) -> None:
+    _, out = written
+    rows = [r for r in _rows(out) if r["study"] == "road"]
+    measures = {(r["method"], r["measure"]) for r in rows}
+    for method in ("enhanced_gbp", "saliency", "guided_backprop", "random"):
+        assert (method, "morf_auc") in measures
+        assert (method, "lerf_auc") in measures
+        assert (method, "lerf_minus_morf_auc") in measures
+        assert (method, "morf_accuracy@0.25") in measures
+    for row in rows:
+        low, high = float(row["ci_low"]), float(row["ci_high"])
+        assert low <= float(row["mean"]) <= high
+    report = (out / "report.md").read_text()
+    assert "## ROAD" in report and "gap LeRF − MoRF" in report
+    assert (out / "road_curves.png").exists() and (out / "road_gap.pdf").exists()
+
+
+def test_rerun_reuses_both_studies_and_a_new_depth_recomputes(written, monkeypatch):
+    run, out = written
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed a cached study")
+
+    monkeypatch.setattr(sanity_unit, "cascading_randomization", refuse)
+    monkeypatch.setattr(road_unit, "road_curve", refuse)
+    again = run_benchmark(run.config, fake_preset())
+    assert again.results["sanity"].summary == run.results["sanity"].summary
+    assert again.results["road"].summary == run.results["road"].summary
+    monkeypatch.undo()
+    deeper = run_benchmark(run.config.replace(sanity_depth=None), fake_preset())
+    steps = list(deeper.results["sanity"].summary["cascading"]["steps"])
+    assert steps[-1] == "all" and len(steps) > 2
+
+
+def test_evenly_spaced_layers_keep_the_ends() -> None:
+    names = ["fc", "c3", "c2", "c1", "c0"]
+    assert evenly_spaced_layers(names, 3) == ["fc", "c2", "c0"]
+    assert evenly_spaced_layers(names, 1) == ["fc"]
+    assert evenly_spaced_layers(names, 9) == names
+    assert evenly_spaced_layers(names, 0) == []
+
+
+def test_random_road_maps_depend_on_the_image_not_the_batch() -> None:
+    together = random_maps((3, 4, 4), [7, 2], seed=5)
+    alone = random_maps((3, 4, 4), [2], seed=5)
+    assert torch.equal(together[1], alone[0])
+    assert not torch.equal(together[0], together[1])
+    assert not torch.equal(random_maps((3, 4, 4), [2], seed=6), alone)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(sanity_images=1),
+        dict(sanity_depth=0),
+        dict(road_images=0),
+        dict(road_fractions=(0.5, 0.2)),
+        dict(sanity_independent_layers=-1),
+    ],
+)
+def test_study_sizes_are_checked(change) -> None:
+    with pytest.raises(ValueError, match=next(iter(change))):
+        BenchmarkConfig(**change)
