@@ -1,6 +1,11 @@
 """Foolbox 3 attacks as typed adapters returning :class:`AdversarialBatch`."""
 
 from captum_contrastive.attacks.batch import AdversarialBatch
+from captum_contrastive.attacks.calibration import (
+    CalibrationError,
+    EpsilonCalibration,
+    calibrate_epsilon,
+)
 from captum_contrastive.attacks.foolbox_attacks import (
     BIM,
     FGSM,
@@ -17,9 +22,12 @@ __all__ = [
     "FGSM",
     "PGDL2",
     "AdversarialBatch",
+    "CalibrationError",
     "CarliniWagnerL2",
+    "EpsilonCalibration",
     "FoolboxAttack",
     "build_attack",
+    "calibrate_epsilon",
     "model_device",
     "preserved_model_state",
     "register_attack",

@@ -46,6 +46,10 @@ def _image_size(text: str) -> int | str:
         ) from None
 
 
+#: The default of ``--bim-calibration-bounds``, as typed.
+_BIM_BOUNDS = ",".join(f"{b:.4g}" for b in BenchmarkConfig.bim_calibration_bounds)
+
+
 def build_parser(
     description: str, default_out: str, prog: str | None = None
 ) -> argparse.ArgumentParser:
@@ -121,6 +125,35 @@ def build_parser(
         help="attacks that get the perturbation-recovery study (default: cw)",
     )
     parser.add_argument(
+        "--bim-epsilon",
+        type=float,
+        help="BIM's fixed L-infinity radius in pixel units (default 3/255, the "
+        "paper's)",
+    )
+    parser.add_argument(
+        "--bim-calibrate-failure",
+        type=float,
+        metavar="SHARE",
+        help="instead of a fixed radius, calibrate BIM's per model so that this "
+        "share of its attacks fails (e.g. 0.5), by bisection on the first "
+        "--bim-calibration-images selected images; the chosen radius is recorded "
+        "in results.json",
+    )
+    parser.add_argument(
+        "--bim-calibration-images",
+        type=int,
+        metavar="K",
+        help="images of the BIM calibration subset (default "
+        f"{BenchmarkConfig.bim_calibration_images})",
+    )
+    parser.add_argument(
+        "--bim-calibration-bounds",
+        type=_floats,
+        metavar="LOW,HIGH",
+        help="the smallest and largest radius the BIM calibration tries "
+        f"(default {_BIM_BOUNDS})",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         help="a .toml (or a run's config.json) setting any option by its config "
@@ -169,6 +202,10 @@ FIELD_OPTIONS = {
     "attacks": "--attacks",
     "recovery_attacks": "--recovery-attacks",
     "extra_attacks": "--attack",
+    "bim_epsilon": "--bim-epsilon",
+    "bim_calibrate_failure": "--bim-calibrate-failure",
+    "bim_calibration_images": "--bim-calibration-images",
+    "bim_calibration_bounds": "--bim-calibration-bounds",
     "seed": "--seed",
     "device": "--device",
     "out": "--out",
@@ -207,6 +244,10 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         "attacks": args.attacks,
         "recovery_attacks": args.recovery_attacks,
         "extra_attacks": tuple(args.extra_attacks) if args.extra_attacks else None,
+        "bim_epsilon": args.bim_epsilon,
+        "bim_calibrate_failure": args.bim_calibrate_failure,
+        "bim_calibration_images": args.bim_calibration_images,
+        "bim_calibration_bounds": args.bim_calibration_bounds,
         "full": args.full,
         "threads": args.threads,
     }

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -14,8 +14,10 @@ from torch import Tensor, nn
 
 import captum_contrastive.metrics
 import captum_contrastive.studies
+from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.methods import build_methods
 from captum_contrastive.pipeline.baseline_checks import BaselineCheck, check_baselines
+from captum_contrastive.pipeline.bim_calibration import calibrate_bim
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
@@ -132,6 +134,18 @@ def _predict(model: nn.Module, device: torch.device, topk: int = 1):
     return predict
 
 
+def _calibrated_bim(
+    run: BenchmarkRun, context: StageContext, data: RunData, attack: FoolboxAttack
+) -> FoolboxAttack:
+    """BIM with the radius calibrated to ``bim_calibrate_failure``; the result is
+    recorded in ``run.keys["calibrate bim"]`` and ``data.extras["bim_calibration"]``."""
+    with run.timed("calibrate bim"):
+        calibrated = calibrate_bim(context, attack, data.selection, run.config)
+    run.keys["calibrate bim"] = calibrated.key.to_json()
+    data.extras["bim_calibration"] = calibrated.to_json()
+    return replace(attack, epsilon=calibrated.calibration.epsilon)
+
+
 def _attack_runs(
     run: BenchmarkRun, context: StageContext, data: RunData
 ) -> dict[str, AttackedImages]:
@@ -141,6 +155,8 @@ def _attack_runs(
     for name, attack in config.attack_runs().items():
         if name not in needed:
             continue
+        if name == "bim" and config.bim_calibrate_failure is not None:
+            attack = _calibrated_bim(run, context, data, attack)
         with run.timed(f"attack {name}"):
             attacks[name] = attack_images(
                 context, name, attack, data.selection, config.shard_size

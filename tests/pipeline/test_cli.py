@@ -101,3 +101,52 @@ def test_attack_strength_refuses_a_negative_image_count() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "--n-images" in done.stderr
+
+
+def test_bim_calibration_options_set_their_config_fields(tmp_path) -> None:
+    from captum_contrastive.pipeline.cli import build_parser, config_from_args
+    from captum_contrastive.pipeline.config import STUDIES
+
+    argv = [
+        "--bim-calibrate-failure",
+        "0.5",
+        "--bim-calibration-images",
+        "16",
+        "--bim-calibration-bounds",
+        "0.001,0.1",
+        "--bim-epsilon",
+        "0.02",
+    ]
+    args = build_parser("calibrate", "out").parse_args(argv)
+    config, _ = config_from_args(args, STUDIES)
+    assert config.bim_calibrate_failure == 0.5
+    assert config.bim_calibration_images == 16
+    assert config.bim_calibration_bounds == (0.001, 0.1)
+    assert config.bim_epsilon == 0.02
+    file = tmp_path / "run.toml"
+    file.write_text("bim-calibrate-failure = 0.25\nbim_calibration_images = 8\n")
+    args = build_parser("calibrate", "out").parse_args(["--config", str(file)])
+    config, _ = config_from_args(args, STUDIES)
+    assert (config.bim_calibrate_failure, config.bim_calibration_images) == (0.25, 8)
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["--bim-calibrate-failure", "1.5"], "--bim-calibrate-failure"),
+        (["--bim-calibration-images", "1"], "--bim-calibration-images"),
+        (["--bim-calibration-bounds", "0.2,0.1"], "--bim-calibration-bounds"),
+        (["--bim-epsilon", "0"], "--bim-epsilon"),
+    ],
+)
+def test_bad_bim_calibration_options_are_refused_naming_them(
+    argv, option, tmp_path, capsys
+) -> None:
+    from captum_contrastive.pipeline.cli import main
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--out", str(out), "--no-progress"])
+    assert stopped.value.code == 2
+    assert option in capsys.readouterr().err
+    assert not out.exists()

@@ -124,3 +124,35 @@ def test_a_registered_attack_runs_from_the_config() -> None:
     attack = config.attack_runs()["pgd_l2"]
     assert (attack.epsilon, attack.steps) == (0.5, 20)
     assert "pgd_l2" in config.main_runs() and "pgd_l2" in config.recovery_runs()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"bim_calibrate_failure": 0.0}, "bim_calibrate_failure"),
+        ({"bim_calibrate_failure": 1.0}, "bim_calibrate_failure"),
+        ({"bim_calibrate_failure": True}, "bim_calibrate_failure"),
+        ({"bim_calibrate_failure": "half"}, "bim_calibrate_failure"),
+        ({"bim_calibration_images": 1}, "bim_calibration_images"),
+        ({"bim_calibration_images": 4.0}, "bim_calibration_images"),
+        ({"bim_calibration_bounds": (0.1,)}, "bim_calibration_bounds"),
+        ({"bim_calibration_bounds": (0.2, 0.1)}, "bim_calibration_bounds"),
+        ({"bim_calibration_bounds": (0.0, 0.1)}, "bim_calibration_bounds"),
+        ({"bim_calibration_bounds": (0.1, 2.0)}, "bim_calibration_bounds"),
+        ({"bim_calibration_bounds": 0.1}, "bim_calibration_bounds"),
+    ],
+)
+def test_config_refuses_bad_bim_calibration_fields_naming_them(changes, field):
+    with pytest.raises(ValueError, match=f"`{field}`"):
+        BenchmarkConfig(**changes)
+
+
+def test_bim_keeps_the_fixed_paper_radius_unless_calibration_is_asked() -> None:
+    config = BenchmarkConfig()
+    assert config.bim_calibrate_failure is None
+    assert config.attack_runs()["bim"].epsilon == 3 / 255
+    calibrated = BenchmarkConfig(
+        bim_calibrate_failure=0.5, bim_calibration_bounds=[0.001, 0.1]
+    )
+    assert calibrated.bim_calibration_bounds == (0.001, 0.1)
+    assert calibrated.to_dict()["bim_calibrate_failure"] == 0.5
