@@ -1,7 +1,8 @@
 """The ``captum-contrastive`` command (also ``python -m captum_contrastive``).
 
 ``captum-contrastive run`` runs every study, as ``benchmarks/run_all.py`` does;
-``captum-contrastive recovery|adversarial|class|localization`` runs one study;
+``captum-contrastive recovery|adversarial|class|localization|sanity|road`` runs
+one study;
 ``captum-contrastive speed`` times the methods against Captum. Each takes
 ``--help``.
 """
@@ -13,10 +14,11 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "main"]
 
-#: Subcommand: (studies, description, default output folder).
-COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
+#: Subcommand: (studies, description, default output folder); ``None``: every
+#: study of :data:`~captum_contrastive.pipeline.config.STUDIES`.
+COMMANDS: dict[str, tuple[tuple[str, ...] | None, str, str]] = {
     "run": (
-        ("recovery", "adversarial", "class", "localization"),
+        None,
         "Run every study of the paper and write report.md.",
         "results/benchmark",
     ),
@@ -39,6 +41,16 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str, str]] = {
         ("localization",),
         "Share of each map's positive mass on the object.",
         "results/localization",
+    ),
+    "sanity": (
+        ("sanity",),
+        "Sanity checks: model-parameter randomisation and RandomLogit.",
+        "results/sanity",
+    ),
+    "road": (
+        ("road",),
+        "ROAD (remove and debias): MoRF and LeRF with noisy linear imputation.",
+        "results/road",
     ),
 }
 
@@ -68,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_usage(), file=sys.stderr)
         return 2
     from captum_contrastive.pipeline.cli import main as run_studies
+    from captum_contrastive.pipeline.config import STUDIES
 
     studies, description, out = COMMANDS[command]
+    studies = STUDIES if studies is None else studies
     return run_studies(rest, studies, description, out, f"captum-contrastive {command}")

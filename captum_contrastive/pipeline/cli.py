@@ -46,6 +46,15 @@ def _image_size(text: str) -> int | str:
         ) from None
 
 
+def _depth(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer or 'all': {text!r}") from None
+
+
 #: The default of ``--bim-calibration-bounds``, as typed.
 _BIM_BOUNDS = ",".join(f"{b:.4g}" for b in BenchmarkConfig.bim_calibration_bounds)
 
@@ -154,6 +163,29 @@ def build_parser(
         f"(default {_BIM_BOUNDS})",
     )
     parser.add_argument(
+        "--studies",
+        type=_names,
+        help=f"comma-separated, from: {', '.join(STUDIES)} (default: every study "
+        "of the command)",
+    )
+    parser.add_argument(
+        "--sanity-images",
+        type=int,
+        help="clean images of the sanity checks (default "
+        f"{BenchmarkConfig.sanity_images})",
+    )
+    parser.add_argument(
+        "--sanity-depth",
+        type=_depth,
+        help="cascading randomisation steps before 'all', or 'all' for every layer "
+        f"(default {BenchmarkConfig.sanity_depth})",
+    )
+    parser.add_argument(
+        "--road-images",
+        type=int,
+        help=f"clean images of ROAD (default {BenchmarkConfig.road_images})",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         help="a .toml (or a run's config.json) setting any option by its config "
@@ -161,6 +193,13 @@ def build_parser(
     )
     parser.add_argument("--out", type=Path, help=f"default: {default_out}")
     parser.add_argument("--seed", type=int, help="default: 0")
+    parser.add_argument(
+        "--sample-order",
+        choices=["random", "index"],
+        help="the order the first --n-images correctly classified images are "
+        "taken in: random (default: seeded, class-balanced when labels are "
+        "known) or index (dataset index order, as in earlier versions)",
+    )
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument(
         "--threads",
@@ -206,7 +245,12 @@ FIELD_OPTIONS = {
     "bim_calibrate_failure": "--bim-calibrate-failure",
     "bim_calibration_images": "--bim-calibration-images",
     "bim_calibration_bounds": "--bim-calibration-bounds",
+    "studies": "--studies",
+    "sanity_images": "--sanity-images",
+    "sanity_depth": "--sanity-depth",
+    "road_images": "--road-images",
     "seed": "--seed",
+    "sample_order": "--sample-order",
     "device": "--device",
     "out": "--out",
     "threads": "--threads",
@@ -235,6 +279,7 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         "class_names_file": args.class_names,
         "cam_layer": args.cam_layer,
         "seed": args.seed,
+        "sample_order": args.sample_order,
         "device": args.device,
         "out": args.out,
         "progress": args.progress,
@@ -250,8 +295,16 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         "bim_calibration_bounds": args.bim_calibration_bounds,
         "full": args.full,
         "threads": args.threads,
+        "studies": args.studies,
+        "sanity_images": args.sanity_images,
+        "road_images": args.road_images,
     }
-    return {k: v for k, v in values.items() if v is not None}
+    values = {k: v for k, v in values.items() if v is not None}
+    if args.sanity_depth is not None:
+        values["sanity_depth"] = (
+            None if args.sanity_depth == "all" else args.sanity_depth
+        )
+    return values
 
 
 def resolve_settings(
@@ -263,9 +316,16 @@ def resolve_settings(
     values: dict[str, Any] = {"out": Path(default_out)}
     if args.config is not None:
         values.update(read_config_file(args.config))
-    values.update(_option_values(args))
-    if "studies" not in values or tuple(studies) != STUDIES:
+    given = _option_values(args)
+    values.update(given)
+    if tuple(studies) != STUDIES:
+        if "studies" in given and tuple(given["studies"]) != tuple(studies):
+            raise ValueError(
+                f"`studies` {','.join(given['studies'])} cannot be chosen here: this "
+                f"command runs {','.join(studies)}; use `run --studies` instead"
+            )
         values["studies"] = tuple(studies)
+    values.setdefault("studies", tuple(studies))
     if values.get("preset", "shapes") != "shapes" or values.get("model") is not None:
         values.setdefault("n_images", 16)
     return values

@@ -150,3 +150,34 @@ def test_bad_bim_calibration_options_are_refused_naming_them(
     assert stopped.value.code == 2
     assert option in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_studies_and_study_size_options(tmp_path) -> None:
+    from captum_contrastive.pipeline.cli import build_parser, config_from_args
+    from captum_contrastive.pipeline.config import STUDIES
+
+    argv = ["--studies", "sanity,road", "--sanity-depth", "all"]
+    argv += ["--sanity-images", "8", "--road-images", "12"]
+    args = build_parser("run", "out").parse_args(argv)
+    config, _ = config_from_args(args, STUDIES)
+    assert config.studies == ("sanity", "road")
+    assert (config.sanity_depth, config.sanity_images, config.road_images) == (
+        None,
+        8,
+        12,
+    )
+    args = build_parser("run", "out").parse_args(["--sanity-depth", "3"])
+    assert config_from_args(args, STUDIES)[0].sanity_depth == 3
+    assert config_from_args(args, ("sanity",))[0].studies == ("sanity",)
+    args = build_parser("sanity", "out").parse_args(["--studies", "road"])
+    with pytest.raises(ValueError, match="this command runs sanity"):
+        config_from_args(args, ("sanity",))
+
+
+def test_an_unknown_study_is_refused_naming_the_option(tmp_path, capsys) -> None:
+    from captum_contrastive.pipeline.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--studies", "sanity,nope", "--out", str(tmp_path / "o")])
+    assert stopped.value.code == 2
+    assert "--studies" in capsys.readouterr().err
