@@ -91,6 +91,11 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "main_runs": [r for r in config.main_runs() if r in data.attacks],
         "recovery_runs": config.recovery_runs(),
         "cw_runs": {str(k): f"cw-k{k:g}" for k in config.sweep_kappas},
+        **(
+            {"bim_calibration": data.extras["bim_calibration"]}
+            if data.extras.get("bim_calibration")
+            else {}
+        ),
     }
 
 
@@ -151,6 +156,7 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"{len(unreadable)} image(s) of the scanned data could not be read and "
             f"were skipped (listed in results.json run.unreadable): {first}"
         )
+    caveats += _calibration_caveats(run.data.extras.get("bim_calibration"))
     caveats += [c for section in sections for c in section.caveats]
     if run.config.preset == "shapes":
         caveats.append(
@@ -162,6 +168,58 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"Model and data: {run.preset['name']} ({run.preset['description']})."
         )
     return caveats
+
+
+def _calibration_caveats(found: dict[str, Any] | None) -> list[str]:
+    if not found:
+        return []
+    caveats = [
+        f"BIM's radius was calibrated on the first {found['n_images']} evaluated "
+        "images, so the whole run's BIM failure share (Attacks table) can differ "
+        "from the calibration share."
+    ]
+    if not found["reached"]:
+        low, high = found["settings"]["low"], found["settings"]["high"]
+        bound = "lower" if found["status"] == "low_bound" else "upper"
+        caveats.append(
+            f"The BIM target failure share {found['target_failure']:.0%} was out "
+            f"of reach between the radii {low:.4g} and {high:.4g}: BIM used the "
+            f"{bound} bound, where {found['failure_share']:.0%} of the calibration "
+            "attacks failed."
+        )
+    if not found["monotone"]:
+        caveats.append(
+            "On the calibration subset the BIM failure share did not fall steadily "
+            "with the radius; the chosen radius is the evaluated one closest to the "
+            "target."
+        )
+    return caveats
+
+
+def _calibration_section(found: dict[str, Any] | None) -> list[str]:
+    """How BIM's radius was chosen, when it was calibrated."""
+    if not found:
+        return []
+    failed = round(found["failure_share"] * found["n_images"])
+    rows = [
+        [
+            f"{t['epsilon']:.5f}",
+            f"{t['epsilon'] * 255:.2f}",
+            f"{t['failed']}/{t['n']}",
+            f"{t['failure_share']:.0%}",
+        ]
+        for t in sorted(found["trace"], key=lambda t: t["epsilon"])
+    ]
+    return [
+        "### BIM radius calibration\n",
+        f"BIM's radius was calibrated so that {found['target_failure']:.0%} of its "
+        f"attacks fail: ε = {found['epsilon']:.5f} ({found['epsilon_255']:.2f}/255), "
+        f"at which {failed}/{found['n_images']} ({found['failure_share']:.0%}) of "
+        f"the calibration images' attacks failed (status {found['status']}). The "
+        "fixed `bim_epsilon` of the config is not used in this run.\n",
+        table(["ε", "ε·255", "failed", "failure share"], rows),
+        "",
+    ]
 
 
 def _baseline_section(run: BenchmarkRun) -> list[str]:
@@ -234,6 +292,7 @@ def _markdown(
             "",
         ]
     lines += ["## Attacks\n", _attacks_table(results), ""]
+    lines += _calibration_section(results["run"].get("bim_calibration"))
     lines += _baseline_section(run)
     lines += [section.markdown for section in sections if section.markdown]
     lines.append("## Figures\n")
@@ -269,6 +328,12 @@ def _protocol(results: dict[str, Any]) -> str:
             "protocol"
         ),
         "localization": results.get("localization", {}).get("protocol"),
+        "sanity": {
+            test: results["sanity"][test].get("protocol")
+            for test in ("cascading", "independent", "random_logit")
+            if test in results.get("sanity", {})
+        },
+        "road": results.get("road", {}).get("protocol"),
     }
     return (
         "```json\n" + json.dumps(protocol, indent=1, default=_json_default) + "\n```\n"

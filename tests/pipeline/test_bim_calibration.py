@@ -1,6 +1,8 @@
 """A run with bim_calibrate_failure calibrates BIM's radius, caches it, keys the BIM
 run by it and records it; a run without it is unchanged."""
 
+import json
+
 import pytest
 
 import captum_contrastive.pipeline.bim_calibration as stage
@@ -97,3 +99,22 @@ def test_a_rerun_reads_the_calibration_from_the_cache(runs, monkeypatch) -> None
     half = runs["half"]
     assert again.data.extras["bim_calibration"] == half.data.extras["bim_calibration"]
     assert again.keys["attack bim"] == half.keys["attack bim"]
+
+
+def test_report_and_results_show_the_calibration(runs, tmp_path) -> None:
+    from captum_contrastive.pipeline.report import write_outputs
+
+    run = runs["half"]
+    run.config = run.config.replace(out=tmp_path)
+    write_outputs(run)
+    recorded = run.data.extras["bim_calibration"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["run"]["bim_calibration"]["epsilon"] == recorded["epsilon"]
+    report = (tmp_path / "report.md").read_text()
+    assert "### BIM radius calibration" in report
+    assert f"ε = {recorded['epsilon']:.5f}" in report and "3/6 (50%)" in report
+    assert "calibrated on the first 6 evaluated images" in report
+    fixed = runs["fixed"]
+    fixed.config = fixed.config.replace(out=tmp_path / "fixed")
+    write_outputs(fixed)
+    assert "BIM radius calibration" not in (tmp_path / "fixed/report.md").read_text()
