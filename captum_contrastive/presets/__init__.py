@@ -17,6 +17,7 @@ from captum_contrastive.presets.image_folder import (
     ImageReadError,
     foolbox_imagenet_samples,
     read_label_file,
+    read_label_sets,
 )
 from captum_contrastive.presets.imagenet import (
     IMAGENET_MEAN,
@@ -56,6 +57,7 @@ __all__ = [
     "load_shapes_model",
     "load_state_dict_file",
     "read_label_file",
+    "read_label_sets",
     "shapes_preset",
     "train_shapes_model",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "foolbox_imagenet_samples",
     "load_image",
     "read_label_file",
+    "read_label_sets",
 ]
 
 IMAGE_EXTENSIONS = (
@@ -133,9 +134,13 @@ class ImageFilesDataset:
         transform: PIL image to ``[0, 1]`` tensor; default
             :class:`CenterCropTransform` (ImageNet's resize 256, crop 224).
         classes: optional class names, indexed by label.
+        label_sets: optional, every class present in each image (multi-label
+            data), its first entry the file's ``labels`` entry; they feed the
+            class-discriminativity study (``LabeledImage.labels``).
 
     Raises:
-        ValueError: no files, or not one non-negative integer label per file.
+        ValueError: no files, not one non-negative integer label per file, or
+            label sets that do not start with the file's label.
 
     Examples::
 
@@ -150,6 +155,7 @@ class ImageFilesDataset:
         labels: Sequence[int],
         transform: Transform | None = None,
         classes: Sequence[str] | None = None,
+        label_sets: Sequence[Sequence[int]] | None = None,
     ) -> None:
         if len(files) == 0:
             raise ValueError("no image files given")
@@ -161,6 +167,13 @@ class ImageFilesDataset:
         self.labels = [_label(value, f"label {i}") for i, value in enumerate(labels)]
         self.transform = transform or CenterCropTransform()
         self.classes = None if classes is None else list(classes)
+        self.label_sets = _label_sets(label_sets, self.labels)
+
+    def multi_label_indices(self) -> list[int]:
+        """The indices of images with two or more different labels."""
+        if self.label_sets is None:
+            return []
+        return [i for i, found in enumerate(self.label_sets) if len(set(found)) >= 2]
 
     @classmethod
     def from_label_file(
@@ -174,7 +187,8 @@ class ImageFilesDataset:
 
         Args:
             image_dir: a directory of image files (not searched recursively).
-            label_file: see :func:`read_label_file` for the two formats.
+            label_file: see :func:`read_label_sets` for the formats; lines with
+                several labels make a multi-label dataset.
             transform: as in the constructor.
             classes: as in the constructor.
 
@@ -186,8 +200,15 @@ class ImageFilesDataset:
             >>> val = ImageFilesDataset.from_label_file("val/", "val_labels.txt")
         """
         files = _image_files(Path(image_dir))
-        labels = read_label_file(label_file, [f.name for f in files])
-        return cls(files, labels, transform=transform, classes=classes)
+        sets = read_label_sets(label_file, [f.name for f in files])
+        multi = any(len(found) > 1 for found in sets)
+        return cls(
+            files,
+            [found[0] for found in sets],
+            transform=transform,
+            classes=classes,
+            label_sets=sets if multi else None,
+        )
 
     @property
     def num_classes(self) -> int | None:
@@ -204,11 +225,14 @@ class ImageFilesDataset:
         for path in self.files:
             stat = path.stat()
             files.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
-        return {
+        identity = {
             "files": files,
             "labels": list(self.labels),
             "transform": repr(self.transform),
         }
+        if self.label_sets is not None:
+            identity["label_sets"] = [list(found) for found in self.label_sets]
+        return identity
 
     def __getitem__(self, index: int) -> LabeledImage:
         i = operator.index(index)
@@ -218,7 +242,7 @@ class ImageFilesDataset:
         return LabeledImage(
             image=load_image(self.files[i], self.transform),
             label=label,
-            labels=(label,),
+            labels=(label,) if self.label_sets is None else self.label_sets[i],
         )
 
     def verify(self) -> None:
@@ -300,11 +324,28 @@ class ImageFolderDataset(ImageFilesDataset):
 
 
 def read_label_file(path: str | Path, file_names: Sequence[str]) -> list[int]:
+    """One label per image of ``file_names``: the first of each line's labels
+    (see :func:`read_label_sets` for the formats).
+
+    Examples::
+
+        >>> read_label_file("labels.txt", ["a.jpg", "b.jpg"])
+        [65, 970]
+    """
+    return [found[0] for found in read_label_sets(path, file_names)]
+
+
+def read_label_sets(
+    path: str | Path, file_names: Sequence[str]
+) -> list[tuple[int, ...]]:
     """Labels for ``file_names`` from a text file, in either of two formats.
 
     * One integer label per line, in the sorted order of the image file names
       (the ImageNet validation convention).
-    * ``<file name> <label>`` per line, in any order, one line per image.
+    * ``<file name> <label> [<label> ...]`` per line, in any order, one line per
+      image; several labels mark every class present in the image (multi-label
+      data). The labels are the line's trailing integers; the rest of the line,
+      with its words joined by single spaces, is the file name.
 
     Blank lines are ignored. Labels are class indices of the model (for
     torchvision ImageNet models: 0 to 999 in sorted WordNet-id order; the
@@ -323,8 +364,8 @@ def read_label_file(path: str | Path, file_names: Sequence[str]) -> list[int]:
 
     Examples::
 
-        >>> read_label_file("labels.txt", ["a.jpg", "b.jpg"])
-        [65, 970]
+        >>> read_label_sets("labels.txt", ["a.jpg", "b.jpg"])
+        [(65,), (970, 12)]
     """
     path = Path(path)
     if not path.is_file():
@@ -338,7 +379,7 @@ def read_label_file(path: str | Path, file_names: Sequence[str]) -> list[int]:
         raise ValueError(f"label file {path} is empty")
     widths = {len(line.split()) for _, line in lines}
     if widths == {1}:
-        labels = [_label(line, f"{path}, line {n}") for n, line in lines]
+        labels = [(_label(line, f"{path}, line {n}"),) for n, line in lines]
         if len(labels) != len(file_names):
             raise ValueError(
                 f"label file {path} has {len(labels)} labels but there are "
@@ -350,13 +391,17 @@ def read_label_file(path: str | Path, file_names: Sequence[str]) -> list[int]:
             f"label file {path} mixes lines with and without file names; use "
             "either one label per line or '<file name> <label>' on every line"
         )
-    by_name: dict[str, int] = {}
+    by_name: dict[str, tuple[int, ...]] = {}
     for n, line in lines:
-        name, value = line.rsplit(maxsplit=1)
+        name, values = _name_and_labels(line)
+        if not name:
+            raise ValueError(
+                f"label file {path}, line {n}: {line!r} has labels but no file name"
+            )
         name = os.path.basename(name)
         if name in by_name:
             raise ValueError(f"label file {path}, line {n}: {name!r} listed twice")
-        by_name[name] = _label(value, f"{path}, line {n}")
+        by_name[name] = tuple(_label(v, f"{path}, line {n}") for v in values)
     unlabelled = [f for f in file_names if f not in by_name]
     unknown = sorted(set(by_name) - set(file_names))
     if unlabelled or unknown:
@@ -420,6 +465,40 @@ def _image_files(directory: Path) -> list[Path]:
 
 def _image_files_recursive(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if _is_image(p))
+
+
+def _name_and_labels(line: str) -> tuple[str, list[str]]:
+    """Split ``<file name> <label> [<label> ...]``: the trailing integers are the
+    labels (at least the last word), the words before them the name."""
+    words = line.split()
+    first = len(words) - 1
+    while first > 1 and _is_integer(words[first - 1]):
+        first -= 1
+    return " ".join(words[:first]), words[first:]
+
+
+def _is_integer(word: str) -> bool:
+    return word.lstrip("-").isdigit()
+
+
+def _label_sets(
+    label_sets: Sequence[Sequence[int]] | None, labels: list[int]
+) -> list[tuple[int, ...]] | None:
+    if label_sets is None:
+        return None
+    if len(label_sets) != len(labels):
+        raise ValueError(
+            f"{len(label_sets)} label sets for {len(labels)} image files; need one each"
+        )
+    sets = []
+    for i, (found, label) in enumerate(zip(label_sets, labels, strict=True)):
+        values = tuple(_label(v, f"label set {i}") for v in found)
+        if not values or values[0] != label:
+            raise ValueError(
+                f"label set {i} {values} must start with the file's label {label}"
+            )
+        sets.append(values)
+    return sets
 
 
 def _label(value: object, where: str) -> int:

@@ -16,6 +16,7 @@ from tests.fake_preset import fake_preset
 from tests.tiny_models import images, small_cnn
 
 FAST = dict(
+    studies=("recovery", "adversarial", "class", "localization"),
     n_images=6,
     n_multi_images=4,
     methods=("enhanced_gbp", "saliency", "guided_backprop"),

@@ -14,6 +14,7 @@ from captum_contrastive.presets.image_folder import (
     foolbox_imagenet_samples,
     load_image,
     read_label_file,
+    read_label_sets,
 )
 
 SMALL = CenterCropTransform(resize=20, crop=16)
@@ -103,6 +104,31 @@ def test_labels_with_file_names_in_any_order(flat, tmp_path) -> None:
     labels.write_text("val/v3.png 9\nv1.jpg   5\nv2.png\t7\n")
     dataset = ImageFilesDataset.from_label_file(flat, labels, SMALL)
     assert dataset.labels == [5, 7, 9]
+    assert dataset.label_sets is None and dataset.multi_label_indices() == []
+    assert dataset[0].labels == (5,)
+
+
+def test_multi_label_lines_give_every_class_present(flat, tmp_path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("v3.png 9 4\nv1.jpg 5\nv2.png 7 7 2\n")
+    dataset = ImageFilesDataset.from_label_file(flat, labels, SMALL)
+    assert dataset.labels == [5, 7, 9]
+    assert dataset.label_sets == [(5,), (7, 7, 2), (9, 4)]
+    assert dataset[2].labels == (9, 4) and dataset[2].label == 9
+    assert dataset.multi_label_indices() == [1, 2]
+    assert read_label_sets(labels, ["v1.jpg", "v2.png", "v3.png"])[2] == (9, 4)
+    assert "label_sets" in dataset.identity()
+    spaced = tmp_path / "spaced.txt"
+    spaced.write_text("my 2.png 3 4\n")
+    assert read_label_sets(spaced, ["my 2.png"]) == [(3, 4)]
+
+
+def test_label_sets_must_start_with_the_label(flat) -> None:
+    files = sorted(flat.glob("*.png"))
+    with pytest.raises(ValueError, match="must start with the file's label 1"):
+        ImageFilesDataset(files, [1, 2], SMALL, label_sets=[(3, 1), (2,)])
+    with pytest.raises(ValueError, match="1 label sets for 2"):
+        ImageFilesDataset(files, [1, 2], SMALL, label_sets=[(1,)])
 
 
 @pytest.mark.parametrize(
@@ -117,6 +143,7 @@ def test_labels_with_file_names_in_any_order(flat, tmp_path) -> None:
         ("v1.jpg 5\nv2.png 7\nv3.png 9\nv4.png 1\n", r"not found \['v4.png'\]"),
         ("v1.jpg 5\nv1.jpg 6\nv3.png 9\n", "'v1.jpg' listed twice"),
         ("\n\n", "is empty"),
+        ("v1.jpg 5\n2 7\nv3.png 9\n", r"not found \['2'\]"),
     ],
 )
 def test_bad_label_files(flat, tmp_path, content, match) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from captum_contrastive.pipeline.stages import StageContext
 from captum_contrastive.pipeline.units.base import (
     ReportSection,
     RunData,
@@ -21,11 +23,46 @@ from captum_contrastive.pipeline.units.base import (
 from captum_contrastive.studies.class_discriminativity import class_discriminativity
 from captum_contrastive.studies.verdicts import claim_filtering_effect, format_ci
 
-__all__ = ["ClassDiscriminativityUnit"]
+__all__ = ["ClassDiscriminativityUnit", "ClassPairs"]
 
 CLAIM_KEY = "filtering_effect"
 CLAIM = "GuidedBP shares its filtering effect across classes"
 SUBJECT = "guided_backprop"
+#: :attr:`ClassPairs.kind` of images with several objects.
+MULTI_OBJECT = "multi-object images"
+#: :attr:`ClassPairs.kind` of a label file with several labels per image.
+MULTI_LABEL = "multi-label file"
+#: :attr:`ClassPairs.kind` of single-label data: the top-2 predicted classes.
+TOP2 = "top-2 stand-in"
+
+
+@dataclass(frozen=True)
+class ClassPairs:
+    """The images and the classes present in each, for claim 1.
+
+    Attributes:
+        context: the model and data the images come from.
+        indices: dataset indices of the images.
+        labels: per image, the classes whose maps are compared.
+        kind: :data:`MULTI_OBJECT`, :data:`MULTI_LABEL` or :data:`TOP2` (single-
+            label data: the true class and the model's runner-up, a stand-in for
+            two objects present in the image).
+    """
+
+    context: StageContext
+    indices: list[int]
+    labels: list[tuple[int, ...]]
+    kind: str
+
+    def key(self) -> dict[str, Any]:
+        """What the study's result depends on beyond the run's own keys."""
+        return {
+            "model": self.context.model_key,
+            "data": self.context.data_key,
+            "kind": self.kind,
+            "indices": self.indices,
+            "labels": [list(found) for found in self.labels],
+        }
 
 
 @register_unit
@@ -48,29 +85,30 @@ class ClassDiscriminativityUnit(StudyUnit):
         }
 
     def evaluate(self, data: RunData) -> StudyResult:
-        multi = data.extras.get("multi_object")
-        if multi is None:
+        pairs: ClassPairs | None = data.extras.get("class_pairs")
+        if pairs is None:
             why = "the data has no multi-object images (LabeledImage.labels)"
             return StudyResult(self.name, "", {}, None, {"class": why})
         if not self.methods():
             why = f"none of `class_methods` {list(self.config.class_methods)} is run"
             return StudyResult(self.name, "", {}, None, {"class": why})
-        context, indices = multi
-        items = [context.preset.dataset[i] for i in indices]
-        if not any(len(set(item.labels)) >= 2 for item in items):
-            why = "no image of the multi-object data has two or more labels"
+        context = pairs.context
+        if not any(len(set(found)) >= 2 for found in pairs.labels):
+            why = f"no image of the {pairs.kind} has two or more labels"
             return StudyResult(self.name, "", {}, None, {"class": why})
+        images = [context.preset.dataset[i].image for i in pairs.indices]
         result = class_discriminativity(
             context.model,
-            torch.stack([item.image for item in items]).to(context.device),
-            [item.labels for item in items],
-            indices,
+            torch.stack(images).to(context.device),
+            pairs.labels,
+            pairs.indices,
             methods=self.methods(),
             specs=data.specs,
             seed=self.config.seed,
             n_resamples=self.config.n_resamples,
         )
         records = result.pop("records")
+        result["pairs"] = pairs.kind
         return StudyResult(self.name, "", json_ready(result), json_ready(records))
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
@@ -95,9 +133,17 @@ class ClassDiscriminativityUnit(StudyUnit):
             ]
             for m, v in summary["methods"].items()
         ]
+        kind = summary.get("pairs", MULTI_OBJECT)
+        stand_in = (
+            "Single-label data: each image's true class is paired with the model's "
+            "runner-up, a stand-in for two objects present in the image.\n\n"
+            if kind == TOP2
+            else ""
+        )
         section.markdown = (
             f"## Class discriminativity (Fig. 1): {summary['n_pairs']} pairs from "
-            f"{summary['n_images']} multi-object images\n\n"
+            f"{summary['n_images']} images ({kind})\n\n"
+            + stand_in
             + table(["method", "binarized similarity", "top-10% IoU", "Avg-Diff"], rows)
             + "\n"
         )
@@ -119,4 +165,12 @@ class ClassDiscriminativityUnit(StudyUnit):
             )
         found = claim_filtering_effect(result.summary)
         text = f"{found['evidence']}. Rule: {found['rule']}."
+        if result.summary.get("pairs") == TOP2:
+            found["pairs"] = TOP2
+            text = (
+                "Evaluated on a stand-in: the data has one label per image, so "
+                "each image's true class is paired with the model's runner-up "
+                "(the top-2 classes), not with a second object present in the "
+                f"image. {text}"
+            )
         return Verdict(1, CLAIM_KEY, found["claim"], found["verdict"], found, text)

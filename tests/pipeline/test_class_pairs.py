@@ -1,0 +1,112 @@
+"""Claim 1 on data without multi-object images: a multi-label file feeds it, and
+single-label data uses the top-2 classes as a stand-in, said so in the report."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.report import write_outputs
+from captum_contrastive.pipeline.runner import run_benchmark
+from captum_contrastive.pipeline.units.class_discriminativity import (
+    MULTI_LABEL,
+    TOP2,
+)
+from captum_contrastive.presets.base import LabeledImage, Normalize, Preset
+from tests.fake_preset import fake_preset
+
+CLASS_ONLY = dict(
+    n_images=6,
+    n_multi_images=4,
+    methods=("guided_backprop", "saliency", "enhanced_gbp"),
+    studies=("class",),
+    attacks=("fgsm",),
+    control_runs=(),
+    recovery_attacks=(),
+    n_resamples=50,
+    grid_images=1,
+    progress=False,
+    shard_size=4,
+)
+
+
+class _MultiLabelled:
+    """A fake dataset with label sets, as a multi-label file gives."""
+
+    def __init__(self, base) -> None:
+        self.base = base
+        self.label_sets = [
+            (int(base.labels[i]), int(base.top3[i, 1])) if i % 2 else (int(label),)
+            for i, label in enumerate(base.labels)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> LabeledImage:
+        item = self.base[index]
+        return LabeledImage(item.image, item.label, labels=self.label_sets[index])
+
+    def multi_label_indices(self) -> list[int]:
+        return [i for i, found in enumerate(self.label_sets) if len(set(found)) > 1]
+
+
+def _run(tmp_path, preset: Preset):
+    run = run_benchmark(BenchmarkConfig(out=tmp_path, **CLASS_ONLY), preset)
+    write_outputs(run)
+    return run, json.loads((tmp_path / "results.json").read_text())
+
+
+def test_single_label_data_uses_the_top2_stand_in_and_says_so(tmp_path) -> None:
+    preset = fake_preset()
+    run, results = _run(tmp_path, preset)
+    summary = results["class_discriminativity"]
+    assert summary["pairs"] == TOP2 and summary["n_images"] == 4
+    pairs = run.data.extras["class_pairs"]
+    model = preset.pixel_model()
+    with torch.no_grad():
+        top2 = model(run.data.images[:4]).topk(2, dim=1).indices
+    assert pairs.labels == [tuple(row) for row in top2.tolist()]
+    verdict = results["verdicts"]["filtering_effect"]
+    assert verdict["verdict"] != "not evaluated" and verdict["pairs"] == TOP2
+    report = (tmp_path / "report.md").read_text()
+    assert "Evaluated on a stand-in" in report and "(top-2 stand-in)" in report
+
+
+def test_a_multi_label_dataset_feeds_claim_1(tmp_path) -> None:
+    preset = fake_preset()
+    preset.dataset = _MultiLabelled(preset.dataset)
+    run, results = _run(tmp_path, preset)
+    pairs = run.data.extras["class_pairs"]
+    assert pairs.kind == MULTI_LABEL
+    assert pairs.indices == [1, 3, 5, 7]
+    assert results["class_discriminativity"]["pairs"] == MULTI_LABEL
+    assert "stand-in" not in (tmp_path / "report.md").read_text()
+
+
+def test_the_pairs_are_part_of_the_class_study_key(tmp_path) -> None:
+    first, _ = _run(tmp_path / "a", fake_preset())
+    preset = fake_preset()
+    preset.dataset = _MultiLabelled(preset.dataset)
+    second, _ = _run(tmp_path / "a", preset)
+    assert first.keys["study class"] != second.keys["study class"]
+
+
+@pytest.fixture
+def unnamed_shapes_like() -> Preset:
+    preset = fake_preset()
+    preset.name = "shapes-like"
+    return preset
+
+
+def test_a_preset_not_named_shapes_never_gets_the_shapes_images(
+    tmp_path, unnamed_shapes_like
+) -> None:
+    run, _ = _run(tmp_path, unnamed_shapes_like)
+    context = run.data.extras["class_pairs"].context
+    assert context is run.data.context
+    assert isinstance(context.model[0], Normalize) and isinstance(
+        context.model, nn.Module
+    )
