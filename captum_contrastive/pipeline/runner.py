@@ -33,6 +33,12 @@ from captum_contrastive.pipeline.stages import (
     select_correct,
 )
 from captum_contrastive.pipeline.units import UNITS, RunData, StudyResult, StudyUnit
+from captum_contrastive.pipeline.units.class_discriminativity import (
+    MULTI_LABEL,
+    MULTI_OBJECT,
+    TOP2,
+    ClassPairs,
+)
 from captum_contrastive.presets.base import Preset
 
 __all__ = ["BenchmarkRun", "load_preset", "run_benchmark"]
@@ -224,19 +230,41 @@ def _evaluate(unit: StudyUnit, data: RunData) -> StudyResult:
     return StudyResult.from_json(cache.load_or_compute([], compute))
 
 
-def _multi_object(run: BenchmarkRun, data: RunData, preset: Preset | None) -> None:
+def _class_pairs(run: BenchmarkRun, data: RunData, preset: Preset | None) -> None:
+    """The images and class pairs of claim 1: a multi-object preset, the data's
+    multi-label file, or else the top-2 classes of the selected images."""
     config = run.config
     if "class" not in config.studies:
         return
-    if preset is None and (config.model is not None or config.preset != "shapes"):
-        return
-    multi = preset or load_preset(config, multi_object=True)
-    context = StageContext.for_preset(
-        multi, config.out / "cache", config.device, config.progress
-    )
-    indices = list(range(min(config.n_multi_images, len(multi.dataset))))
-    data.extras["multi_object"] = (context, indices)
-    data.extras["key class"] = {"model": context.model_key, "data": context.data_key}
+    if preset is None and data.context.preset.name == "shapes":
+        preset = load_preset(config, multi_object=True)
+    if preset is not None:
+        context = StageContext.for_preset(
+            preset, config.out / "cache", config.device, config.progress
+        )
+        indices = list(range(min(config.n_multi_images, len(preset.dataset))))
+        labels = [tuple(preset.dataset[i].labels) for i in indices]
+        pairs = ClassPairs(context, indices, labels, MULTI_OBJECT)
+    else:
+        pairs = _pairs_of_the_data(config, data)
+    data.extras["class_pairs"] = pairs
+    data.extras["key class"] = pairs.key()
+
+
+def _pairs_of_the_data(config: BenchmarkConfig, data: RunData) -> ClassPairs:
+    dataset = data.context.preset.dataset
+    multi_label = getattr(dataset, "multi_label_indices", None)
+    found = multi_label()[: config.n_multi_images] if callable(multi_label) else []
+    if found:
+        labels = [tuple(dataset.label_sets[i]) for i in found]
+        return ClassPairs(data.context, found, labels, MULTI_LABEL)
+    count = min(config.n_multi_images, len(data.selection.indices))
+    runner_up = data.extras["clean_runner_up"][:count].tolist()
+    labels = [
+        (int(label), int(other))
+        for label, other in zip(data.labels[:count].tolist(), runner_up, strict=True)
+    ]
+    return ClassPairs(data.context, data.selection.indices[:count], labels, TOP2)
 
 
 def run_benchmark(
@@ -258,7 +286,10 @@ def run_benchmark(
             named by ``config.preset``.
         multi_object_preset (Preset, optional): images with several labelled
             objects (``LabeledImage.labels``) for the class-discriminativity study;
-            default: the named preset's multi-object variant (shapes only).
+            default: the shapes preset's multi-object variant; for other data,
+            its multi-label images (a label file with several labels per line),
+            or else the top-2 classes of the selected images, reported as a
+            stand-in.
 
     Returns:
         :class:`BenchmarkRun`. Write it out with
@@ -298,7 +329,7 @@ def run_benchmark(
     for request, key in data.map_keys.items():
         name = f"maps {request.method} {request.condition} {request.run or ''}"
         run.keys[name.strip()] = {"digest": key.digest}
-    _multi_object(run, data, multi_object_preset)
+    _class_pairs(run, data, multi_object_preset)
     for unit in run.units:
         with run.timed(f"study {unit.name}"):
             run.results[unit.name] = _evaluate(unit, data)
