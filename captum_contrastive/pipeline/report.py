@@ -158,7 +158,7 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
         )
     caveats += _calibration_caveats(run.data.extras.get("bim_calibration"))
     caveats += [c for section in sections for c in section.caveats]
-    if run.config.preset == "shapes":
+    if run.preset.get("name") == "shapes":
         caveats.append(
             "The shapes preset is a synthetic 32×32 world with a small VGG-style "
             "model; results on ImageNet models may differ."

@@ -110,3 +110,10 @@ def test_a_preset_not_named_shapes_never_gets_the_shapes_images(
     assert isinstance(context.model[0], Normalize) and isinstance(
         context.model, nn.Module
     )
+
+
+def test_caveats_name_the_model_and_data_used(tmp_path) -> None:
+    _run(tmp_path, fake_preset())
+    report = (tmp_path / "report.md").read_text()
+    assert "synthetic 32×32" not in report
+    assert "Model and data: fake" in report
