@@ -27,6 +27,7 @@ from captum_contrastive.methods import (
     registered_methods,
 )
 from captum_contrastive.metrics import DEFAULT_FRACTIONS
+from captum_contrastive.pipeline.sample_order import SAMPLE_ORDERS
 
 __all__ = [
     "ATTACK_FAMILIES",
@@ -216,6 +217,12 @@ class BenchmarkConfig:
         shard_size: images per cached shard (attacks and maps).
         select_shard_size: images per forward pass when selecting correctly
             classified images.
+        sample_order: the order the selection takes the first ``n_images``
+            correctly classified images in: ``"random"`` (a seeded permutation,
+            class-balanced when the dataset knows its labels; any ``n_images``
+            is a fair sample) or ``"index"`` (dataset index order, as before;
+            for reproducing earlier numbers). See
+            :mod:`~captum_contrastive.pipeline.sample_order`.
         progress: tqdm progress bars.
         sanity_images: clean images of the ``sanity`` study: the first of the
             selection (all of it when ``n_images`` is smaller).
@@ -273,6 +280,7 @@ class BenchmarkConfig:
     out: Path = field(default_factory=lambda: Path("results/benchmark"))
     shard_size: int = 32
     select_shard_size: int = 64
+    sample_order: str = "random"
     progress: bool = True
     sanity_images: int = 16
     sanity_depth: int | None = 6
@@ -326,6 +334,11 @@ class BenchmarkConfig:
             )
         if self.fill not in FILLS:
             raise ValueError(f"`fill` must be one of {FILLS}, got {self.fill!r}")
+        if self.sample_order not in SAMPLE_ORDERS:
+            raise ValueError(
+                f"`sample_order` must be one of {SAMPLE_ORDERS}, got "
+                f"{self.sample_order!r}"
+            )
         if self.preset not in PRESETS:
             raise ValueError(f"`preset` must be one of {PRESETS}, got {self.preset!r}")
 

@@ -174,7 +174,13 @@ def _attack_runs(
 def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
     config = run.config
     with run.timed("select images"):
-        selection = select_correct(context, config.n_images, config.select_shard_size)
+        selection = select_correct(
+            context,
+            config.n_images,
+            config.select_shard_size,
+            config.sample_order,
+            config.seed,
+        )
     run.keys["select"] = selection.key.to_json()
     images, labels, masks = load_images(context.preset.dataset, selection.indices)
     data = RunData(

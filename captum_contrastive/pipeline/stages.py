@@ -29,6 +29,7 @@ from captum_contrastive.pipeline.fingerprint import (
     model_fingerprint,
     tensor_digest,
 )
+from captum_contrastive.pipeline.sample_order import SampleOrder
 from captum_contrastive.presets.base import ImageDataset, Preset
 from captum_contrastive.presets.image_folder import ImageReadError
 
@@ -116,14 +117,47 @@ class NotEnoughImagesError(ValueError):
     """Fewer images are classified correctly than ``n_images`` asks for."""
 
 
+#: How the "mean" recovery fill is measured (recorded with the selection).
+MEAN_COLOUR_RULE = (
+    "per-channel mean in pixel space over the readable images of the sample "
+    "order up to the last selected one (correctly classified or not), each image "
+    "weighted equally"
+)
+
+
 @dataclass(frozen=True)
 class Selection:
-    """The chosen dataset indices, the key they were chosen under, and the images
-    of the scan that could not be read (index to the error)."""
+    """The chosen dataset indices and how they were chosen.
+
+    Attributes:
+        indices: the chosen dataset indices, in selection order (the order they
+            come in :attr:`order`).
+        key: the key they were chosen under; it holds the order's rule, seed and
+            digest, and :attr:`mean_colour`.
+        unreadable: the images of the scanned part of the order that could not
+            be read (index to the error).
+        order: the sample order's rule in words
+            (:meth:`~captum_contrastive.pipeline.sample_order.SampleOrder.describe`).
+        mean_colour: the data's mean colour in pixel space, one value per
+            channel, measured as :data:`MEAN_COLOUR_RULE` says: the ``"mean"``
+            recovery fill.
+        mean_colour_images: how many images :attr:`mean_colour` was measured on.
+    """
 
     indices: list[int]
     key: StageKey
     unreadable: dict[int, str] = field(default_factory=dict)
+    order: str = "index: dataset index order"
+    mean_colour: tuple[float, ...] = ()
+    mean_colour_images: int = 0
+
+    def mean_colour_record(self) -> dict[str, Any]:
+        """The measured fill colour, for ``results.json``."""
+        return {
+            "value": list(self.mean_colour),
+            "images": self.mean_colour_images,
+            "rule": MEAN_COLOUR_RULE,
+        }
 
 
 def _load_readable(
@@ -145,8 +179,21 @@ def _load_readable(
     return readable, images, torch.tensor([item.label for item in items]), unreadable
 
 
+def _image_colours(indices: list[int], readable: list[int], images: Tensor | None):
+    """Each image's mean colour ``(len(indices), C)`` in float64, one image at a
+    time (so it does not depend on the shard), NaN rows for unreadable ones."""
+    channels = 3 if images is None else images.shape[1]
+    colours = torch.full((len(indices), channels), float("nan"), dtype=torch.float64)
+    if images is not None:
+        rows = {index: row for row, index in enumerate(indices)}
+        for image, index in zip(images, readable, strict=True):
+            colours[rows[index]] = image.to(torch.float64).mean(dim=(1, 2))
+    return colours
+
+
 def _scan_shard(context: StageContext, cache: StageCache, shard: list[int]) -> dict:
-    """Which images of one scan shard are read and classified correctly."""
+    """Which images of one scan shard are read and classified correctly, and
+    each one's mean colour."""
     readable, images, labels, unreadable = _load_readable(context.preset.dataset, shard)
 
     def compute(indices: list[int]) -> dict[str, Any]:
@@ -156,7 +203,11 @@ def _scan_shard(context: StageContext, cache: StageCache, shard: list[int]) -> d
                 logits = context.model(images.to(context.device))
             hits = (logits.argmax(dim=1).cpu() == labels).tolist()
             correct.update(zip(readable, hits, strict=True))
-        return {"correct": [correct[i] for i in indices], "unreadable": unreadable}
+        return {
+            "correct": [correct[i] for i in indices],
+            "unreadable": unreadable,
+            "colour": _image_colours(indices, readable, images),
+        }
 
     inputs = [] if images is None else [images, labels]
     digest_of_inputs = tensor_digest([*inputs, torch.tensor(readable)])
@@ -164,30 +215,70 @@ def _scan_shard(context: StageContext, cache: StageCache, shard: list[int]) -> d
 
 
 def select_correct(
-    context: StageContext, n_images: int, scan_shard_size: int = 64
+    context: StageContext,
+    n_images: int,
+    scan_shard_size: int = 64,
+    order: str = "random",
+    seed: int = 0,
 ) -> Selection:
-    """The first ``n_images`` dataset indices that the model classifies correctly.
+    """The first ``n_images`` correctly classified images in the sample order.
 
-    The dataset is scanned in index order, shard by shard (cached), so the choice
-    does not depend on how the work is split. Images that cannot be read
+    The order (:class:`~captum_contrastive.pipeline.sample_order.SampleOrder`) is
+    a seeded random permutation, class-balanced when the dataset knows its labels
+    (``order="random"``), or the dataset index order (``"index"``, the old
+    behaviour). It is scanned in consecutive shards of ``scan_shard_size``
+    positions (cached per shard: which images are correct, and each one's mean
+    colour); the choice is the first ``n_images`` correct ones in that order, so
+    it does not depend on how the work is split, and a class with few correct
+    images never blocks the run. Images that cannot be read
     (:class:`~captum_contrastive.presets.image_folder.ImageReadError`) are skipped
     and listed in :attr:`Selection.unreadable`.
+
+    The ``"mean"`` recovery fill, :attr:`Selection.mean_colour`, is measured on
+    the same scan (:data:`MEAN_COLOUR_RULE`): the images of the order up to the
+    last chosen one are a seeded, class-balanced sample of the data, misclassified
+    images included, of at least ``n_images`` images, and they have been read
+    already. Unlike the selected images alone it is not restricted to the images
+    the model gets right; unlike a separate sample it costs no extra reads.
+
+    Args:
+        context (StageContext): model, data and cache.
+        n_images (int): images to choose.
+        scan_shard_size (int): images per forward pass of the scan (part of the
+            key: a batch's size may change a near-tie prediction).
+        order (str): ``"random"`` or ``"index"``.
+        seed (int): the run's seed, for ``"random"``.
+
+    Returns:
+        :class:`Selection`; its key holds the order (rule, seed, digest of the
+        whole order) and the measured mean colour.
     """
+    dataset = context.preset.dataset
+    sample = SampleOrder.build(dataset, order, seed)
     cache = StageCache(
         context.cache_root,
-        context.key("select", scan_shard_size=scan_shard_size, layout=2),
+        context.key(
+            "select", scan_shard_size=scan_shard_size, order=sample.key(), layout=3
+        ),
     )
-    dataset = context.preset.dataset
     chosen: list[int] = []
     unreadable: dict[int, str] = {}
+    colours: list[Tensor] = []
     bar = tqdm(total=n_images, desc="select correct", disable=not context.progress)
-    for start in range(0, len(dataset), scan_shard_size):
-        shard = list(range(start, min(start + scan_shard_size, len(dataset))))
+    for start in range(0, len(sample.indices), scan_shard_size):
+        shard = sample.indices[start : start + scan_shard_size]
         result = _scan_shard(context, cache, shard)
-        unreadable.update({int(k): v for k, v in result["unreadable"].items()})
-        new = [i for i, ok in zip(shard, result["correct"], strict=True) if ok]
-        chosen.extend(new[: n_images - len(chosen)])
-        bar.update(min(len(new), bar.total - bar.n))
+        errors = {int(k): v for k, v in result["unreadable"].items()}
+        for row, (index, ok) in enumerate(zip(shard, result["correct"], strict=True)):
+            if len(chosen) >= n_images:
+                break
+            if index in errors:
+                unreadable[index] = errors[index]
+                continue
+            colours.append(result["colour"][row])
+            if ok:
+                chosen.append(index)
+                bar.update(1)
         if len(chosen) >= n_images:
             break
     bar.close()
@@ -197,8 +288,14 @@ def select_correct(
             f"({len(unreadable)} could not be read); `n_images`={n_images} cannot "
             "be met"
         )
-    key = StageKey("selection", {"select": cache.key.digest, "n": n_images})
-    return Selection(chosen, key, unreadable)
+    mean_colour = tuple(float(v) for v in torch.stack(colours).mean(dim=0))
+    key = StageKey(
+        "selection",
+        {"select": cache.key.digest, "n": n_images, "mean_colour": list(mean_colour)},
+    )
+    return Selection(
+        chosen, key, unreadable, sample.describe(), mean_colour, len(colours)
+    )
 
 
 def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:

@@ -32,7 +32,15 @@ class LabeledImage:
 
 
 class ImageDataset(Protocol):
-    """Images addressed by a stable integer index (for sharded, resumable runs)."""
+    """Images addressed by a stable integer index (for sharded, resumable runs).
+
+    A dataset that knows its labels without reading an image may also have a
+    ``labels`` attribute (or method): one class index per image, in index order
+    (:class:`~captum_contrastive.presets.image_folder.ImageFilesDataset` has it).
+    The benchmark then balances its random sample across classes
+    (:mod:`~captum_contrastive.pipeline.sample_order`); without it the sample is
+    one seeded permutation.
+    """
 
     def __len__(self) -> int: ...
 

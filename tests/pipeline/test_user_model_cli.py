@@ -161,6 +161,7 @@ def test_an_unreadable_image_is_skipped_and_reported(user_files, tmp_path):
         mean=MEAN,
         std=STD,
         n_images=4,
+        sample_order="index",  # image 0 is scanned first, so it is reported
         methods=("saliency",),
         attacks=("bim",),
         studies=("adversarial",),

@@ -84,18 +84,21 @@ class RecoveryUnit(StudyUnit):
             for m in self.config.methods
         }
         reference = self.config.reference_method
-        return perturbation_recovery(
+        result = perturbation_recovery(
             data.context.model,
             batch,
             maps,
             self.config.fractions,
             self.config.fill,
-            mean=data.context.preset.mean,
+            mean=data.selection.mean_colour,
             signed={m for m in self.config.methods if data.specs[m].signed},
             reference=reference if reference in maps else next(iter(maps)),
             seed=self.config.seed,
             n_resamples=self.config.n_resamples,
         )
+        if self.config.fill == "mean":
+            result["protocol"]["mean_measured"] = data.selection.mean_colour_record()
+        return result
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
         section = ReportSection()
