@@ -47,10 +47,16 @@ def main() -> None:
         parser.error(option_error(error))
     torch.set_num_threads(args.threads)
     results = attack_strength(
-        load_preset(config), config.attack_runs(), args.n_images, device=args.device
+        load_preset(config),
+        config.attack_runs(),
+        args.n_images,
+        device=args.device,
+        sample_order=config.sample_order,
+        seed=config.seed,
     )
     print(
-        f"{results['n_images']} correctly classified of the first {results['scanned']}"
+        f"{results['n_images']} correctly classified of the first "
+        f"{results['scanned']} in the sample order ({results['sample_order']})"
     )
     for name, row in results.items():
         if isinstance(row, dict):

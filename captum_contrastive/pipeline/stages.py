@@ -142,6 +142,8 @@ class Selection:
             channel, measured as :data:`MEAN_COLOUR_RULE` says: the ``"mean"``
             recovery fill.
         mean_colour_images: how many images :attr:`mean_colour` was measured on.
+        scanned: how many images of the order were looked at, up to the last
+            chosen one (misclassified and unreadable ones included).
     """
 
     indices: list[int]
@@ -150,6 +152,7 @@ class Selection:
     order: str = "index: dataset index order"
     mean_colour: tuple[float, ...] = ()
     mean_colour_images: int = 0
+    scanned: int = 0
 
     def mean_colour_record(self) -> dict[str, Any]:
         """The measured fill colour, for ``results.json``."""
@@ -264,6 +267,7 @@ def select_correct(
     chosen: list[int] = []
     unreadable: dict[int, str] = {}
     colours: list[Tensor] = []
+    scanned = 0
     bar = tqdm(total=n_images, desc="select correct", disable=not context.progress)
     for start in range(0, len(sample.indices), scan_shard_size):
         shard = sample.indices[start : start + scan_shard_size]
@@ -272,6 +276,7 @@ def select_correct(
         for row, (index, ok) in enumerate(zip(shard, result["correct"], strict=True)):
             if len(chosen) >= n_images:
                 break
+            scanned += 1
             if index in errors:
                 unreadable[index] = errors[index]
                 continue
@@ -294,7 +299,7 @@ def select_correct(
         {"select": cache.key.digest, "n": n_images, "mean_colour": list(mean_colour)},
     )
     return Selection(
-        chosen, key, unreadable, sample.describe(), mean_colour, len(colours)
+        chosen, key, unreadable, sample.describe(), mean_colour, len(colours), scanned
     )
 
 

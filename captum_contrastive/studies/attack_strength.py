@@ -25,21 +25,28 @@ def attack_strength(
     device: str = "cpu",
     shard_size: int = 50,
     progress: bool = True,
+    sample_order: str = "random",
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Attack the first ``n_images`` correctly classified images with each attack.
 
     Args:
         preset (Preset): model and data.
         attacks (dict[str, FoolboxAttack]): attack runs by name.
-        n_images (int): correctly classified images, taken in dataset order.
+        n_images (int): correctly classified images, the first in the sample
+            order (:mod:`~captum_contrastive.pipeline.sample_order`).
         cache_root (str or Path, optional): stage cache; default: no reuse
             (a fresh temporary directory).
         device (str): ``"cpu"`` or ``"cuda"``.
         shard_size (int): images per Foolbox batch.
         progress (bool): progress bars.
+        sample_order (str): ``"random"`` (seeded, class-balanced when the labels
+            are known) or ``"index"`` (dataset index order).
+        seed (int): the seed of the random order.
 
     Returns:
-        dict with ``n_images``, ``scanned`` (dataset images looked at) and per
+        dict with ``n_images``, ``scanned`` (dataset images looked at),
+        ``sample_order`` (the order's rule in words) and per
         attack: ``success_rate``, ``median_l2`` and ``median_linf`` over successes,
         ``seconds`` and ``params``.
     """
@@ -56,11 +63,11 @@ def attack_strength(
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(cache_root) if cache_root is not None else Path(scratch)
         context = StageContext.for_preset(preset, root, device, progress)
-        selection = select_correct(context, n_images)
-        indices = selection.indices
+        selection = select_correct(context, n_images, order=sample_order, seed=seed)
         results: dict[str, Any] = {
-            "n_images": len(indices),
-            "scanned": indices[-1] + 1,
+            "n_images": len(selection.indices),
+            "scanned": selection.scanned,
+            "sample_order": selection.order,
         }
         for name, attack in attacks.items():
             start = time.perf_counter()

@@ -136,7 +136,7 @@ def test_labels_of_the_wrong_length_are_refused() -> None:
 def test_index_order_reproduces_the_first_correct_in_index_order(tmp_path) -> None:
     dataset = ColourDataset((5, 5, 5), wrong=(0, 2, 6, 7))
     selection = _select(tmp_path, dataset, 5, order="index")
-    assert selection.indices == [1, 3, 4, 5, 8]
+    assert selection.indices == [1, 3, 4, 5, 8] and selection.scanned == 9
 
 
 def test_a_class_without_correct_images_does_not_block(tmp_path) -> None:
@@ -174,6 +174,7 @@ def test_the_mean_fill_is_the_measured_mean_of_the_scanned_images(tmp_path) -> N
     selection = _select(tmp_path, dataset, 2, order="index")
     # chosen 0 and 2; image 1 (misclassified) was scanned on the way and counts
     assert selection.indices == [0, 2] and selection.mean_colour_images == 3
+    assert selection.scanned == 3
     expected = (dataset.colour(0) + dataset.colour(1) + dataset.colour(2)) / 3
     assert selection.mean_colour == pytest.approx(expected.tolist(), abs=1e-6)
     record = selection.mean_colour_record()
@@ -215,3 +216,18 @@ def test_the_command_line_sets_the_sample_order() -> None:
     assert BenchmarkConfig().sample_order == "random"
     with pytest.raises(ValueError, match="sample_order"):
         BenchmarkConfig(sample_order="sorted")
+
+
+def test_attack_strength_counts_the_images_scanned_in_the_order(tmp_path) -> None:
+    from captum_contrastive.attacks.foolbox_attacks import FGSM
+    from captum_contrastive.studies.attack_strength import attack_strength
+    from tests.fake_preset import fake_preset
+
+    preset = fake_preset(wrong_labels=(0, 1, 2, 3, 4, 5))
+    found = attack_strength(
+        preset, {"fgsm": FGSM(epsilon=0.1)}, 3, tmp_path, progress=False
+    )
+    order = SampleOrder.build(preset.dataset, seed=0).indices
+    wrong = sum(1 for i in order[: found["scanned"]] if i < 6)
+    assert found["n_images"] == 3 and found["scanned"] == 3 + wrong
+    assert found["sample_order"].startswith("random")
