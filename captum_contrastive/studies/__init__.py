@@ -3,7 +3,8 @@
 :func:`perturbation_recovery`, :func:`adversarial_discriminativity`,
 :func:`class_discriminativity` and :func:`localization` evaluate maps you computed;
 the sanity checks (:func:`cascading_randomization`, :func:`independent_randomization`,
-:func:`random_logit`) compute maps of randomised copies of a model themselves;
+:func:`random_logit`, :func:`data_randomization`) compute maps of randomised copies
+of a model (or of a model trained on permuted labels) themselves;
 :mod:`captum_contrastive.pipeline` runs them all on a model and data, cached.
 """
 
@@ -25,6 +26,7 @@ from captum_contrastive.studies.sanity import (
     SanityRule,
     SanityVerdict,
     cascading_randomization,
+    data_randomization,
     independent_randomization,
     parameterized_layers,
     random_logit,
@@ -50,6 +52,7 @@ __all__ = [
     "claim_recovery",
     "class_discriminativity",
     "class_pairs",
+    "data_randomization",
     "equal_norm_noise",
     "independent_randomization",
     "localization",

@@ -1,7 +1,7 @@
 r"""Sanity checks: is the explanation about the model? (Adebayo et al., 2018)
 
 A map that explains a model must change when the model's learned weights are
-destroyed. Three tests compare, per image, the maps of the trained model with
+destroyed. Four tests compare, per image, the maps of the trained model with
 maps computed after a change, with the same images, classes and noise streams:
 
 - **cascading** (:func:`cascading_randomization`): the top ``K`` parameterized
@@ -12,6 +12,9 @@ maps computed after a change, with the same images, classes and noise streams:
 - **random logit** (:func:`random_logit`): the trained model, the explained class
   replaced by a random other class drawn per image from its stream
   ``(seed, index, "sanity:random_logit")``.
+- **data randomisation** (:func:`data_randomization`): the model trained on
+  the true labels against the same architecture trained on permuted labels
+  (measures ``data_randomization_<measure>``, no step).
 
 Similarity measures of the original map ``a`` and the changed map ``b`` of an
 image (names as in ``summary.csv``):
@@ -47,7 +50,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -74,6 +77,7 @@ __all__ = [
     "SanityRule",
     "SanityVerdict",
     "cascading_randomization",
+    "data_randomization",
     "independent_randomization",
     "map_similarity",
     "parameterized_layers",
@@ -225,15 +229,18 @@ class SanityResult:
     """The per-image records and intervals of one sanity test.
 
     Attributes:
-        test: ``"cascading"``, ``"independent"`` or ``"random_logit"``.
+        test: ``"cascading"``, ``"independent"``, ``"random_logit"`` or
+            ``"data_randomization"``.
         indices: dataset indices, in the order of every record.
         layers: the parameterized layers, from the logits down.
         steps: per step label (``"1"``, ..., ``"all"``, or a layer name), the
-            layers randomised there; empty for the random-logit test.
+            layers randomised there; empty for the random-logit and
+            data-randomisation tests.
         records: per method, per measure name (e.g. ``cascading_spearman@1``),
             one value per image.
         runner_up_changed: per step, per image, whether the runner-up class
-            (highest other than the explained one) differs from the original's.
+            (highest other than the explained one) differs from the original's
+            (data randomisation: one entry, ``"data_randomization"``).
         intervals: :func:`~captum_contrastive.metrics.bootstrap_ci` of every
             record, same keys.
         runner_up_changed_share: per step, the share of images whose runner-up
@@ -255,7 +262,8 @@ class SanityResult:
 
     def summary_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """``(method, measure, interval)`` for ``summary.csv``: measures are
-        ``<test>_<measure>@<step>`` (``random_logit_<measure>`` without a step),
+        ``<test>_<measure>@<step>`` (``random_logit_<measure>`` and
+        ``data_randomization_<measure>`` without a step),
         with ``<measure>`` one of :data:`MEASURES`."""
         for method, measures in self.intervals.items():
             for measure, interval in measures.items():
@@ -366,6 +374,42 @@ def _protocol(test: str, data: _Inputs, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _compare_models(
+    test: str,
+    model: nn.Module,
+    data: _Inputs,
+    changed_models: Iterable[tuple[str | None, nn.Module]],
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[bool]]]:
+    """Every method's maps of ``model`` against those of each changed model.
+
+    ``changed_models`` yields ``(step, model)``, lazily (one copy at a time);
+    a ``None`` step names the measures ``<test>_<measure>`` and the runner-up
+    change ``test``. Returns the records and, per step, whether the runner-up
+    changed."""
+    runner = _runner_up(model, data.images, data.targets, data.batch_size)
+    original = {
+        name: data.maps(name, model, data.targets, runner) for name in data.specs
+    }
+    records: dict[str, dict[str, list[float]]] = {}
+    changed: dict[str, list[bool]] = {}
+    for step, other in changed_models:
+        new_runner = _runner_up(other, data.images, data.targets, data.batch_size)
+        changed[test if step is None else step] = (new_runner != runner).tolist()
+        for name, spec in data.specs.items():
+            variants = {name: new_runner}
+            if spec.contrastive:
+                variants[name + FIXED_CONTRAST_SUFFIX] = runner
+            for key, contrast in variants.items():
+                maps = data.maps(name, other, data.targets, contrast)
+                values = map_similarity(
+                    original[name], maps, data.seed, data.indices, data.q
+                )
+                records.setdefault(key, {}).update(
+                    {_measure(test, k, step): v.tolist() for k, v in values.items()}
+                )
+    return records, changed
+
+
 def _randomization_test(
     test: str,
     model: nn.Module,
@@ -374,28 +418,11 @@ def _randomization_test(
     n_resamples: int,
 ) -> SanityResult:
     """Maps of the original and of each step's randomised copy, compared."""
-    runner = _runner_up(model, data.images, data.targets, data.batch_size)
-    original = {
-        name: data.maps(name, model, data.targets, runner) for name in data.specs
-    }
-    records: dict[str, dict[str, list[float]]] = {}
-    changed: dict[str, list[bool]] = {}
-    for step, layers in steps.items():
-        randomized = randomize_layers(model, layers, data.seed)
-        new_runner = _runner_up(randomized, data.images, data.targets, data.batch_size)
-        changed[step] = (new_runner != runner).tolist()
-        for name, spec in data.specs.items():
-            variants = {name: new_runner}
-            if spec.contrastive:
-                variants[name + FIXED_CONTRAST_SUFFIX] = runner
-            for key, contrast in variants.items():
-                maps = data.maps(name, randomized, data.targets, contrast)
-                values = map_similarity(
-                    original[name], maps, data.seed, data.indices, data.q
-                )
-                records.setdefault(key, {}).update(
-                    {_measure(test, k, step): v.tolist() for k, v in values.items()}
-                )
+    randomized = (
+        (step, randomize_layers(model, layers, data.seed))
+        for step, layers in steps.items()
+    )
+    records, changed = _compare_models(test, model, data, randomized)
     if test == "cascading":
         _add_step_means(records, test, [s for s in steps if s != "0"])
     result = SanityResult(
@@ -617,6 +644,89 @@ def random_logit(
         protocol=_protocol("random_logit", data, other_class=why),
     )
     return _summarise(result, n_resamples, data.seed)
+
+
+def data_randomization(
+    model: nn.Module,
+    random_label_model: nn.Module,
+    images: Tensor,
+    targets: Tensor | Sequence[int],
+    indices: Sequence[int] | Tensor,
+    specs: Mapping[str, MethodSpec],
+    seed: int = 0,
+    *,
+    batch_size: int = 64,
+    q: float = 0.10,
+    n_resamples: int = 2000,
+    options: Mapping[str, dict[str, Any]] | None = None,
+) -> SanityResult:
+    r"""Data randomisation: the trained model's maps against a random-label model's.
+
+    ``random_label_model`` has the same architecture, trained on the training
+    images with randomly permuted labels, so it can only memorise (Adebayo et
+    al., 2018; for the shapes preset:
+    :func:`~captum_contrastive.presets.shapes_random_labels.train_random_label_model`).
+    A map that stays similar does not depend on the relation between the images
+    and their labels. Both models explain the same images and classes; a
+    contrastive method is contrasted with the runner-up of the model it explains,
+    and its ``(fixed contrast)`` entry with the trained model's runner-up.
+
+    Args:
+        model (nn.Module): the trained classifier, in eval mode.
+        random_label_model (nn.Module): the random-label classifier (same inputs,
+            same classes), in eval mode, on the same device.
+        images (Tensor): ``(N, C, H, W)`` on the models' device.
+        targets (Tensor or sequence of int): ``(N,)`` classes to explain.
+        indices (sequence of int or Tensor): the images' dataset indices.
+        specs (Mapping[str, MethodSpec]): the methods, by name.
+        seed (int): the run's seed (noise, tie-breaks, bootstrap).
+        batch_size (int): images per attribution and forward call. Default: 64
+        q (float): the top fraction of the IoU. Default: 0.10
+        n_resamples (int): bootstrap resamples. Default: 2000
+        options (Mapping[str, dict], optional): per method name, extra keyword
+            arguments of its ``attribute`` call.
+
+    Returns:
+        :class:`SanityResult` with test ``"data_randomization"``, measures
+        ``data_randomization_<measure>`` (no step) and the runner-up change under
+        ``runner_up_changed["data_randomization"]``.
+
+    Examples::
+
+        >>> result = data_randomization(model, random_model, images, labels,
+        ...                             indices, {"saliency": METHODS["saliency"]})
+        >>> result.intervals["saliency"]["data_randomization_spearman_abs"]["mean"]
+    """
+    test = "data_randomization"
+    data = _inputs(images, targets, indices, specs, seed, batch_size, q, options)
+    _check_same_outputs(model, random_label_model, data.images[:1])
+    records, changed = _compare_models(test, model, data, [(None, random_label_model)])
+    result = SanityResult(
+        test,
+        data.indices,
+        [name for name, _ in parameterized_layers(model)],
+        {},
+        records,
+        changed,
+        protocol=_protocol(test, data, changed_model=_RANDOM_LABELS),
+    )
+    return _summarise(result, n_resamples, data.seed)
+
+
+_RANDOM_LABELS = (
+    "the same architecture trained on the training images with randomly "
+    "permuted labels (Adebayo et al., 2018, data randomisation test)"
+)
+
+
+@torch.no_grad()
+def _check_same_outputs(model: nn.Module, other: nn.Module, image: Tensor) -> None:
+    shapes = [tuple(m(image).shape) for m in (model, other)]
+    if shapes[0] != shapes[1]:
+        raise ValueError(
+            f"the random-label model gives outputs of shape {shapes[1]}, the "
+            f"trained model {shapes[0]}; they must explain the same classes"
+        )
 
 
 @dataclass(frozen=True)

@@ -340,3 +340,46 @@ def test_verdict_rule_and_control():
     assert json.dumps(strict["a"].to_json())
     with pytest.raises(ValueError, match="no method"):
         sanity_verdict(result, SanityRule(measure="cascading_ssim@all"))
+
+
+def test_data_randomization_rows_and_the_unchanged_model(data):
+    from captum_contrastive.studies import data_randomization
+
+    model, images, targets = data
+    specs = {"saliency": METHODS["saliency"], "enhanced_gbp": METHODS["enhanced_gbp"]}
+    args = (images[:6], targets[:6], INDICES[:6], specs)
+    other = data_randomization(model, small_cnn(1), *args, seed=0, n_resamples=20)
+    methods = ["saliency", "enhanced_gbp", "enhanced_gbp" + FIXED_CONTRAST_SUFFIX]
+    assert [row[:2] for row in other.summary_rows()] == [
+        (method, f"data_randomization_{measure}")
+        for method in methods
+        for measure in MEASURES
+    ]
+    assert other.test == "data_randomization" and other.steps == {}
+    assert list(other.runner_up_changed) == ["data_randomization"]
+    assert 0 <= other.runner_up_changed_share["data_randomization"] <= 1
+    assert "permuted labels" in other.protocol["changed_model"]
+    same = data_randomization(model, small_cnn(0), *args, seed=0, n_resamples=20)
+    assert same.runner_up_changed_share["data_randomization"] == 0.0
+    for method in methods:
+        for measure in MEASURES:
+            values = same.records[method][f"data_randomization_{measure}"]
+            np.testing.assert_allclose(values, 1.0, atol=1e-9)
+    saliency = other.intervals["saliency"]["data_randomization_spearman_abs"]
+    assert saliency["mean"] < 0.99
+    assert json.dumps(other.to_json())
+
+
+def test_data_randomization_needs_the_same_classes(data):
+    from captum_contrastive.studies import data_randomization
+
+    model, images, targets = data
+    with pytest.raises(ValueError, match="same classes"):
+        data_randomization(
+            model,
+            small_cnn(1, num_classes=4),
+            images[:2],
+            targets[:2],
+            INDICES[:2],
+            {"saliency": METHODS["saliency"]},
+        )
