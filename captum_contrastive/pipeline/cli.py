@@ -181,6 +181,14 @@ def build_parser(
         f"(default {BenchmarkConfig.sanity_depth})",
     )
     parser.add_argument(
+        "--sanity-data-randomization",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also retrain the shapes model on permuted labels and compare its "
+        "maps (data randomisation; shapes preset only; a few minutes, cached; on "
+        "by default with --full)",
+    )
+    parser.add_argument(
         "--road-images",
         type=int,
         help=f"clean images of ROAD (default {BenchmarkConfig.road_images})",
@@ -248,6 +256,7 @@ FIELD_OPTIONS = {
     "studies": "--studies",
     "sanity_images": "--sanity-images",
     "sanity_depth": "--sanity-depth",
+    "sanity_data_randomization": "--sanity-data-randomization",
     "road_images": "--road-images",
     "seed": "--seed",
     "sample_order": "--sample-order",
@@ -297,6 +306,7 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         "threads": args.threads,
         "studies": args.studies,
         "sanity_images": args.sanity_images,
+        "sanity_data_randomization": args.sanity_data_randomization,
         "road_images": args.road_images,
     }
     values = {k: v for k, v in values.items() if v is not None}

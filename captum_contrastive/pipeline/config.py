@@ -230,6 +230,11 @@ class BenchmarkConfig:
             ``@all``; ``None``: every layer.
         sanity_independent_layers: layers randomised one at a time, evenly
             spaced from the logits to the input (``0``: none).
+        sanity_data_randomization: also the data-randomisation test (Adebayo
+            et al., 2018): the shapes model's architecture retrained on permuted
+            labels (a few minutes on one CPU thread, cached in ``cache/``), its
+            maps compared with the trained model's. Shapes preset only; other
+            models report it as not evaluated.
         road_images: clean images of the ``road`` study: the first of the
             selection (all of it when ``n_images`` is smaller).
         road_fractions: removed pixel fractions of the ROAD curves.
@@ -285,6 +290,7 @@ class BenchmarkConfig:
     sanity_images: int = 16
     sanity_depth: int | None = 6
     sanity_independent_layers: int = 4
+    sanity_data_randomization: bool = False
     road_images: int = 32
     road_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
@@ -346,6 +352,11 @@ class BenchmarkConfig:
         _positive_int("sanity_images", self.sanity_images, minimum=2)
         _positive_int("road_images", self.road_images, minimum=2)
         _positive_int("sanity_independent_layers", self.sanity_independent_layers, 0)
+        if not isinstance(self.sanity_data_randomization, bool):
+            raise ValueError(
+                "`sanity_data_randomization` must be True or False, got "
+                f"{self.sanity_data_randomization!r}"
+            )
         if self.sanity_depth is not None:
             _positive_int("sanity_depth", self.sanity_depth)
         values = self.road_fractions
@@ -486,6 +497,7 @@ class BenchmarkConfig:
             control_runs=("cw-k0", "cw-k5", "fgsm", "bim"),
             grid_images=6,
             recovery_attacks=ATTACK_FAMILIES,
+            sanity_data_randomization=True,
         )
 
     def replace(self, **changes: Any) -> BenchmarkConfig:

@@ -3,9 +3,13 @@
 On the first ``sanity_images`` selected clean images, every method of the run is
 compared with itself after model-parameter randomisation (cascading from the
 logits to ``sanity_depth`` and ``all``; independent, one layer at a time) and
-with the map of a random other class (RandomLogit, Sixt et al. 2020). The maps
-are computed here, on randomised copies of the model, not taken from the run's
-map store; the study key holds the methods' keys and the attribution code.
+with the map of a random other class (RandomLogit, Sixt et al. 2020). With
+``sanity_data_randomization`` on the shapes preset, they are also compared with
+the maps of the same architecture retrained on permuted labels (data
+randomisation); that model is trained once and cached in the run's cache under a
+key of its training settings, seed and code. The maps are computed here, on
+randomised copies of the model, not taken from the run's map store; the study
+key holds the methods' keys and the attribution code.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from torch import Tensor, nn
 from captum_contrastive.attr._targets import runner_up
 from captum_contrastive.methods import build_methods, compute_maps
 from captum_contrastive.metrics import bootstrap_ci
+from captum_contrastive.pipeline.cache import StageCache, StageKey
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.fingerprint import code_digest
 from captum_contrastive.pipeline.stages import attribution_code
 from captum_contrastive.pipeline.units.base import (
     ReportSection,
@@ -32,6 +39,12 @@ from captum_contrastive.pipeline.units.base import (
     register_unit,
     table,
 )
+from captum_contrastive.presets.base import Normalize, Preset
+from captum_contrastive.presets.shapes_random_labels import (
+    RandomLabelModel,
+    RandomLabelSettings,
+    train_random_label_model,
+)
 from captum_contrastive.studies.sanity import (
     ALL,
     FIXED_CONTRAST_SUFFIX,
@@ -39,6 +52,7 @@ from captum_contrastive.studies.sanity import (
     SanityResult,
     SanityRule,
     cascading_randomization,
+    data_randomization,
     independent_randomization,
     parameterized_layers,
     random_logit,
@@ -47,7 +61,14 @@ from captum_contrastive.studies.sanity import (
 )
 from captum_contrastive.studies.verdicts import format_ci
 
-__all__ = ["SanityUnit", "evenly_spaced_layers"]
+__all__ = [
+    "RANDOM_LABEL_SETTINGS",
+    "SanityUnit",
+    "data_randomization_skip",
+    "evenly_spaced_layers",
+    "load_or_train_random_label_model",
+    "random_label_key",
+]
 
 #: Images whose maps are drawn in the example figure.
 EXAMPLE_IMAGES = 2
@@ -57,6 +78,74 @@ EXAMPLE_SIZE = 64
 STUDY = "sanity"
 #: The ``method`` column of the runner-up change rows.
 RUNNER_UP = "runner-up class"
+#: The random-label model's training (data randomisation), seeded by the run.
+RANDOM_LABEL_SETTINGS = RandomLabelSettings()
+#: The cache stage of the random-label model.
+RANDOM_LABEL_STAGE = "random_label_model"
+#: Below this train accuracy on its permuted labels, the random-label model has
+#: not memorised them, and the report says so.
+MEMORISED = 0.9
+#: The data-randomisation test's name (results, records and rows).
+DATA_RANDOMIZATION = "data_randomization"
+
+
+def random_label_key(settings: RandomLabelSettings, seed: int) -> StageKey:
+    """The cache key of the random-label model: every training setting, the
+    seed, the torch version and a digest of the training code (and of the
+    model and the images it trains on)."""
+    from captum_contrastive.presets import (
+        shapes,
+        shapes_model,
+        shapes_random_labels,
+        shapes_training,
+    )
+
+    code = code_digest(shapes_random_labels, shapes_training, shapes_model, shapes)
+    return StageKey(
+        RANDOM_LABEL_STAGE,
+        {
+            "settings": settings.to_json(),
+            "seed": int(seed),
+            "code": code,
+            "torch": str(torch.__version__),
+        },
+    )
+
+
+def load_or_train_random_label_model(
+    cache_root: str | Path,
+    settings: RandomLabelSettings,
+    seed: int,
+    functional_relu: bool = False,
+) -> tuple[RandomLabelModel, StageKey]:
+    """The random-label model from ``cache_root``, trained and stored when the
+    key (:func:`random_label_key`) has no verified entry; the model is on the
+    CPU, in eval mode."""
+    key = random_label_key(settings, seed)
+
+    def train(_: list[int]) -> dict[str, Any]:
+        trained = train_random_label_model(seed, settings)
+        return {"state": dict(trained.model.state_dict()), "metrics": trained.metrics}
+
+    stored = StageCache(cache_root, key).load_or_compute([], train)
+    model = settings.build_model(functional_relu)
+    model.load_state_dict(stored["state"])
+    return RandomLabelModel(model.eval(), stored["metrics"]), key
+
+
+def data_randomization_skip(config: BenchmarkConfig, preset: Preset) -> str | None:
+    """Why the data-randomisation test does not apply to this run (``None``: it
+    applies): it retrains the model, and only the shapes preset has a recipe."""
+    from captum_contrastive.presets.shapes_model import ShapesVGG
+
+    shapes = config.model is None and config.preset == "shapes"
+    if shapes and preset.name == "shapes" and isinstance(preset.model, ShapesVGG):
+        return None
+    name = config.model or preset.name
+    return (
+        "it retrains the model on permuted labels, and only the shapes preset "
+        f"has a training recipe here (this run's model: {name})"
+    )
 
 
 def evenly_spaced_layers(names: list[str], count: int) -> list[str]:
@@ -129,7 +218,16 @@ class SanityUnit(StudyUnit):
             "seed": c.seed,
             "n_resamples": c.n_resamples,
             "examples": EXAMPLE_IMAGES,
+            **self._data_randomization_settings(),
         }
+
+    def _data_randomization_settings(self) -> dict[str, Any]:
+        """Nothing when the test is off (the default run's key is unchanged)."""
+        c = self.config
+        if not c.sanity_data_randomization:
+            return {}
+        key = random_label_key(RANDOM_LABEL_SETTINGS, c.seed)
+        return {DATA_RANDOMIZATION: key.parts}
 
     def evaluate(self, data: RunData) -> StudyResult:
         c = self.config
@@ -177,6 +275,12 @@ class SanityUnit(StudyUnit):
             m: v.to_json() for m, v in sanity_verdict(tests["cascading"], rule).items()
         }
         summary["examples"] = self._examples(data, model, images, targets, tests)
+        if c.sanity_data_randomization:
+            found, summary[DATA_RANDOMIZATION] = self._data_randomization(
+                data, images, targets, specs, common
+            )
+            if found is not None:
+                tests[DATA_RANDOMIZATION] = found
         summary["settings"] = {"images": k, **self.settings()}
         records = {
             name: {
@@ -186,6 +290,44 @@ class SanityUnit(StudyUnit):
             for name, result in tests.items()
         }
         return StudyResult(self.name, "", json_ready(summary), json_ready(records))
+
+    def _data_randomization(
+        self,
+        data: RunData,
+        images: Tensor,
+        targets: Tensor,
+        specs: dict[str, Any],
+        common: dict[str, Any],
+    ) -> tuple[SanityResult | None, dict[str, Any]]:
+        """The test's result and summary entry; ``(None, {"skipped": why})`` on
+        a model it does not apply to."""
+        preset = data.context.preset
+        reason = data_randomization_skip(self.config, preset)
+        if reason is not None:
+            return None, {"skipped": reason}
+        trained, key = load_or_train_random_label_model(
+            data.context.cache_root,
+            RANDOM_LABEL_SETTINGS,
+            self.config.seed,
+            functional_relu=bool(getattr(preset.model, "functional_relu", False)),
+        )
+        random_model = nn.Sequential(Normalize(preset.mean, preset.std), trained.model)
+        random_model = random_model.to(data.context.device).eval()
+        indices = data.selection.indices[: images.shape[0]]
+        result = data_randomization(
+            data.context.model, random_model, images, targets, indices, specs, **common
+        )
+        changed = result.runner_up_changed[DATA_RANDOMIZATION]
+        metrics = {k: v for k, v in trained.metrics.items() if k != "history"}
+        return result, {
+            **_stripped(result),
+            "runner_up_changed_ci": bootstrap_ci(
+                np.asarray(changed, dtype=np.float64),
+                self.config.n_resamples,
+                seed=self.config.seed,
+            ),
+            "random_label_model": {"key": key.digest, **metrics},
+        }
 
     def _examples(
         self,
@@ -247,6 +389,7 @@ class SanityUnit(StudyUnit):
                 self._verdict_table(summary),
                 self._independent_table(summary),
                 self._random_logit_table(summary),
+                self._data_randomization_table(summary),
             ]
         )
         section.figures = self._figures(summary, out)
@@ -328,6 +471,34 @@ class SanityUnit(StudyUnit):
             + "\n"
         )
 
+    def _data_randomization_table(self, summary: dict[str, Any]) -> str:
+        entry = summary.get(DATA_RANDOMIZATION)
+        if not entry:
+            return ""
+        title = "\nData randomisation (Adebayo et al., 2018): "
+        if "skipped" in entry:
+            return f"{title}not evaluated: {entry['skipped']}.\n"
+        model = entry["random_label_model"]
+        settings = model["settings"]
+        measures = ["spearman_abs", "ssim", "iou"]
+        rows = [
+            [method] + [format_ci(v.get(f"{DATA_RANDOMIZATION}_{m}")) for m in measures]
+            for method, v in entry["intervals"].items()
+        ]
+        return (
+            f"{title}the maps of the trained model against those of the same "
+            f"architecture retrained on {settings['train_size']} training images "
+            f"with permuted labels ({settings['epochs']} epochs, seed "
+            f"{model['seed']}): train accuracy on the permuted labels "
+            f"{model['train_accuracy']:.3f}, test accuracy on the true labels "
+            f"{model['test_top1']:.3f} (chance {model['chance']:.3f}); trained in "
+            f"{model['train_seconds']:.0f} s ({model['train_cpu_seconds']:.0f} s "
+            f"CPU, torch threads: {settings['num_threads']}). Low similarity: the map "
+            "depends on what the model learned from the labels. The runner-up "
+            f"class changed on {format_ci(entry['runner_up_changed_ci'])} of the "
+            "images.\n\n" + table(["method"] + measures, rows) + "\n"
+        )
+
     def _figures(self, summary: dict[str, Any], out: Path) -> dict[str, list[Path]]:
         from captum_contrastive.pipeline import figures
 
@@ -342,6 +513,14 @@ class SanityUnit(StudyUnit):
             f"`sanity_depth` = {summary['settings']['depth']}) to keep the default "
             "run short; raise them for a paper."
         ]
+        model = summary.get(DATA_RANDOMIZATION, {}).get("random_label_model")
+        if model is not None and model["train_accuracy"] < MEMORISED:
+            caveats.append(
+                "The random-label model fitted only "
+                f"{model['train_accuracy']:.0%} of its permuted training labels "
+                f"(below {MEMORISED:.0%}): it has not memorised them, so the "
+                "data-randomisation test compares with a partly trained network."
+            )
         control = summary["verdicts"].get(summary["rule"]["control"])
         if control is not None and control["verdict"] != "fails":
             caveats.append(
@@ -354,7 +533,7 @@ class SanityUnit(StudyUnit):
 
 def _rows(summary: dict[str, Any]) -> list[SummaryRow]:
     rows = []
-    for test in ("cascading", "independent", "random_logit"):
+    for test in ("cascading", "independent", "random_logit", DATA_RANDOMIZATION):
         for method, measures in summary.get(test, {}).get("intervals", {}).items():
             for measure, interval in measures.items():
                 rows.append(SummaryRow(STUDY, "", method, measure, interval))
@@ -362,4 +541,8 @@ def _rows(summary: dict[str, Any]) -> list[SummaryRow]:
         rows.append(
             SummaryRow(STUDY, "", RUNNER_UP, f"runner_up_changed@{step}", interval)
         )
+    changed = summary.get(DATA_RANDOMIZATION, {}).get("runner_up_changed_ci")
+    if changed is not None:
+        measure = f"runner_up_changed@{DATA_RANDOMIZATION}"
+        rows.append(SummaryRow(STUDY, "", RUNNER_UP, measure, changed))
     return rows
