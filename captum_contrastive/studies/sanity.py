@@ -85,6 +85,7 @@ __all__ = [
     "random_logit",
     "random_other_classes",
     "sanity_verdict",
+    "trained_model_maps",
 ]
 
 #: The similarity measures, in the order of the records and summary rows.
@@ -320,6 +321,13 @@ class _Inputs:
     batch_size: int
     q: float
     options: Mapping[str, dict[str, Any]]
+    trained: Mapping[str, Tensor] = field(default_factory=dict)
+
+    def trained_maps(self, name: str, model: nn.Module, runner: Tensor) -> Tensor:
+        """The trained model's maps of ``name``: given, or computed now."""
+        if name in self.trained:
+            return self.trained[name]
+        return self.maps(name, model, self.targets, runner)
 
     def maps(
         self, name: str, model: nn.Module, targets: Tensor, contrast: Tensor | None
@@ -347,6 +355,7 @@ def _inputs(
     batch_size: int,
     q: float,
     options: Mapping[str, dict[str, Any]] | None,
+    trained: Mapping[str, Tensor] | None = None,
 ) -> _Inputs:
     targets = torch.as_tensor([int(t) for t in targets], dtype=torch.long)
     indices = [int(i) for i in indices]
@@ -355,7 +364,15 @@ def _inputs(
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be positive, got {batch_size}")
     return _Inputs(
-        images, targets, indices, dict(specs), int(seed), batch_size, q, options or {}
+        images,
+        targets,
+        indices,
+        dict(specs),
+        int(seed),
+        batch_size,
+        q,
+        options or {},
+        dict(trained or {}),
     )
 
 
@@ -387,9 +404,7 @@ def _compare_models(
     change ``test``. Returns the records and, per step, whether the runner-up
     changed."""
     runner = _runner_up(model, data.images, data.targets, data.batch_size)
-    original = {
-        name: data.maps(name, model, data.targets, runner) for name in data.specs
-    }
+    original = {name: data.trained_maps(name, model, runner) for name in data.specs}
     records: dict[str, dict[str, list[float]]] = {}
     changed: dict[str, list[bool]] = {}
     for step, other in changed_models:
@@ -470,6 +485,7 @@ def cascading_randomization(
     q: float = 0.10,
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
+    trained_maps: Mapping[str, Tensor] | None = None,
     include_unchanged: bool = False,
 ) -> SanityResult:
     r"""Cascading randomisation: the top ``K`` layers from the logits, cumulative.
@@ -495,6 +511,10 @@ def cascading_randomization(
         n_resamples (int): bootstrap resamples. Default: 2000
         options (Mapping[str, dict], optional): per method name, extra keyword
             arguments of its ``attribute`` call.
+        trained_maps (Mapping[str, Tensor], optional): per method name, the
+            trained model's maps of ``images`` for ``targets`` (contrast: that
+            model's runner-up), from :func:`trained_model_maps`, to share them
+            between tests; computed when missing.
         include_unchanged (bool): also report step ``"0"`` (nothing randomised:
             similarity 1 unless a method is not deterministic). Default: False
 
@@ -507,7 +527,9 @@ def cascading_randomization(
         ...                                  {"saliency": METHODS["saliency"]})
         >>> result.intervals["saliency"]["cascading_spearman_abs@all"]["mean"]
     """
-    data = _inputs(images, targets, indices, specs, seed, batch_size, q, options)
+    data = _inputs(
+        images, targets, indices, specs, seed, batch_size, q, options, trained_maps
+    )
     names = [name for name, _ in parameterized_layers(model)]
     last = len(names) - 1 if depth is None else min(int(depth), len(names) - 1)
     steps = {"0": []} if include_unchanged else {}
@@ -529,6 +551,7 @@ def independent_randomization(
     q: float = 0.10,
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
+    trained_maps: Mapping[str, Tensor] | None = None,
 ) -> SanityResult:
     r"""Independent randomisation: one layer re-initialised, the others trained.
 
@@ -546,6 +569,10 @@ def independent_randomization(
         n_resamples (int): bootstrap resamples. Default: 2000
         options (Mapping[str, dict], optional): per method name, extra keyword
             arguments of its ``attribute`` call.
+        trained_maps (Mapping[str, Tensor], optional): per method name, the
+            trained model's maps of ``images`` for ``targets`` (contrast: that
+            model's runner-up), from :func:`trained_model_maps`, to share them
+            between tests; computed when missing.
 
     Returns:
         :class:`SanityResult` with measures ``independent_<measure>@<layer>``.
@@ -555,7 +582,9 @@ def independent_randomization(
         >>> result = independent_randomization(model, images, labels, indices,
         ...                                    specs, layers=["conv1"])
     """
-    data = _inputs(images, targets, indices, specs, seed, batch_size, q, options)
+    data = _inputs(
+        images, targets, indices, specs, seed, batch_size, q, options, trained_maps
+    )
     if layers is None:
         layers = [name for name, _ in parameterized_layers(model)]
     steps = {name: [name] for name in layers}
@@ -588,6 +617,7 @@ def random_logit(
     q: float = 0.10,
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
+    trained_maps: Mapping[str, Tensor] | None = None,
 ) -> SanityResult:
     r"""The map of the explained class against the map of a random other class.
 
@@ -607,6 +637,10 @@ def random_logit(
         n_resamples (int): bootstrap resamples. Default: 2000
         options (Mapping[str, dict], optional): per method name, extra keyword
             arguments of its ``attribute`` call.
+        trained_maps (Mapping[str, Tensor], optional): per method name, the
+            trained model's maps of ``images`` for ``targets`` (contrast: that
+            model's runner-up), from :func:`trained_model_maps`, to share them
+            between tests; computed when missing.
 
     Returns:
         :class:`SanityResult` with measures ``random_logit_<measure>`` (no
@@ -618,7 +652,9 @@ def random_logit(
     """
     if num_classes < 2:
         raise ValueError(f"`num_classes` must be at least 2, got {num_classes}")
-    data = _inputs(images, targets, indices, specs, seed, batch_size, q, options)
+    data = _inputs(
+        images, targets, indices, specs, seed, batch_size, q, options, trained_maps
+    )
     other = random_other_classes(data.targets, data.indices, data.seed, num_classes)
     runners = [
         _runner_up(model, data.images, classes, data.batch_size)
@@ -626,7 +662,7 @@ def random_logit(
     ]
     records = {}
     for name in data.specs:
-        original = data.maps(name, model, data.targets, runners[0])
+        original = data.trained_maps(name, model, runners[0])
         maps = data.maps(name, model, other, runners[1])
         values = map_similarity(original, maps, data.seed, data.indices, data.q)
         records[name] = {
@@ -659,6 +695,7 @@ def data_randomization(
     q: float = 0.10,
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
+    trained_maps: Mapping[str, Tensor] | None = None,
 ) -> SanityResult:
     r"""Data randomisation: the trained model's maps against a random-label model's.
 
@@ -685,6 +722,10 @@ def data_randomization(
         n_resamples (int): bootstrap resamples. Default: 2000
         options (Mapping[str, dict], optional): per method name, extra keyword
             arguments of its ``attribute`` call.
+        trained_maps (Mapping[str, Tensor], optional): per method name, the
+            trained model's maps of ``images`` for ``targets`` (contrast: that
+            model's runner-up), from :func:`trained_model_maps`, to share them
+            between tests; computed when missing.
 
     Returns:
         :class:`SanityResult` with test ``"data_randomization"``, measures
@@ -698,7 +739,9 @@ def data_randomization(
         >>> result.intervals["saliency"]["data_randomization_spearman_abs"]["mean"]
     """
     test = "data_randomization"
-    data = _inputs(images, targets, indices, specs, seed, batch_size, q, options)
+    data = _inputs(
+        images, targets, indices, specs, seed, batch_size, q, options, trained_maps
+    )
     _check_same_outputs(model, random_label_model, data.images[:1])
     records, changed = _compare_models(test, model, data, [(None, random_label_model)])
     result = SanityResult(
@@ -865,3 +908,44 @@ def sanity_verdict(
             for k, v in verdicts.items()
         }
     return verdicts
+
+
+def trained_model_maps(
+    model: nn.Module,
+    images: Tensor,
+    targets: Tensor | Sequence[int],
+    indices: Sequence[int] | Tensor,
+    specs: Mapping[str, MethodSpec],
+    seed: int = 0,
+    *,
+    batch_size: int = 64,
+    options: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Tensor]:
+    r"""Every method's maps of the trained model, the reference of every test.
+
+    Contrastive methods explain each target against the model's runner-up. Pass
+    the result as ``trained_maps`` to the tests so that they are computed once.
+
+    Args:
+        model (nn.Module): the trained classifier, in eval mode.
+        images (Tensor): ``(N, C, H, W)`` on the model's device.
+        targets (Tensor or sequence of int): ``(N,)`` classes to explain.
+        indices (sequence of int or Tensor): the images' dataset indices.
+        specs (Mapping[str, MethodSpec]): the methods, by name.
+        seed (int): the run's seed (noise). Default: 0
+        batch_size (int): images per attribution and forward call. Default: 64
+        options (Mapping[str, dict], optional): per method name, extra keyword
+            arguments of its ``attribute`` call.
+
+    Returns:
+        dict from method name to its ``(N, C, H, W)`` maps.
+
+    Examples::
+
+        >>> trained = trained_model_maps(model, images, labels, indices, specs)
+        >>> cascading_randomization(model, images, labels, indices, specs,
+        ...                         trained_maps=trained)
+    """
+    data = _inputs(images, targets, indices, specs, seed, batch_size, 0.1, options)
+    runner = _runner_up(model, data.images, data.targets, data.batch_size)
+    return {name: data.maps(name, model, data.targets, runner) for name in specs}

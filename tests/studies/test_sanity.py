@@ -383,3 +383,30 @@ def test_data_randomization_needs_the_same_classes(data):
             INDICES[:2],
             {"saliency": METHODS["saliency"]},
         )
+
+
+def test_shared_trained_maps_give_the_same_records(data):
+    from captum_contrastive.studies.sanity import trained_model_maps
+
+    model, images, targets = data
+    specs = {"saliency": METHODS["saliency"], "enhanced_gbp": METHODS["enhanced_gbp"]}
+    args = (model, images[:4], targets[:4], INDICES[:4], specs)
+    trained = trained_model_maps(*args, seed=0)
+    for test, kwargs in (
+        (cascading_randomization, dict(depth=1)),
+        (independent_randomization, dict(layers=["conv1"])),
+        (random_logit, dict(num_classes=5)),
+    ):
+        alone = test(*args, seed=0, n_resamples=20, **kwargs)
+        shared = test(*args, seed=0, n_resamples=20, trained_maps=trained, **kwargs)
+        assert shared.records == alone.records
+    wrong = {name: -maps for name, maps in trained.items()}
+    flipped = cascading_randomization(
+        *args, depth=1, seed=0, n_resamples=20, trained_maps=wrong
+    )
+    assert (
+        flipped.records["saliency"]
+        != cascading_randomization(*args, depth=1, seed=0, n_resamples=20).records[
+            "saliency"
+        ]
+    )

@@ -58,6 +58,7 @@ from captum_contrastive.studies.sanity import (
     random_logit,
     randomize_layers,
     sanity_verdict,
+    trained_model_maps,
 )
 from captum_contrastive.studies.verdicts import format_ci
 
@@ -236,7 +237,15 @@ class SanityUnit(StudyUnit):
         images = data.images[:k].to(data.context.device)
         targets, indices = data.labels[:k], data.selection.indices[:k]
         specs = {m: data.specs[m] for m in c.methods}
-        common = dict(seed=c.seed, batch_size=c.shard_size, n_resamples=c.n_resamples)
+        trained = trained_model_maps(
+            model, images, targets, indices, specs, c.seed, batch_size=c.shard_size
+        )
+        common = dict(
+            seed=c.seed,
+            batch_size=c.shard_size,
+            n_resamples=c.n_resamples,
+            trained_maps=trained,
+        )
         tests = {
             "cascading": cascading_randomization(
                 model, images, targets, indices, specs, depth=c.sanity_depth, **common
