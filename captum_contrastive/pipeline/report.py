@@ -78,6 +78,9 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "data": data.context.data_key,
         "indices": data.selection.indices,
         "unreadable": {str(k): v for k, v in data.selection.unreadable.items()},
+        "sample_order": data.selection.order,
+        "scanned": data.selection.scanned,
+        "mean_colour": data.selection.mean_colour_record(),
         "methods": {
             name: {
                 "label": s.label,
@@ -156,6 +159,7 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"{len(unreadable)} image(s) of the scanned data could not be read and "
             f"were skipped (listed in results.json run.unreadable): {first}"
         )
+    caveats += _selection_caveats(run)
     caveats += _calibration_caveats(run.data.extras.get("bim_calibration"))
     caveats += [c for section in sections for c in section.caveats]
     if run.preset.get("name") == "shapes":
@@ -166,6 +170,30 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
     else:
         caveats.append(
             f"Model and data: {run.preset['name']} ({run.preset['description']})."
+        )
+    return caveats
+
+
+def _selection_caveats(run: BenchmarkRun) -> list[str]:
+    """How the images were sampled and what the recovery fill is."""
+    selection = run.data.selection
+    caveats = [
+        f"Images: the first {len(selection.indices)} correctly classified of "
+        f"{selection.scanned} scanned, in the order {selection.order} "
+        "(results.json run.indices lists them in that order)."
+    ]
+    if run.config.sample_order == "index":
+        caveats.append(
+            "Images are taken in dataset index order (`sample_order` = 'index'); on "
+            "a dataset sorted by class they may come from few classes."
+        )
+    if run.config.fill == "mean" and "recovery" in run.results:
+        colour = ", ".join(f"{v:.3f}" for v in selection.mean_colour)
+        caveats.append(
+            f"The recovery fill is the data's mean colour ({colour}) in pixel "
+            f"space, measured on {selection.mean_colour_images} images of the "
+            "sample order (results.json run.mean_colour), not the normalization "
+            "mean."
         )
     return caveats
 

@@ -117,3 +117,13 @@ def test_caveats_name_the_model_and_data_used(tmp_path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "synthetic 32×32" not in report
     assert "Model and data: fake" in report
+
+
+def test_the_sample_order_and_the_fill_are_recorded(tmp_path) -> None:
+    run, results = _run(tmp_path, fake_preset())
+    selection = run.data.selection
+    assert results["run"]["sample_order"] == selection.order
+    assert results["run"]["scanned"] == selection.scanned >= 6
+    assert results["run"]["mean_colour"]["value"] == list(selection.mean_colour)
+    report = (tmp_path / "report.md").read_text()
+    assert f"in the order {selection.order}" in report
