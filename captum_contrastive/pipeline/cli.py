@@ -194,6 +194,12 @@ def build_parser(
         help=f"clean images of ROAD (default {BenchmarkConfig.road_images})",
     )
     parser.add_argument(
+        "--attack-workers",
+        type=int,
+        help="attack shards computed at once in threads (default: one per CPU "
+        "core, at most 4; the results do not depend on it)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         help="a .toml (or a run's config.json) setting any option by its config "
@@ -258,6 +264,7 @@ FIELD_OPTIONS = {
     "sanity_depth": "--sanity-depth",
     "sanity_data_randomization": "--sanity-data-randomization",
     "road_images": "--road-images",
+    "attack_workers": "--attack-workers",
     "seed": "--seed",
     "sample_order": "--sample-order",
     "device": "--device",
@@ -308,6 +315,7 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         "sanity_images": args.sanity_images,
         "sanity_data_randomization": args.sanity_data_randomization,
         "road_images": args.road_images,
+        "attack_workers": args.attack_workers,
     }
     values = {k: v for k, v in values.items() if v is not None}
     if args.sanity_depth is not None:

@@ -238,6 +238,9 @@ class BenchmarkConfig:
         road_images: clean images of the ``road`` study: the first of the
             selection (all of it when ``n_images`` is smaller).
         road_fractions: removed pixel fractions of the ROAD curves.
+        attack_workers: attack shards computed at once, in threads of this
+            process (results do not depend on it); ``None``: one per CPU core
+            (at most 4) on the CPU, 1 on CUDA.
     """
 
     preset: str = "shapes"
@@ -293,6 +296,7 @@ class BenchmarkConfig:
     sanity_data_randomization: bool = False
     road_images: int = 32
     road_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    attack_workers: int | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -349,6 +353,8 @@ class BenchmarkConfig:
             raise ValueError(f"`preset` must be one of {PRESETS}, got {self.preset!r}")
 
     def _check_study_sizes(self) -> None:
+        if self.attack_workers is not None:
+            _positive_int("attack_workers", self.attack_workers)
         _positive_int("sanity_images", self.sanity_images, minimum=2)
         _positive_int("road_images", self.road_images, minimum=2)
         _positive_int("sanity_independent_layers", self.sanity_independent_layers, 0)

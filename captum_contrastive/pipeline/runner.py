@@ -16,6 +16,11 @@ import captum_contrastive.metrics
 import captum_contrastive.studies
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.methods import build_methods
+from captum_contrastive.pipeline.attack_pool import (
+    attack_pool,
+    attack_workers,
+    draws_global_randomness,
+)
 from captum_contrastive.pipeline.baseline_checks import BaselineCheck, check_baselines
 from captum_contrastive.pipeline.bim_calibration import calibrate_bim
 from captum_contrastive.pipeline.cache import StageCache, StageKey
@@ -28,9 +33,9 @@ from captum_contrastive.pipeline.map_store import (
 from captum_contrastive.pipeline.stages import (
     AttackedImages,
     StageContext,
-    attack_images,
     load_images,
     select_correct,
+    start_attack,
 )
 from captum_contrastive.pipeline.units import UNITS, RunData, StudyResult, StudyUnit
 from captum_contrastive.pipeline.units.class_discriminativity import (
@@ -155,18 +160,29 @@ def _calibrated_bim(
 def _attack_runs(
     run: BenchmarkRun, context: StageContext, data: RunData
 ) -> dict[str, AttackedImages]:
+    """Every attack run the units need. Shards of attacks that draw no global
+    randomness run side by side (:mod:`~captum_contrastive.pipeline.attack_pool`);
+    the per-run timings are then busy seconds, ``attacks`` the wall time."""
     config = run.config
     needed = dict.fromkeys(r for unit in run.units for r in unit.runs_needed())
-    attacks = {}
+    chosen = {}
     for name, attack in config.attack_runs().items():
         if name not in needed:
             continue
         if name == "bim" and config.bim_calibrate_failure is not None:
             attack = _calibrated_bim(run, context, data, attack)
-        with run.timed(f"attack {name}"):
-            attacks[name] = attack_images(
-                context, name, attack, data.selection, config.shard_size
+        chosen[name] = attack
+    workers = attack_workers(config.attack_workers, config.device)
+    pending = {}
+    with run.timed("attacks"), attack_pool(context.preset.model, workers) as pool:
+        for name, attack in chosen.items():
+            executor = None if draws_global_randomness(attack) else pool
+            pending[name] = start_attack(
+                context, name, attack, data.selection, config.shard_size, executor
             )
+        attacks = {name: found.result() for name, found in pending.items()}
+    for name, found in pending.items():
+        run.timings[f"attack {name}"] = found.busy_seconds()
         run.keys[f"attack {name}"] = attacks[name].key.to_json()
     return attacks
 

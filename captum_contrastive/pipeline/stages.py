@@ -9,7 +9,9 @@ input tensors it was computed from, and is recomputed when they differ.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from captum_contrastive.presets.image_folder import ImageReadError
 __all__ = [
     "AttackedImages",
     "NotEnoughImagesError",
+    "PendingAttack",
     "Maps",
     "Selection",
     "StageContext",
@@ -45,6 +48,7 @@ __all__ = [
     "load_images",
     "maps_for",
     "select_correct",
+    "start_attack",
 ]
 
 
@@ -335,6 +339,21 @@ def attack_images(
     loss, so its result for an image depends on its shard: ``shard_size`` is part of
     the key, and a run split over processes must split along these shards.
     """
+    return start_attack(context, name, attack, selection, shard_size).result()
+
+
+def start_attack(
+    context: StageContext,
+    name: str,
+    attack: FoolboxAttack,
+    selection: Selection,
+    shard_size: int = 32,
+    executor: Executor | None = None,
+) -> PendingAttack:
+    """Start :func:`attack_images`: with an ``executor``, every shard is submitted
+    to it (shards of several runs then overlap); without one, the shards are
+    computed now, one after the other. Each shard's result is the same either
+    way: it depends only on the shard's images and the attack."""
     key = context.key(
         "attack",
         attack=attack_settings(attack),
@@ -342,32 +361,72 @@ def attack_images(
         shard_size=shard_size,
     )
     cache = StageCache(context.cache_root, key)
-    parts = []
-    for shard in tqdm(
-        shards(selection.indices, shard_size),
-        desc=f"attack {name}",
-        disable=not context.progress,
-    ):
-        images, labels, _ = load_images(context.preset.dataset, shard)
+    jobs = [
+        functools.partial(_attack_shard, context, cache, attack, shard)
+        for shard in shards(selection.indices, shard_size)
+    ]
+    if executor is None:
+        bar = tqdm(jobs, desc=f"attack {name}", disable=not context.progress)
+        return PendingAttack(name, key, [_Done(job()) for job in bar])
+    return PendingAttack(name, key, [executor.submit(job) for job in jobs])
 
-        def compute(
-            indices: list[int], images: Tensor = images, labels: Tensor = labels
-        ) -> dict[str, Any]:
-            batch = attack(
-                context.preset.model,
-                images.to(context.device),
-                labels.to(context.device),
-                preprocessing=context.preset.preprocessing(),
-                indices=indices,
-            )
-            return {
-                k: (v.cpu() if isinstance(v, Tensor) else v)
-                for k, v in batch.__dict__.items()
-            }
 
-        result = cache.load_or_compute(shard, compute, tensor_digest([images, labels]))
-        parts.append(AdversarialBatch(**result))
-    return AttackedImages(AdversarialBatch.concatenate(parts), key)
+class _Done:
+    """A finished shard, with the interface of a ``Future``."""
+
+    def __init__(self, value: tuple[AdversarialBatch, float]) -> None:
+        self.value = value
+
+    def result(self) -> tuple[AdversarialBatch, float]:
+        return self.value
+
+
+@dataclass
+class PendingAttack:
+    """An attack run whose shards may still be running.
+
+    Attributes:
+        name: the run's name.
+        key: the run's stage key.
+        shards: per shard, a ``Future`` of ``(batch, seconds computing)``.
+    """
+
+    name: str
+    key: StageKey
+    shards: list[Any]
+
+    def result(self) -> AttackedImages:
+        """Wait for every shard and merge them, in shard order."""
+        parts = [future.result()[0] for future in self.shards]
+        return AttackedImages(AdversarialBatch.concatenate(parts), self.key)
+
+    def busy_seconds(self) -> float:
+        """Seconds spent computing (or loading) the shards, summed."""
+        return sum(future.result()[1] for future in self.shards)
+
+
+def _attack_shard(
+    context: StageContext, cache: StageCache, attack: FoolboxAttack, shard: list[int]
+) -> tuple[AdversarialBatch, float]:
+    """One shard of an attack run, from the cache or computed; and its seconds."""
+    start = time.perf_counter()
+    images, labels, _ = load_images(context.preset.dataset, shard)
+
+    def compute(indices: list[int]) -> dict[str, Any]:
+        batch = attack(
+            context.preset.model,
+            images.to(context.device),
+            labels.to(context.device),
+            preprocessing=context.preset.preprocessing(),
+            indices=indices,
+        )
+        return {
+            k: (v.cpu() if isinstance(v, Tensor) else v)
+            for k, v in batch.__dict__.items()
+        }
+
+    result = cache.load_or_compute(shard, compute, tensor_digest([images, labels]))
+    return AdversarialBatch(**result), time.perf_counter() - start
 
 
 @functools.cache
