@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -92,18 +92,31 @@ class MethodSettings:
         smoothgrad_stdev: SmoothGrad noise, in pixel units (``[0, 1]``).
         cam_layer: the Grad-CAM layer's name in the classifier (``None``: the
             last ``nn.Conv2d``).
+        rows_per_pass: the most image rows one forward and backward pass may
+            hold, to bound memory: Integrated Gradients' steps, SmoothGrad's
+            samples and every method's batch are split to fit (``None``: no
+            bound). It is part of every method's key: a split can change float
+            rounding.
     """
 
     ig_steps: int = 16
     smoothgrad_samples: int = 8
     smoothgrad_stdev: float = 0.15
     cam_layer: str | None = None
+    rows_per_pass: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("ig_steps", "smoothgrad_samples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        rows = self.rows_per_pass
+        if rows is not None and (
+            isinstance(rows, bool) or not isinstance(rows, int) or rows < 1
+        ):
+            raise ValueError(
+                f"`rows_per_pass` must be a positive integer or None, got {rows!r}"
+            )
         if not self.smoothgrad_stdev > 0:
             raise ValueError(
                 f"`smoothgrad_stdev` must be positive, got {self.smoothgrad_stdev!r}"
@@ -145,6 +158,20 @@ class MethodSpec:
             "implementation": self.implementation,
             "settings": self.settings,
         }
+
+
+def _ig_rows(settings: MethodSettings) -> dict[str, int]:
+    """Integrated Gradients' steps in chunks of at most ``rows_per_pass`` rows."""
+    rows = settings.rows_per_pass
+    return {} if rows is None else {"internal_batch_size": rows}
+
+
+def _noise_rows(settings: MethodSettings) -> dict[str, int]:
+    """SmoothGrad's samples (of one image) in chunks of ``rows_per_pass``."""
+    rows = settings.rows_per_pass
+    if rows is None or rows >= settings.smoothgrad_samples:
+        return {}
+    return {"nt_samples_batch_size": rows}
 
 
 MethodFactory = Callable[[MethodSettings], MethodSpec]
@@ -292,7 +319,7 @@ def _integrated_gradients(settings: MethodSettings) -> MethodSpec:
         "integrated_gradients",
         "IntegratedGradients",
         "captum.attr.IntegratedGradients",
-        _captum(IntegratedGradients, n_steps=settings.ig_steps),
+        _captum(IntegratedGradients, n_steps=settings.ig_steps, **_ig_rows(settings)),
         signed=True,
         settings={"n_steps": settings.ig_steps, "baseline": "zeros (black image)"},
     )
@@ -321,7 +348,7 @@ def _smoothgrad(settings: MethodSettings) -> MethodSpec:
         "smoothgrad",
         "SmoothGrad",
         "captum.attr.NoiseTunnel(Saliency)",
-        _captum(lambda m: NoiseTunnel(Saliency(m)), **noise),
+        _captum(lambda m: NoiseTunnel(Saliency(m)), **noise, **_noise_rows(settings)),
         signed=False,
         per_image_noise=True,
         settings=dict(noise, stdev_units="pixel range [0, 1]"),
@@ -378,6 +405,7 @@ def _contrastive_ig(settings: MethodSettings) -> MethodSpec:
         _contrastive(
             lambda m: ContrastiveAttribution(IntegratedGradients(m)),
             n_steps=settings.ig_steps,
+            **_ig_rows(settings),
         ),
         signed=False,
         contrastive=True,
@@ -401,7 +429,14 @@ def build_methods(settings: MethodSettings | None = None) -> dict[str, MethodSpe
         dict from method name to :class:`MethodSpec`, in registration order.
     """
     settings = settings or MethodSettings()
-    return {name: factory(settings) for name, factory in _FACTORIES.items()}
+    specs = {name: factory(settings) for name, factory in _FACTORIES.items()}
+    if settings.rows_per_pass is None:
+        return specs
+    rows = {"rows_per_pass": settings.rows_per_pass}
+    return {
+        name: replace(spec, settings={**spec.settings, **rows})
+        for name, spec in specs.items()
+    }
 
 
 METHODS: dict[str, MethodSpec] = build_methods()
@@ -467,6 +502,7 @@ def compute_maps(
     if contrasts is not None and len(contrasts) != n:
         raise ValueError("`contrast` needs one entry per image")
     options = options or {}
+    batch_size = min(batch_size, spec.settings.get("rows_per_pass") or batch_size)
 
     def run(rows: slice) -> Tensor:
         part = None if contrasts is None else contrasts[rows]

@@ -46,6 +46,15 @@ def _image_size(text: str) -> int | str:
         ) from None
 
 
+def _memory(text: str) -> float:
+    from captum_contrastive.pipeline.memory import parse_memory
+
+    try:
+        return parse_memory(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _depth(text: str) -> int | str:
     if text == "all":
         return text
@@ -194,6 +203,12 @@ def build_parser(
         help=f"clean images of ROAD (default {BenchmarkConfig.road_images})",
     )
     parser.add_argument(
+        "--max-memory",
+        type=_memory,
+        help="memory budget, e.g. 4G or 3500M (default 4G): every pass is split "
+        "to fit, and the peak is in report.md",
+    )
+    parser.add_argument(
         "--attack-workers",
         type=int,
         help="attack shards computed at once in threads (default: one per CPU "
@@ -265,6 +280,7 @@ FIELD_OPTIONS = {
     "sanity_data_randomization": "--sanity-data-randomization",
     "road_images": "--road-images",
     "attack_workers": "--attack-workers",
+    "max_memory": "--max-memory",
     "seed": "--seed",
     "sample_order": "--sample-order",
     "device": "--device",
@@ -316,6 +332,7 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         "sanity_data_randomization": args.sanity_data_randomization,
         "road_images": args.road_images,
         "attack_workers": args.attack_workers,
+        "max_memory": args.max_memory,
     }
     values = {k: v for k, v in values.items() if v is not None}
     if args.sanity_depth is not None:

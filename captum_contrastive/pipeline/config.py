@@ -238,6 +238,10 @@ class BenchmarkConfig:
         road_images: clean images of the ``road`` study: the first of the
             selection (all of it when ``n_images`` is smaller).
         road_fractions: removed pixel fractions of the ROAD curves.
+        max_memory: the memory budget in GiB: every pass (attack batches,
+            Integrated Gradients' steps, SmoothGrad's samples, map batches) is
+            split so that the process stays within it
+            (:mod:`~captum_contrastive.pipeline.memory`); the peak is recorded.
         attack_workers: attack shards computed at once, in threads of this
             process (results do not depend on it); ``None``: one per CPU core
             (at most 4) on the CPU, 1 on CUDA.
@@ -297,6 +301,7 @@ class BenchmarkConfig:
     road_images: int = 32
     road_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     attack_workers: int | None = None
+    max_memory: float = 4.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -355,6 +360,7 @@ class BenchmarkConfig:
     def _check_study_sizes(self) -> None:
         if self.attack_workers is not None:
             _positive_int("attack_workers", self.attack_workers)
+        _positive_float("max_memory", self.max_memory)
         _positive_int("sanity_images", self.sanity_images, minimum=2)
         _positive_int("road_images", self.road_images, minimum=2)
         _positive_int("sanity_independent_layers", self.sanity_independent_layers, 0)
@@ -520,6 +526,8 @@ class BenchmarkConfig:
         return [f.name for f in fields(cls)]
 
     def method_settings(self) -> MethodSettings:
+        """IG steps, SmoothGrad samples and the Grad-CAM layer (the run may
+        split the passes to fit ``max_memory``)."""
         return MethodSettings(
             self.ig_steps, self.smoothgrad_samples, cam_layer=self.cam_layer
         )

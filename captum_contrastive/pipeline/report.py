@@ -15,6 +15,7 @@ from typing import Any
 from captum_contrastive.atomic_files import atomic_write_json, atomic_write_text
 from captum_contrastive.environment import library_versions
 from captum_contrastive.pipeline.cache import file_lock
+from captum_contrastive.pipeline.memory import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
@@ -81,6 +82,7 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "sample_order": data.selection.order,
         "scanned": data.selection.scanned,
         "mean_colour": data.selection.mean_colour_record(),
+        "memory": _memory(run),
         "methods": {
             name: {
                 "label": s.label,
@@ -100,6 +102,38 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def _memory(run: BenchmarkRun) -> dict[str, Any]:
+    """The budget, how the passes were split, and the peaks reached."""
+    found = peak_memory(run.config.device)
+    if run.memory is not None:
+        found.update(run.memory.to_json())
+    found["rows_per_pass_used"] = next(
+        (
+            s.settings["rows_per_pass"]
+            for s in run.data.specs.values()
+            if "rows_per_pass" in s.settings
+        ),
+        None,
+    )
+    return found
+
+
+def _memory_line(memory: dict[str, Any]) -> str:
+    cuda = memory.get("cuda_peak_gib")
+    rows = memory.get("rows_per_pass_used")
+    split = (
+        "no pass had to be split"
+        if rows is None
+        else f"passes split to at most {rows} image rows"
+    )
+    return (
+        f"Peak memory: {memory['peak_rss_gib']:.2f} GiB resident"
+        + ("" if cuda is None else f", {cuda:.2f} GiB CUDA")
+        + f" (budget `max_memory` = {memory.get('max_memory_gib', 0):g} GiB; "
+        + f"{split}).\n"
+    )
 
 
 def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
@@ -338,6 +372,7 @@ def _markdown(
     lines.append("")
     timings = [[k, f"{v:.1f}"] for k, v in results["timings"].items()]
     lines.append(table(["stage", "seconds"], timings))
+    lines += ["", _memory_line(info["memory"])]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 import captum_contrastive.metrics
 import captum_contrastive.studies
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
-from captum_contrastive.methods import build_methods
+from captum_contrastive.methods import MethodSettings, build_methods
 from captum_contrastive.pipeline.attack_pool import (
     attack_pool,
     attack_workers,
@@ -30,6 +30,7 @@ from captum_contrastive.pipeline.map_store import (
     compute_requested_maps,
     prepare_controls,
 )
+from captum_contrastive.pipeline.memory import MemoryPlan, plan_memory
 from captum_contrastive.pipeline.stages import (
     AttackedImages,
     StageContext,
@@ -114,6 +115,7 @@ class BenchmarkRun:
             on the first images (:mod:`~captum_contrastive.pipeline.baseline_checks`).
         timings: seconds per stage.
         preset: name and description of the model and data.
+        memory: how the run fits its memory budget (``max_memory``).
     """
 
     config: BenchmarkConfig
@@ -125,6 +127,7 @@ class BenchmarkRun:
     preset: dict[str, str] = field(default_factory=dict)
     baseline_checks: list[BaselineCheck] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    memory: MemoryPlan | None = None
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -173,9 +176,13 @@ def _attack_runs(
             attack = _calibrated_bim(run, context, data, attack)
         chosen[name] = attack
     workers = attack_workers(config.attack_workers, config.device)
+    fitted = {}
+    for name, attack in chosen.items():
+        fitted[name] = _fit_attack(attack, workers, config.shard_size, run.memory)
+    workers = min((w for _, w in fitted.values()), default=workers)
     pending = {}
     with run.timed("attacks"), attack_pool(context.preset.model, workers) as pool:
-        for name, attack in chosen.items():
+        for name, (attack, _) in fitted.items():
             executor = None if draws_global_randomness(attack) else pool
             pending[name] = start_attack(
                 context, name, attack, data.selection, config.shard_size, executor
@@ -185,6 +192,31 @@ def _attack_runs(
         run.timings[f"attack {name}"] = found.busy_seconds()
         run.keys[f"attack {name}"] = attacks[name].key.to_json()
     return attacks
+
+
+def _method_settings(config: BenchmarkConfig, plan: MemoryPlan) -> MethodSettings:
+    """The config's method settings, with passes split to fit the budget when a
+    method's largest pass (a shard times IG's steps or SmoothGrad's samples)
+    would not; otherwise unchanged (and so are the methods' keys)."""
+    settings = config.method_settings()
+    largest = config.shard_size * max(settings.ig_steps, settings.smoothgrad_samples)
+    if plan.fits(largest):
+        return settings
+    return replace(settings, rows_per_pass=plan.rows_per_pass)
+
+
+def _fit_attack(
+    attack: FoolboxAttack, workers: int, shard_size: int, plan: MemoryPlan
+) -> tuple[FoolboxAttack, int]:
+    """Fewer attack threads, then smaller Foolbox batches (part of the attack's
+    key), until the passes running at once fit the budget."""
+    chunk = min(attack.batch_size or shard_size, shard_size)
+    if plan.fits(workers * chunk):
+        return attack, workers
+    workers = max(1, min(workers, plan.rows_per_pass // chunk))
+    if plan.fits(workers * chunk):
+        return attack, workers
+    return replace(attack, batch_size=max(1, plan.rows_per_pass // workers)), workers
 
 
 def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
@@ -199,11 +231,12 @@ def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
         )
     run.keys["select"] = selection.key.to_json()
     images, labels, masks = load_images(context.preset.dataset, selection.indices)
+    run.memory = plan_memory(context.model, tuple(images.shape[1:]), config.max_memory)
     data = RunData(
         config,
         context,
         selection,
-        build_methods(config.method_settings()),
+        build_methods(_method_settings(config, run.memory)),
         images,
         labels,
         masks,
@@ -232,6 +265,7 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
             captum_contrastive.metrics,
         ),
         settings=unit.settings(),
+        methods={m: data.specs[m].key() for m in data.config.methods},
         selection=data.selection.key.digest,
         attacks=attacks,
         maps=maps,

@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 #: Images whose maps are drawn in the example figure.
-EXAMPLE_IMAGES = 2
+EXAMPLE_IMAGES = 1
 #: The longest side of an example map stored in ``results.json``.
 EXAMPLE_SIZE = 64
 #: The study's name in ``summary.csv``.
@@ -355,19 +355,13 @@ class SanityUnit(StudyUnit):
         steps = {"0": [], **{s: cascade[s] for s in chosen}, ALL: cascade[ALL]}
         n = min(EXAMPLE_IMAGES, images.shape[0])
         indices = data.selection.indices[:n]
-        models = {
-            s: randomize_layers(model, layers, self.config.seed)
-            for s, layers in steps.items()
-        }
-        maps: dict[str, list] = {}
-        for name in self.config.methods:
-            spec = data.specs[name]
-            per_step = []
-            for randomized in models.values():
-                contrast = None
-                if spec.contrastive:
-                    with torch.no_grad():
-                        contrast = runner_up(randomized(images[:n]), targets[:n])
+        per_step: dict[str, list] = {name: [] for name in self.config.methods}
+        for layers in steps.values():
+            randomized = randomize_layers(model, layers, self.config.seed)
+            with torch.no_grad():
+                contrast = runner_up(randomized(images[:n]), targets[:n])
+            for name in self.config.methods:
+                spec = data.specs[name]
                 found = compute_maps(
                     spec,
                     randomized,
@@ -375,10 +369,14 @@ class SanityUnit(StudyUnit):
                     targets[:n],
                     indices,
                     self.config.seed,
-                    contrast=contrast,
+                    contrast=contrast if spec.contrastive else None,
                 )
-                per_step.append(_example_map(found))
-            maps[name] = [[per_step[s][i] for s in range(len(steps))] for i in range(n)]
+                per_step[name].append(_example_map(found))
+            del randomized
+        maps = {
+            name: [[found[s][i] for s in range(len(steps))] for i in range(n)]
+            for name, found in per_step.items()
+        }
         return {
             "indices": list(indices),
             "labels": targets[:n].tolist(),

@@ -1,0 +1,161 @@
+"""A memory budget for a run: how many image rows one pass may hold, and the
+peak memory the run reached.
+
+A forward and backward pass keeps every layer's output of every row until the
+backward pass is done, so its memory grows with the rows it holds: Integrated
+Gradients holds ``steps x images`` rows, SmoothGrad ``samples``, an attack its
+batch. :func:`rows_per_pass` measures one row's activations on the run's model
+(forward hooks on every leaf module, one zero image) and divides the part of
+``max_memory`` that the process does not already use by it. Every stage then
+splits its passes to fit (:class:`~captum_contrastive.methods.MethodSettings`'s
+``rows_per_pass``, the attacks' ``batch_size``, the number of attack threads),
+so the peak does not grow with the number of images.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "BACKWARD_FACTOR",
+    "MemoryPlan",
+    "activation_bytes_per_row",
+    "parse_memory",
+    "peak_memory",
+    "plan_memory",
+]
+
+#: Bytes a row holds during a forward and backward pass, per byte of its layer
+#: outputs: the saved outputs, their gradients and the temporaries of the
+#: backward pass (measured on resnet50 and vgg16, see the docs).
+BACKWARD_FACTOR = 3.0
+#: The share of the free budget the passes may plan for (the rest absorbs the
+#: allocator's fragmentation and the small tensors of a stage).
+USABLE_SHARE = 0.7
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_memory(text: str | float | int) -> float:
+    """``"4G"``, ``"4GiB"``, ``"3500M"`` or a number of GiB, in GiB.
+
+    Examples::
+
+        >>> parse_memory("512M")
+        0.5
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"not a memory size: {text!r}")
+    if isinstance(text, int | float):
+        return float(text)
+    value = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = value[-1] if value and value[-1] in "KMGT" else ""
+    try:
+        number = float(value[: len(value) - len(unit)])
+    except ValueError:
+        raise ValueError(f"not a memory size: {text!r} (e.g. 4G, 3500M)") from None
+    if not unit:
+        return number
+    return number * _UNITS[unit] / 2**30
+
+
+def activation_bytes_per_row(model: nn.Module, image_shape: tuple[int, ...]) -> int:
+    """The bytes of every leaf module's output for one image.
+
+    Args:
+        model (nn.Module): the pixel-space model, in eval mode.
+        image_shape (tuple): ``(C, H, W)`` of one image.
+
+    Returns:
+        the sum of the output sizes of the modules without children.
+    """
+    total = 0
+
+    def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        nonlocal total
+        for tensor in output if isinstance(output, tuple | list) else (output,):
+            if isinstance(tensor, Tensor):
+                total += tensor.numel() * tensor.element_size()
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(count) for m in leaves]
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *image_shape, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return max(total, 1)
+
+
+def _resident_bytes() -> int:
+    """The process's resident memory now (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return _peak_rss_bytes()
+
+
+def _peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a run fits in its budget.
+
+    Attributes:
+        max_memory_gib: the budget.
+        resident_gib: the process's memory when the plan was made (model and
+            data loaded).
+        row_bytes: one row's forward and backward memory (layer outputs times
+            :data:`BACKWARD_FACTOR`).
+        rows_per_pass: the rows one pass may hold (at least 1).
+    """
+
+    max_memory_gib: float
+    resident_gib: float
+    row_bytes: int
+    rows_per_pass: int
+
+    def fits(self, rows: int) -> bool:
+        return rows <= self.rows_per_pass
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_memory(
+    model: nn.Module, image_shape: tuple[int, ...], max_memory_gib: float
+) -> MemoryPlan:
+    """The rows one pass of ``model`` may hold within ``max_memory_gib``.
+
+    Examples::
+
+        >>> plan = plan_memory(context.model, (3, 224, 224), 4.0)
+        >>> plan.rows_per_pass
+    """
+    row = int(activation_bytes_per_row(model, image_shape) * BACKWARD_FACTOR)
+    resident = _resident_bytes()
+    free = max_memory_gib * 2**30 - resident
+    rows = max(1, math.floor(free * USABLE_SHARE / row)) if free > 0 else 1
+    return MemoryPlan(max_memory_gib, resident / 2**30, row, rows)
+
+
+def peak_memory(device: torch.device | str = "cpu") -> dict[str, float | None]:
+    """The process's peak resident memory and, on CUDA, the peak allocated, in
+    GiB."""
+    cuda = None
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        cuda = torch.cuda.max_memory_allocated(torch.device(device)) / 2**30
+    return {"peak_rss_gib": _peak_rss_bytes() / 2**30, "cuda_peak_gib": cuda}

@@ -1,0 +1,115 @@
+"""The memory budget: rows per pass from the model's activations, passes split
+to fit, the peak recorded; a budget that does not bind changes nothing."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from captum_contrastive.attacks.foolbox_attacks import CarliniWagnerL2
+from captum_contrastive.methods import MethodSettings, build_methods, compute_maps
+from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.memory import (
+    BACKWARD_FACTOR,
+    MemoryPlan,
+    activation_bytes_per_row,
+    parse_memory,
+    plan_memory,
+)
+from captum_contrastive.pipeline.report import write_outputs
+from captum_contrastive.pipeline.runner import (
+    _fit_attack,
+    _method_settings,
+    run_benchmark,
+)
+from tests.fake_preset import fake_preset
+
+
+@pytest.mark.parametrize(
+    ("text", "gib"), [("4G", 4.0), ("4GiB", 4.0), ("512M", 0.5), ("2", 2.0), (3, 3.0)]
+)
+def test_parse_memory(text, gib) -> None:
+    assert parse_memory(text) == pytest.approx(gib)
+
+
+def test_parse_memory_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        parse_memory("lots")
+
+
+def test_activation_bytes_are_the_leaf_outputs() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten())
+    # conv 4x8x8, relu 4x8x8, flatten 256 floats of 4 bytes
+    assert activation_bytes_per_row(model, (3, 8, 8)) == 3 * 256 * 4
+
+
+def test_rows_grow_with_the_budget_and_stay_positive() -> None:
+    model = fake_preset().pixel_model()
+    small = plan_memory(model, (3, 16, 16), 0.0001)
+    large = plan_memory(model, (3, 16, 16), 64.0)
+    assert small.rows_per_pass == 1
+    assert large.rows_per_pass > 1000
+    assert large.row_bytes == int(
+        activation_bytes_per_row(model, (3, 16, 16)) * BACKWARD_FACTOR
+    )
+
+
+def test_split_passes_give_the_same_maps() -> None:
+    model = fake_preset().pixel_model()
+    images = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    targets, indices = [0, 1, 2, 3, 0], list(range(5))
+    whole = build_methods(MethodSettings(ig_steps=6, smoothgrad_samples=4))
+    split = build_methods(
+        MethodSettings(ig_steps=6, smoothgrad_samples=4, rows_per_pass=3)
+    )
+    for name in ("integrated_gradients", "contrastive_ig", "smoothgrad", "saliency"):
+        a = compute_maps(whole[name], model, images, targets, indices, 0)
+        b = compute_maps(split[name], model, images, targets, indices, 0)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+        assert split[name].key()["settings"]["rows_per_pass"] == 3
+        assert "rows_per_pass" not in whole[name].key()["settings"]
+
+
+def _plan(rows: int) -> MemoryPlan:
+    return MemoryPlan(4.0, 1.0, 1000, rows)
+
+
+def test_a_budget_that_binds_splits_the_methods_only_then() -> None:
+    config = BenchmarkConfig(shard_size=8, ig_steps=4, smoothgrad_samples=2)
+    assert _method_settings(config, _plan(32)).rows_per_pass is None
+    assert _method_settings(config, _plan(31)).rows_per_pass == 31
+
+
+def test_attacks_lose_threads_then_batch_rows() -> None:
+    attack = CarliniWagnerL2(steps=2)
+    assert _fit_attack(attack, 2, 8, _plan(16)) == (attack, 2)
+    assert _fit_attack(attack, 2, 8, _plan(12)) == (attack, 1)
+    smaller, workers = _fit_attack(attack, 2, 8, _plan(5))
+    assert workers == 1 and smaller.batch_size == 5
+    assert smaller.settings() != attack.settings()
+
+
+def test_a_tiny_budget_runs_and_records_its_peak(tmp_path) -> None:
+    config = BenchmarkConfig(
+        out=tmp_path,
+        n_images=4,
+        methods=("integrated_gradients", "saliency", "enhanced_gbp"),
+        studies=("adversarial",),
+        attacks=("fgsm",),
+        control_runs=(),
+        recovery_attacks=(),
+        ig_steps=4,
+        n_resamples=20,
+        grid_images=1,
+        progress=False,
+        max_memory=0.0001,
+    )
+    run = run_benchmark(config, fake_preset())
+    assert run.memory.rows_per_pass == 1
+    assert run.data.specs["integrated_gradients"].settings["rows_per_pass"] == 1
+    write_outputs(run)
+    memory = json.loads((tmp_path / "results.json").read_text())["run"]["memory"]
+    assert memory["peak_rss_gib"] > 0 and memory["rows_per_pass_used"] == 1
+    report = (tmp_path / "report.md").read_text()
+    assert "Peak memory:" in report and "split to at most 1 image rows" in report
