@@ -357,7 +357,8 @@ def _assess(
         unhooked = [*probe.unsupported, *probe.deeplift_subclasses]
         if probe.relu_calls > probe.relu_module_calls:
             unhooked.append(
-                f"{probe.relu_calls - probe.relu_module_calls} F.relu calls"
+                f"F.relu ({probe.relu_calls - probe.relu_module_calls} of "
+                f"{probe.relu_calls} ReLU calls)"
             )
         if unhooked:
             return result(
