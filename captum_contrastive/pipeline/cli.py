@@ -389,7 +389,11 @@ def main(
 ) -> int:
     """Parse ``argv``, run the studies, write the outputs; returns an exit code."""
     from captum_contrastive.pipeline.report import write_outputs
-    from captum_contrastive.pipeline.runner import load_preset, run_benchmark
+    from captum_contrastive.pipeline.runner import (
+        MethodNotApplicableError,
+        load_preset,
+        run_benchmark,
+    )
     from captum_contrastive.pipeline.stages import NotEnoughImagesError
 
     parser = build_parser(description, default_out, prog)
@@ -406,7 +410,11 @@ def main(
         parser.error(f"the model and data cannot be used: {option_error(error)}")
     try:
         run = run_benchmark(config, preset)
-    except (LayerNotFoundError, NotEnoughImagesError) as error:
+    except (
+        LayerNotFoundError,
+        NotEnoughImagesError,
+        MethodNotApplicableError,
+    ) as error:
         parser.error(option_error(error))
     run.timings["total"] = time.perf_counter() - start
     paths = write_outputs(run)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "scanned": data.selection.scanned,
         "mean_colour": data.selection.mean_colour_record(),
         "memory": _memory(run),
+        "applicability": [asdict(a) for a in run.applicability],
         "methods": {
             name: {
                 "label": s.label,
@@ -193,6 +195,7 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"{len(unreadable)} image(s) of the scanned data could not be read and "
             f"were skipped (listed in results.json run.unreadable): {first}"
         )
+    caveats += _applicability_caveats(run)
     caveats += _selection_caveats(run)
     caveats += _calibration_caveats(run.data.extras.get("bim_calibration"))
     caveats += [c for section in sections for c in section.caveats]
@@ -205,6 +208,23 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
         caveats.append(
             f"Model and data: {run.preset['name']} ({run.preset['description']})."
         )
+    return caveats
+
+
+def _applicability_caveats(run: BenchmarkRun) -> list[str]:
+    """Methods dropped because they cannot run, and methods that run but compute
+    another method on this model (probed on one image before the run)."""
+    caveats = []
+    for found in run.applicability:
+        if found.status == "fails":
+            caveats.append(
+                f"{found.method} was left out: it cannot run on this model "
+                f"({found.reason})."
+            )
+        elif found.status == "degenerate":
+            caveats.append(
+                f"{found.method} is degenerate on this model: {found.reason}."
+            )
     return caveats
 
 

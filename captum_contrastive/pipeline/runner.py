@@ -14,8 +14,9 @@ from torch import Tensor, nn
 
 import captum_contrastive.metrics
 import captum_contrastive.studies
+from captum_contrastive.applicability import Applicability, applicability_table
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
-from captum_contrastive.methods import MethodSettings, build_methods
+from captum_contrastive.methods import DEFAULT_METHODS, MethodSettings, build_methods
 from captum_contrastive.pipeline.attack_pool import (
     attack_pool,
     attack_workers,
@@ -33,6 +34,7 @@ from captum_contrastive.pipeline.map_store import (
 from captum_contrastive.pipeline.memory import MemoryPlan, plan_memory
 from captum_contrastive.pipeline.stages import (
     AttackedImages,
+    NotEnoughImagesError,
     StageContext,
     load_images,
     select_correct,
@@ -46,8 +48,9 @@ from captum_contrastive.pipeline.units.class_discriminativity import (
     ClassPairs,
 )
 from captum_contrastive.presets.base import Preset
+from captum_contrastive.presets.image_folder import ImageReadError
 
-__all__ = ["BenchmarkRun", "load_preset", "run_benchmark"]
+__all__ = ["BenchmarkRun", "MethodNotApplicableError", "load_preset", "run_benchmark"]
 
 #: Images on which each baseline is compared with its degenerate twin.
 BASELINE_CHECK_IMAGES = 4
@@ -92,6 +95,46 @@ def _user_preset(config: BenchmarkConfig) -> Preset:
     )
 
 
+class MethodNotApplicableError(ValueError):
+    """A method chosen in ``methods`` cannot run on the model."""
+
+
+def _first_image_shape(preset: Preset) -> tuple[int, ...]:
+    for index in range(min(len(preset.dataset), 16)):
+        try:
+            return tuple(preset.dataset[index].image.shape)
+        except ImageReadError:
+            continue
+    raise NotEnoughImagesError("none of the first 16 images of the data can be read")
+
+
+def _applicable_methods(
+    config: BenchmarkConfig, context: StageContext
+) -> tuple[BenchmarkConfig, list[Applicability]]:
+    """Probe every method on one image before any work
+    (:func:`~captum_contrastive.applicability.applicability_table`). A method
+    that raises is an error when it was chosen, and is dropped (said in the
+    report) when it came with the default list; degenerate ones are reported."""
+    table = applicability_table(
+        context.model,
+        config.methods,
+        _first_image_shape(context.preset),
+        settings=MethodSettings(2, 2, cam_layer=config.cam_layer),
+        seed=config.seed,
+    )
+    failing = {a.method: a.reason for a in table if a.status == "fails"}
+    if not failing:
+        return config, table
+    if tuple(config.methods) != DEFAULT_METHODS:
+        raise MethodNotApplicableError(
+            "these `methods` cannot run on this model: "
+            + "; ".join(f"{m}: {why}" for m, why in failing.items())
+            + ". Leave them out of `methods`."
+        )
+    kept = tuple(m for m in config.methods if m not in failing)
+    return config.replace(methods=kept), table
+
+
 def _check_methods_apply(config: BenchmarkConfig, model: nn.Module) -> None:
     """Methods that need something of the model (a Grad-CAM layer) fail now,
     before any work, with an error naming the option."""
@@ -116,6 +159,8 @@ class BenchmarkRun:
         timings: seconds per stage.
         preset: name and description of the model and data.
         memory: how the run fits its memory budget (``max_memory``).
+        applicability: each method probed on the model before the run; a
+            default method that cannot run is dropped from ``config.methods``.
     """
 
     config: BenchmarkConfig
@@ -128,6 +173,7 @@ class BenchmarkRun:
     baseline_checks: list[BaselineCheck] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     memory: MemoryPlan | None = None
+    applicability: list[Applicability] = field(default_factory=list)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -356,14 +402,17 @@ def run_benchmark(
         >>> run = run_benchmark(BenchmarkConfig(n_images=16, out=Path("results/x")))
         >>> write_outputs(run)
     """
-    units = [UNITS[name](config) for name in STUDIES if name in config.studies]
-    run = BenchmarkRun(config, units=units)
+    run = BenchmarkRun(config)
     torch.manual_seed(config.seed)
     with run.timed("load preset"):
         preset = preset or load_preset(config)
         context = StageContext.for_preset(
             preset, config.out / "cache", config.device, config.progress
         )
+    with run.timed("applicability"):
+        config, run.applicability = _applicable_methods(config, context)
+    run.config = config
+    run.units = [UNITS[name](config) for name in STUDIES if name in config.studies]
     run.preset = {"name": preset.name, "description": preset.description}
     run.class_names = list(preset.class_names)
     _check_methods_apply(config, context.model)
