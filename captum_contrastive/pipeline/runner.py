@@ -409,13 +409,13 @@ def run_benchmark(
         context = StageContext.for_preset(
             preset, config.out / "cache", config.device, config.progress
         )
+    _check_methods_apply(config, context.model)
     with run.timed("applicability"):
         config, run.applicability = _applicable_methods(config, context)
     run.config = config
     run.units = [UNITS[name](config) for name in STUDIES if name in config.studies]
     run.preset = {"name": preset.name, "description": preset.description}
     run.class_names = list(preset.class_names)
-    _check_methods_apply(config, context.model)
     run.data = data = _shared_data(run, context)
     with run.timed("baseline checks"):
         few = slice(0, BASELINE_CHECK_IMAGES)
