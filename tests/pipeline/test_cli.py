@@ -15,6 +15,10 @@ cw_steps = 20
 cw_binary_search_steps = 2
 n_resamples = 200
 control_runs = ["cw-k0"]
+sanity_images = 4
+sanity_depth = 1
+sanity_independent_layers = 1
+road_images = 4
 """
 
 

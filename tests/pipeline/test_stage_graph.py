@@ -10,6 +10,7 @@ from captum_contrastive.pipeline.runner import run_benchmark
 from tests.fake_preset import fake_preset
 
 FAST = dict(
+    studies=("recovery", "adversarial", "class", "localization"),
     n_images=4,
     n_multi_images=3,
     methods=("enhanced_gbp", "saliency", "integrated_gradients"),
