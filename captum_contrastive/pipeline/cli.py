@@ -35,15 +35,24 @@ def _floats(text: str) -> tuple[float, ...]:
         ) from None
 
 
-def _image_size(text: str) -> int | str:
-    if text == "native":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an integer or 'native': {text!r}"
-        ) from None
+def _integer_or(word: str):
+    """An argparse type: an integer, or ``word`` itself."""
+
+    def parse(text: str) -> int | str:
+        if text == word:
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not an integer or {word!r}: {text!r}"
+            ) from None
+
+    return parse
+
+
+_image_size = _integer_or("native")
+_depth = _integer_or("all")
 
 
 def _memory(text: str) -> float:
@@ -53,15 +62,6 @@ def _memory(text: str) -> float:
         return parse_memory(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _depth(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer or 'all': {text!r}") from None
 
 
 #: The default of ``--bim-calibration-bounds``, as typed.
