@@ -424,12 +424,16 @@ def _protocol(results: dict[str, Any]) -> str:
 
 
 def terminal_summary(results: dict[str, Any], verdicts: list[Verdict]) -> str:
-    """A compact table for the terminal: recovery AUC and Adv_s rho per method."""
+    """A compact table for the terminal: recovery AUC, Adv_s rho, the sanity
+    verdict and the ROAD gap per method (the columns of the studies that ran)."""
     recovery = results.get("recovery", {})
     adversarial = results.get("adversarial", {})
     runs = [r for r in results["run"]["main_runs"] if r in recovery]
     header = ["method"] + [f"AUC {r}" for r in runs]
     header += [f"rho {r} Adv_s" for r in adversarial]
+    sanity = results.get("sanity", {}).get("verdicts", {})
+    road = results.get("road", {}).get("methods", {})
+    header += ["sanity"] * bool(sanity) + ["ROAD gap"] * bool(road)
     rows = []
     for method in [*results["run"]["methods"], "random"]:
         row = [method]
@@ -443,6 +447,11 @@ def terminal_summary(results: dict[str, Any], verdicts: list[Verdict]) -> str:
                 if comparisons
                 else "n/a"
             )
+        if sanity:
+            row.append(sanity.get(method, {}).get("verdict", "n/a"))
+        if road:
+            gap = road.get(method, {}).get("gap")
+            row.append("n/a" if gap is None else f"{gap['mean_diff']:+.3f}")
         rows.append(row)
     widths = [
         max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)

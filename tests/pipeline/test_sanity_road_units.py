@@ -145,3 +145,15 @@ def test_random_road_maps_depend_on_the_image_not_the_batch() -> None:
 def test_study_sizes_are_checked(change) -> None:
     with pytest.raises(ValueError, match=next(iter(change))):
         BenchmarkConfig(**change)
+
+
+def test_the_terminal_summary_has_the_sanity_verdict_and_road_gap(written) -> None:
+    from captum_contrastive.pipeline.report import terminal_summary
+
+    _, out = written
+    results = json.loads((out / "results.json").read_text())
+    lines = terminal_summary(results, []).splitlines()
+    assert lines[0].split()[-3:] == ["sanity", "ROAD", "gap"]
+    verdict = results["sanity"]["verdicts"]["guided_backprop"]["verdict"]
+    row = next(line for line in lines if line.startswith("guided_backprop"))
+    assert verdict in row
