@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,18 +367,15 @@ def start_attack(
     ]
     if executor is None:
         bar = tqdm(jobs, desc=f"attack {name}", disable=not context.progress)
-        return PendingAttack(name, key, [_Done(job()) for job in bar])
+        return PendingAttack(name, key, [_finished(job()) for job in bar])
     return PendingAttack(name, key, [executor.submit(job) for job in jobs])
 
 
-class _Done:
-    """A finished shard, with the interface of a ``Future``."""
-
-    def __init__(self, value: tuple[AdversarialBatch, float]) -> None:
-        self.value = value
-
-    def result(self) -> tuple[AdversarialBatch, float]:
-        return self.value
+def _finished(value: tuple[AdversarialBatch, float]) -> Future:
+    """A shard computed already, as a ``Future`` like the submitted ones."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 @dataclass
@@ -393,7 +390,7 @@ class PendingAttack:
 
     name: str
     key: StageKey
-    shards: list[Any]
+    shards: list[Future]
 
     def result(self) -> AttackedImages:
         """Wait for every shard and merge them, in shard order."""
