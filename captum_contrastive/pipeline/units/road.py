@@ -86,7 +86,7 @@ class RoadUnit(StudyUnit):
     def evaluate(self, data: RunData) -> StudyResult:
         c = self.config
         k = min(c.road_images, len(data.selection.indices))
-        images, labels = data.images[:k], data.labels[:k]
+        images, labels = data.images[:k].to(data.context.device), data.labels[:k]
         indices = data.selection.indices[:k]
         rankings = {m: data.maps[MapRequest(m, "clean")][:k] for m in c.methods}
         rankings[RANDOM_RANKING] = random_maps(tuple(images.shape[1:]), indices, c.seed)
@@ -96,7 +96,7 @@ class RoadUnit(StudyUnit):
             curves = {
                 order: road_curve(
                     data.context.model,
-                    images.to(data.context.device),
+                    images,
                     labels,
                     maps,
                     c.road_fractions,
