@@ -78,7 +78,7 @@ class ClassDiscriminativityUnit(StudyUnit):
     def settings(self) -> dict[str, Any]:
         c = self.config
         return {
-            "methods": {m: c.method_settings().__dict__ for m in self.methods()},
+            "methods": self.methods(),  # their settings: in every study key
             "n_multi_images": c.n_multi_images,
             "seed": c.seed,
             "n_resamples": c.n_resamples,

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_contrastive.attr._targets import runner_up
-from captum_contrastive.methods import build_methods, compute_maps
+from captum_contrastive.methods import compute_maps
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
@@ -206,13 +206,11 @@ class SanityUnit(StudyUnit):
 
     def settings(self) -> dict[str, Any]:
         c = self.config
-        specs = build_methods(c.method_settings())
         rule = self.rule()
         return {
             "images": c.sanity_images,
             "depth": c.sanity_depth,
             "independent_layers": c.sanity_independent_layers,
-            "methods": {m: specs[m].key() for m in c.methods},
             "attribution_code": attribution_code(),
             "rule": [rule.measure, rule.threshold, rule.control],
             "batch_size": c.shard_size,
