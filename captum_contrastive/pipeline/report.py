@@ -215,7 +215,10 @@ def _applicability_caveats(run: BenchmarkRun) -> list[str]:
     """Methods dropped because they cannot run, and methods that run but compute
     another method on this model (probed on one image before the run)."""
     caveats = []
+    flagged = {check.method for check in run.baseline_checks if check.degenerate}
     for found in run.applicability:
+        if found.method in flagged:
+            continue  # the baseline check's caveat already says it
         if found.status == "fails":
             caveats.append(
                 f"{found.method} was left out: it cannot run on this model "

@@ -71,3 +71,32 @@ def test_a_chosen_method_that_cannot_run_stops_the_run_at_once(tmp_path) -> None
     assert not (tmp_path / "cache").exists() or not any(
         (tmp_path / "cache").rglob("*attack*")
     )
+
+
+class _FunctionalReLU(_ReusedReLU):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def test_a_degenerate_baseline_gets_one_caveat_not_two(tmp_path) -> None:
+    preset = _preset()
+    preset.model = _FunctionalReLU().eval()
+    preset.model.load_state_dict(_ReusedReLU().state_dict())
+    with torch.no_grad():
+        pixel = preset.pixel_model()
+        preset.dataset.labels = pixel(preset.dataset.images).argmax(dim=1)
+    config = BenchmarkConfig(
+        out=tmp_path, methods=("saliency", "guided_backprop"), **SMALL
+    )
+    run = run_benchmark(config, preset)
+    found = {a.method: a.status for a in run.applicability}
+    assert found["guided_backprop"] == "degenerate"
+    assert [c.method for c in run.baseline_checks if c.degenerate] == [
+        "guided_backprop"
+    ]
+    write_outputs(run)
+    caveats = (tmp_path / "report.md").read_text().split("## Caveats")[1]
+    caveats = caveats.split("\n## ")[0]
+    lines = [line for line in caveats.splitlines() if "guided_backprop" in line]
+    assert len(lines) == 1
