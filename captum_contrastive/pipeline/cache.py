@@ -33,13 +33,24 @@ import torch
 from captum_contrastive.atomic_files import atomic_write_bytes, atomic_write_text
 from captum_contrastive.pipeline.fingerprint import digest
 
-__all__ = ["StageCache", "StageKey", "StaleShardWarning", "file_lock", "shards"]
+__all__ = [
+    "MissingShardError",
+    "StageCache",
+    "StageKey",
+    "StaleShardWarning",
+    "file_lock",
+    "shards",
+]
 
 _MAGIC = b"captum-contrastive shard v1\n"
 
 
 class StaleShardWarning(UserWarning):
     """A cached shard could not be used and is being recomputed."""
+
+
+class MissingShardError(LookupError):
+    """A read-only cache has no usable shard for the indices asked for."""
 
 
 def shards(indices: Sequence[int], shard_size: int) -> list[list[int]]:
@@ -112,6 +123,8 @@ class StageCache:
     Args:
         root (str or Path): the run's cache directory.
         key (StageKey): everything the result depends on.
+        read_only (bool): never compute: a missing shard raises
+            :class:`MissingShardError` (``--merge-only``).
 
     Examples::
 
@@ -119,8 +132,11 @@ class StageCache:
         >>> maps = cache.load_or_compute([0, 1, 2], compute)["maps"]
     """
 
-    def __init__(self, root: str | Path, key: StageKey) -> None:
+    def __init__(
+        self, root: str | Path, key: StageKey, read_only: bool = False
+    ) -> None:
         self.key = key
+        self.read_only = read_only
         self.directory = Path(root) / key.stage / key.digest
         self.directory.mkdir(parents=True, exist_ok=True)
         key_file = self.directory / "key.json"
@@ -131,19 +147,37 @@ class StageCache:
         """The shard file of ``indices``."""
         return self.directory / f"shard_{digest([int(i) for i in indices])}.pt"
 
+    def _check(
+        self, path: Path, indices: list[int], inputs: str | None
+    ) -> dict[str, Any]:
+        """The shard's payload; ``ValueError`` or ``OSError`` says why not."""
+        payload = _decode(path.read_bytes())
+        if payload.get("key") != self.key.digest:
+            raise ValueError("written for another stage key")
+        if payload.get("indices") != indices:
+            raise ValueError("written for other image indices")
+        if inputs is not None and payload.get("inputs") != inputs:
+            raise ValueError("computed from other input images or targets")
+        return payload
+
+    def has(self, indices: Sequence[int]) -> bool:
+        """Whether a usable shard of ``indices`` is stored (checksum, key and
+        indices verified; the inputs are not known here)."""
+        indices = [int(i) for i in indices]
+        path = self.path(indices)
+        try:
+            self._check(path, indices, None)
+        except (OSError, ValueError):
+            return False
+        return True
+
     def _read(
         self, path: Path, indices: list[int], inputs: str | None
     ) -> dict[str, Any] | None:
         if not path.exists():
             return None
         try:
-            payload = _decode(path.read_bytes())
-            if payload.get("key") != self.key.digest:
-                raise ValueError("written for another stage key")
-            if payload.get("indices") != indices:
-                raise ValueError("written for other image indices")
-            if inputs is not None and payload.get("inputs") != inputs:
-                raise ValueError("computed from other input images or targets")
+            payload = self._check(path, indices, inputs)
         except (OSError, ValueError) as error:
             warnings.warn(
                 f"cache shard {path} is unusable: {error}; recomputing it",
@@ -175,6 +209,11 @@ class StageCache:
         path = self.path(indices)
         with file_lock(path.with_suffix(".lock")):
             result = self._read(path, indices, inputs)
+            if result is None and self.read_only:
+                raise MissingShardError(
+                    f"{self.key.stage} shard of images {indices[0]}..{indices[-1]} "
+                    f"is not in the cache ({path})"
+                )
             if result is None:
                 result = compute(indices)
                 payload = {

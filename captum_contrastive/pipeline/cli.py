@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from captum_contrastive.methods import LayerNotFoundError, registered_methods
+from captum_contrastive.pipeline.cache import MissingShardError
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.ranks import (
+    DEFAULT_TIMEOUT_S,
+    Ranks,
+    RanksError,
+    joined_ranks,
+)
 
 __all__ = [
     "build_parser",
@@ -229,7 +238,32 @@ def build_parser(
         "taken in: random (default: seeded, class-balanced when labels are "
         "known) or index (dataset index order, as in earlier versions)",
     )
-    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument(
+        "--device",
+        help="cpu, cuda or cuda:N (default: cpu); under torchrun, cuda means "
+        "cuda:LOCAL_RANK on each rank",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="compute part I of N of the attacks and maps, without a process "
+        "group (array jobs), and stop; then run the same command without "
+        "--shard to merge and write the outputs",
+    )
+    parser.add_argument(
+        "--merge-only",
+        action="store_true",
+        help="compute no attack or map: write the outputs from the cache, or "
+        "name the missing work units and stop (exit status 3)",
+    )
+    parser.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="under torchrun, how long a rank waits for the others before it "
+        f"fails (default: {DEFAULT_TIMEOUT_S:g})",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -286,6 +320,7 @@ FIELD_OPTIONS = {
     "device": "--device",
     "out": "--out",
     "threads": "--threads",
+    "shard": "--shard",
 }
 
 
@@ -380,6 +415,11 @@ def config_from_args(
     return config, threads
 
 
+#: Exit status of ``--merge-only`` when work units are missing.
+EXIT_MISSING_UNITS = 3
+
+
+@record
 def main(
     argv: Sequence[str] | None = None,
     studies: Sequence[str] = STUDIES,
@@ -387,36 +427,78 @@ def main(
     default_out: str = "results/benchmark",
     prog: str | None = None,
 ) -> int:
-    """Parse ``argv``, run the studies, write the outputs; returns an exit code."""
-    from captum_contrastive.pipeline.report import write_outputs
-    from captum_contrastive.pipeline.runner import (
-        MethodNotApplicableError,
-        load_preset,
-        run_benchmark,
-    )
-    from captum_contrastive.pipeline.stages import NotEnoughImagesError
+    """Parse ``argv``, run the studies, write the outputs; returns an exit code.
 
+    Under ``torchrun`` every rank runs this; rank 0 writes the outputs. A rank
+    that raises ends with its error, and ``torchrun`` stops the others.
+    """
     parser = build_parser(description, default_out, prog)
     args = parser.parse_args(argv)
     try:
         config, threads = config_from_args(args, studies, default_out)
     except (TypeError, ValueError) as error:
         parser.error(option_error(error))
+    if args.merge_only and args.shard is not None:
+        parser.error("`--merge-only` merges the parts: leave out `--shard`")
+    if args.dist_timeout <= 0:
+        parser.error(f"`--dist-timeout` must be positive, got {args.dist_timeout}")
     torch.set_num_threads(threads)
+    try:
+        with joined_ranks(args.shard, config.device, args.dist_timeout) as ranks:
+            return _run(parser, config, ranks, args.merge_only)
+    except RanksError as error:
+        parser.error(option_error(error))
+
+
+def _run(
+    parser: argparse.ArgumentParser,
+    config: BenchmarkConfig,
+    ranks: Ranks,
+    merge_only: bool,
+) -> int:
+    """One process's part of the run; the main process writes the outputs."""
+    from captum_contrastive.pipeline.report import write_outputs
+    from captum_contrastive.pipeline.runner import (
+        MethodNotApplicableError,
+        load_preset,
+        run_benchmark,
+    )
+    from captum_contrastive.pipeline.shared_work import MissingWorkError
+    from captum_contrastive.pipeline.stages import NotEnoughImagesError
+
     start = time.perf_counter()
     try:
         preset = load_preset(config)
     except (ValueError, OSError) as error:
         parser.error(f"the model and data cannot be used: {option_error(error)}")
     try:
-        run = run_benchmark(config, preset)
+        run = run_benchmark(config, preset, ranks=ranks, merge_only=merge_only)
     except (
         LayerNotFoundError,
         NotEnoughImagesError,
         MethodNotApplicableError,
     ) as error:
         parser.error(option_error(error))
+    except (MissingWorkError, MissingShardError) as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return EXIT_MISSING_UNITS
+    if run.partial:
+        print(_share_line(run, time.perf_counter() - start))
+        return 0
     run.timings["total"] = time.perf_counter() - start
     paths = write_outputs(run)
     print(f"wrote {paths['report']} ({run.timings['total']:.0f} s)")
     return 0
+
+
+def _share_line(run: Any, seconds: float) -> str:
+    account = next(
+        (a for a in run.rank_accounts if a.get("rank") == run.ranks.rank), {}
+    )
+    done = f"{account.get('units', 0)} work units"
+    if run.ranks.mode == "shard":
+        return (
+            f"{run.ranks.describe()}: {done} computed in {seconds:.0f} s; run "
+            "without --shard to merge once every part is done"
+        )
+    return f"{run.ranks.describe()}: {done} computed in {seconds:.0f} s"

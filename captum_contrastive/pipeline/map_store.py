@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from torch import Tensor
 
 from captum_contrastive.pipeline.cache import StageKey
-from captum_contrastive.pipeline.stages import maps_for
+from captum_contrastive.pipeline.stages import maps_for, maps_key
 from captum_contrastive.pipeline.units.base import MapRequest, RunData
 from captum_contrastive.studies.adversarial import equal_norm_noise
 
-__all__ = ["compute_requested_maps", "prepare_controls"]
+__all__ = [
+    "CONDITION_LABELS",
+    "compute_requested_maps",
+    "map_key",
+    "predict_in_shards",
+    "prepare_controls",
+]
+
+
+def predict_in_shards(
+    data: RunData, images: Tensor, predict: Callable[[Tensor], Tensor] | None = None
+) -> Tensor:
+    """``predict`` (default: ``data.extras["predict"]``) in chunks of
+    ``shard_size`` rows, aligned with the selection's shards: a prediction never
+    depends on how the run is split, and memory does not grow with the images."""
+    size = data.config.shard_size
+    predict = predict or data.extras["predict"]
+    return torch.cat(
+        [predict(images[start : start + size]) for start in range(0, len(images), size)]
+    )
 
 
 def prepare_controls(data: RunData) -> None:
@@ -17,37 +39,53 @@ def prepare_controls(data: RunData) -> None:
     for run, attacked in data.attacks.items():
         noisy = equal_norm_noise(attacked.batch, data.config.seed)
         data.extras[f"noise {run}"] = noisy
-        data.extras[f"noise_predictions {run}"] = data.extras["predict"](noisy)
+        data.extras[f"noise_predictions {run}"] = predict_in_shards(data, noisy)
+
+
+#: What each map condition's images and targets are (part of the maps' key).
+CONDITION_LABELS = {
+    "clean": "clean, true class",
+    "adversarial": "adversarial, adversarial prediction",
+    "clean_adversarial_class": "clean, adversarial prediction",
+    "noise": "equal-norm noise, its prediction",
+}
+
+
+def _condition_label(request: MapRequest) -> str:
+    if request.condition not in CONDITION_LABELS:
+        raise ValueError(f"unknown map condition {request.condition!r}")
+    return CONDITION_LABELS[request.condition]
 
 
 def _inputs(data: RunData, request: MapRequest) -> tuple[Tensor, Tensor, StageKey, str]:
     """The images, targets, source key and condition label of one request."""
+    label = _condition_label(request)
     if request.condition == "clean":
-        return data.images, data.labels, data.selection.key, "clean, true class"
+        return data.images, data.labels, data.selection.key, label
     attacked = data.attacks[request.run]
     batch = attacked.batch
     if request.condition == "adversarial":
-        return (
-            batch.adversarial,
-            batch.adversarial_predictions,
-            attacked.key,
-            "adversarial, adversarial prediction",
-        )
+        return batch.adversarial, batch.adversarial_predictions, attacked.key, label
     if request.condition == "clean_adversarial_class":
-        return (
-            data.images,
-            batch.adversarial_predictions,
-            attacked.key,
-            "clean, adversarial prediction",
-        )
-    if request.condition == "noise":
-        return (
-            data.extras[f"noise {request.run}"],
-            data.extras[f"noise_predictions {request.run}"],
-            attacked.key,
-            "equal-norm noise, its prediction",
-        )
-    raise ValueError(f"unknown map condition {request.condition!r}")
+        return data.images, batch.adversarial_predictions, attacked.key, label
+    return (
+        data.extras[f"noise {request.run}"],
+        data.extras[f"noise_predictions {request.run}"],
+        attacked.key,
+        label,
+    )
+
+
+def map_key(data: RunData, request: MapRequest, source: StageKey) -> StageKey:
+    """The key of one request's maps, whose images come from ``source``."""
+    return maps_key(
+        data.context,
+        data.specs[request.method],
+        source,
+        _condition_label(request),
+        data.config.seed,
+        data.config.shard_size,
+    )
 
 
 def compute_requested_maps(data: RunData, requests: list[MapRequest]) -> None:

@@ -155,6 +155,8 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
     results["baseline_checks"] = [check.to_json() for check in run.baseline_checks]
     results["stage_keys"] = run.keys
     results["timings"] = dict(run.timings)
+    if run.rank_accounts:
+        results["rank_timings"] = run.rank_accounts
     return results
 
 
@@ -395,8 +397,34 @@ def _markdown(
     lines.append("")
     timings = [[k, f"{v:.1f}"] for k, v in results["timings"].items()]
     lines.append(table(["stage", "seconds"], timings))
+    lines += _rank_lines(results.get("rank_timings"))
     lines += ["", _memory_line(info["memory"])]
     return "\n".join(lines) + "\n"
+
+
+def _rank_lines(accounts: list[dict[str, Any]] | None) -> list[str]:
+    """Each rank's share of a torchrun run and its busy seconds."""
+    if not accounts:
+        return []
+    rows = [
+        [
+            a["rank"],
+            a["units"],
+            f"{a['estimated_cost']:.0f}",
+            *(f"{a['busy_seconds'].get(k, 0.0):.1f}" for k in RANK_PHASES),
+            ", ".join(a.get("studies", [])) or "-",
+        ]
+        for a in accounts
+    ]
+    header = ["rank", "work units", "estimated cost"]
+    header += [f"{phase} s" for phase in RANK_PHASES] + ["studies"]
+    return [
+        "",
+        f"The work was split over {len(accounts)} torchrun ranks; each rank's "
+        "share and busy seconds:",
+        "",
+        table(header, rows),
+    ]
 
 
 def _protocol(results: dict[str, Any]) -> str:
@@ -483,6 +511,10 @@ def _records(run: BenchmarkRun) -> dict[str, Any]:
         for unit in run.units
         if run.results[unit.name].records is not None
     }
+
+
+#: The phases of a rank's busy seconds, in report order.
+RANK_PHASES = ("attacks", "maps", "studies")
 
 
 def write_outputs(run: BenchmarkRun) -> dict[str, Path]:

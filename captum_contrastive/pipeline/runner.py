@@ -29,9 +29,17 @@ from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
 from captum_contrastive.pipeline.map_store import (
     compute_requested_maps,
+    predict_in_shards,
     prepare_controls,
 )
 from captum_contrastive.pipeline.memory import MemoryPlan, plan_memory
+from captum_contrastive.pipeline.ranks import Ranks
+from captum_contrastive.pipeline.shared_work import (
+    MissingWorkError,
+    SharePlan,
+    compute_share,
+    missing_units,
+)
 from captum_contrastive.pipeline.stages import (
     AttackedImages,
     NotEnoughImagesError,
@@ -47,6 +55,7 @@ from captum_contrastive.pipeline.units.class_discriminativity import (
     TOP2,
     ClassPairs,
 )
+from captum_contrastive.pipeline.work_units import balanced_split
 from captum_contrastive.presets.base import Preset
 from captum_contrastive.presets.image_folder import ImageReadError
 
@@ -161,6 +170,8 @@ class BenchmarkRun:
         memory: how the run fits its memory budget (``max_memory``).
         applicability: each method probed on the model before the run; a
             default method that cannot run is dropped from ``config.methods``.
+        ranks: which part of a split run this process did.
+        rank_accounts: per rank of a split run, its units and busy seconds.
     """
 
     config: BenchmarkConfig
@@ -174,6 +185,13 @@ class BenchmarkRun:
     class_names: list[str] = field(default_factory=list)
     memory: MemoryPlan | None = None
     applicability: list[Applicability] = field(default_factory=list)
+    ranks: Ranks = field(default_factory=Ranks)
+    rank_accounts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """Whether this process did only its part (no outputs to write)."""
+        return not self.ranks.is_main
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -206,12 +224,11 @@ def _calibrated_bim(
     return replace(attack, epsilon=calibrated.calibration.epsilon)
 
 
-def _attack_runs(
+def _chosen_attacks(
     run: BenchmarkRun, context: StageContext, data: RunData
-) -> dict[str, AttackedImages]:
-    """Every attack run the units need. Shards of attacks that draw no global
-    randomness run side by side (:mod:`~captum_contrastive.pipeline.attack_pool`);
-    the per-run timings are then busy seconds, ``attacks`` the wall time."""
+) -> tuple[dict[str, FoolboxAttack], int]:
+    """The attack runs the units need, as they will run (BIM calibrated, batches
+    fitted to the memory budget), and how many threads run their shards."""
     config = run.config
     needed = dict.fromkeys(r for unit in run.units for r in unit.runs_needed())
     chosen = {}
@@ -222,16 +239,30 @@ def _attack_runs(
             attack = _calibrated_bim(run, context, data, attack)
         chosen[name] = attack
     workers = attack_workers(config.attack_workers, config.device)
-    fitted = {}
-    for name, attack in chosen.items():
-        fitted[name] = _fit_attack(attack, workers, config.shard_size, run.memory)
+    fitted = {
+        name: _fit_attack(attack, workers, config.shard_size, run.memory)
+        for name, attack in chosen.items()
+    }
     workers = min((w for _, w in fitted.values()), default=workers)
+    return {name: attack for name, (attack, _) in fitted.items()}, workers
+
+
+def _attack_runs(
+    run: BenchmarkRun,
+    context: StageContext,
+    data: RunData,
+    chosen: dict[str, FoolboxAttack],
+    workers: int,
+) -> dict[str, AttackedImages]:
+    """Every attack run the units need. Shards of attacks that draw no global
+    randomness run side by side (:mod:`~captum_contrastive.pipeline.attack_pool`);
+    the per-run timings are then busy seconds, ``attacks`` the wall time."""
     pending = {}
     with run.timed("attacks"), attack_pool(context.preset.model, workers) as pool:
-        for name, (attack, _) in fitted.items():
+        for name, attack in chosen.items():
             executor = None if draws_global_randomness(attack) else pool
             pending[name] = start_attack(
-                context, name, attack, data.selection, config.shard_size, executor
+                context, name, attack, data.selection, run.config.shard_size, executor
             )
         attacks = {name: found.result() for name, found in pending.items()}
     for name, found in pending.items():
@@ -265,7 +296,7 @@ def _fit_attack(
     return replace(attack, batch_size=max(1, plan.rows_per_pass // workers)), workers
 
 
-def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
+def _shared_data(run: BenchmarkRun, context: StageContext, ranks: Ranks) -> RunData:
     config = run.config
     with run.timed("select images"):
         selection = select_correct(
@@ -274,6 +305,7 @@ def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
             config.select_shard_size,
             config.sample_order,
             config.seed,
+            ranks,
         )
     run.keys["select"] = selection.key.to_json()
     images, labels, masks = load_images(context.preset.dataset, selection.indices)
@@ -289,7 +321,9 @@ def _shared_data(run: BenchmarkRun, context: StageContext) -> RunData:
         attacks={},
     )
     data.extras["predict"] = _predict(context.model, context.device)
-    data.extras["clean_runner_up"] = _predict(context.model, context.device, 2)(images)
+    data.extras["clean_runner_up"] = predict_in_shards(
+        data, images, _predict(context.model, context.device, 2)
+    )
     return data
 
 
@@ -373,6 +407,8 @@ def run_benchmark(
     config: BenchmarkConfig,
     preset: Preset | None = None,
     multi_object_preset: Preset | None = None,
+    ranks: Ranks | None = None,
+    merge_only: bool = False,
 ) -> BenchmarkRun:
     r"""Attack, explain and evaluate, as configured; every stage is cached on disk.
 
@@ -381,6 +417,20 @@ def run_benchmark(
     depends on (settings, the model's weights, the data, upstream keys), so a
     rerun into a used folder reuses exactly what is still valid and recomputes
     the rest.
+
+    A run split over processes (``ranks``) computes the same cache files and
+    the same numbers as one process:
+
+    - ``torchrun`` ranks select in waves, then each computes its share of the
+      attack chains and clean maps (:mod:`~captum_contrastive.pipeline.work_units`),
+      waits for the others, evaluates its share of the studies, and waits
+      again; rank 0 then reads everything from the cache and returns the run
+      (the others return a :attr:`BenchmarkRun.partial` run);
+    - a ``--shard i/n`` part computes its share of the attacks and maps and
+      returns a partial run; a later run without a shard (the merge) finds them
+      in the cache, computes what is missing (or, with ``merge_only``, raises
+      :class:`~captum_contrastive.pipeline.shared_work.MissingWorkError` naming
+      the missing units), evaluates the studies and returns the run.
 
     Args:
         config (BenchmarkConfig): the run.
@@ -392,23 +442,31 @@ def run_benchmark(
             its multi-label images (a label file with several labels per line),
             or else the top-2 classes of the selected images, reported as a
             stand-in.
+        ranks (Ranks, optional): this process's part of a split run
+            (:func:`~captum_contrastive.pipeline.ranks.joined_ranks`); default:
+            one process does everything.
+        merge_only (bool): compute no attack or map: stop, naming them, when
+            any is missing (the selection must be cached too).
 
     Returns:
         :class:`BenchmarkRun`. Write it out with
-        :func:`captum_contrastive.pipeline.report.write_outputs`.
+        :func:`captum_contrastive.pipeline.report.write_outputs` (unless
+        :attr:`BenchmarkRun.partial`).
 
     Examples::
 
         >>> run = run_benchmark(BenchmarkConfig(n_images=16, out=Path("results/x")))
         >>> write_outputs(run)
     """
-    run = BenchmarkRun(config)
+    ranks = ranks or Ranks()
+    run = BenchmarkRun(config, ranks=ranks)
     torch.manual_seed(config.seed)
     with run.timed("load preset"):
         preset = preset or load_preset(config)
         context = StageContext.for_preset(
             preset, config.out / "cache", config.device, config.progress
         )
+        context.read_only = merge_only
     _check_methods_apply(config, context.model)
     with run.timed("applicability"):
         config, run.applicability = _applicable_methods(config, context)
@@ -416,7 +474,7 @@ def run_benchmark(
     run.units = [UNITS[name](config) for name in STUDIES if name in config.studies]
     run.preset = {"name": preset.name, "description": preset.description}
     run.class_names = list(preset.class_names)
-    run.data = data = _shared_data(run, context)
+    run.data = data = _shared_data(run, context, ranks)
     with run.timed("baseline checks"):
         few = slice(0, BASELINE_CHECK_IMAGES)
         run.baseline_checks = check_baselines(
@@ -426,17 +484,49 @@ def run_benchmark(
             data.specs,
             config.methods,
         )
-    data.attacks = _attack_runs(run, context, data)
-    prepare_controls(data)
+    attacks, workers = _chosen_attacks(run, context, data)
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
+    plan = SharePlan.build(data, attacks, requests)
+    if merge_only and (missing := missing_units(data, plan)):
+        raise MissingWorkError(missing)
+    account: dict[str, Any] = {}
+    if ranks.splits_work:
+        with run.timed("own units"):
+            account = compute_share(data, plan, ranks)
+        if ranks.mode == "shard":
+            run.rank_accounts = [account]
+            return run
+        ranks.barrier()
+    data.attacks = _attack_runs(run, context, data, attacks, workers)
+    prepare_controls(data)
     with run.timed("maps"):
         compute_requested_maps(data, requests)
     for request, key in data.map_keys.items():
         name = f"maps {request.method} {request.condition} {request.run or ''}"
         run.keys[name.strip()] = {"digest": key.digest}
     _class_pairs(run, data, multi_object_preset)
+    if ranks.mode == "torchrun":
+        _evaluate_own_studies(run, data, ranks, account)
+        if not ranks.is_main:
+            return run
     for unit in run.units:
         with run.timed(f"study {unit.name}"):
             run.results[unit.name] = _evaluate(unit, data)
         run.keys[f"study {unit.name}"] = {"digest": run.results[unit.name].key}
     return run
+
+
+def _evaluate_own_studies(
+    run: BenchmarkRun, data: RunData, ranks: Ranks, account: dict[str, Any]
+) -> None:
+    """This rank's share of the studies (balanced by their measured relative
+    cost), then wait for every rank; the ranks' accounts land in
+    :attr:`BenchmarkRun.rank_accounts`."""
+    costs = [unit.relative_cost for unit in run.units]
+    mine = balanced_split(costs, ranks.world_size)[ranks.rank]
+    start = time.perf_counter()
+    for position in mine:
+        _evaluate(run.units[position], data)
+    account["studies"] = [run.units[p].name for p in mine]
+    account["busy_seconds"]["studies"] = time.perf_counter() - start
+    run.rank_accounts = ranks.gather(account)

@@ -31,6 +31,7 @@ from captum_contrastive.pipeline.fingerprint import (
     model_fingerprint,
     tensor_digest,
 )
+from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.sample_order import SampleOrder
 from captum_contrastive.presets.base import ImageDataset, Preset
 from captum_contrastive.presets.image_folder import ImageReadError
@@ -43,10 +44,13 @@ __all__ = [
     "Selection",
     "StageContext",
     "attack_images",
+    "attack_key",
     "attack_settings",
+    "attack_shard",
     "attribution_code",
     "load_images",
     "maps_for",
+    "maps_key",
     "select_correct",
     "start_attack",
 ]
@@ -80,6 +84,8 @@ class StageContext:
             the pixel-space model, normalization included).
         data_key: digest of the dataset's identity.
         progress: progress bars.
+        read_only: the selection is read from the cache, never computed
+            (``--merge-only``).
     """
 
     preset: Preset
@@ -89,6 +95,7 @@ class StageContext:
     model_key: dict[str, str]
     data_key: str
     progress: bool = True
+    read_only: bool = False
 
     @classmethod
     def for_preset(
@@ -221,12 +228,30 @@ def _scan_shard(context: StageContext, cache: StageCache, shard: list[int]) -> d
     return cache.load_or_compute(shard, compute, digest_of_inputs)
 
 
+def _scan_wave(
+    context: StageContext,
+    cache: StageCache,
+    scan_shards: list[list[int]],
+    position: int,
+    ranks: Ranks,
+) -> None:
+    """At the first shard of a wave of ``world_size`` shards, each rank scans
+    its own one, then all wait: the wave's shards are then read from the cache."""
+    if position % ranks.world_size:
+        return
+    mine = position + ranks.rank
+    if mine < len(scan_shards):
+        _scan_shard(context, cache, scan_shards[mine])
+    ranks.barrier()
+
+
 def select_correct(
     context: StageContext,
     n_images: int,
     scan_shard_size: int = 64,
     order: str = "random",
     seed: int = 0,
+    ranks: Ranks | None = None,
 ) -> Selection:
     """The first ``n_images`` correctly classified images in the sample order.
 
@@ -258,6 +283,9 @@ def select_correct(
             key: a batch's size may change a near-tie prediction).
         order (str): ``"random"`` or ``"index"``.
         seed (int): the run's seed, for ``"random"``.
+        ranks (Ranks, optional): ``torchrun`` ranks scan in waves, one shard
+            each, and wait for each other after every wave; the choice is then
+            read in order from the cache, the same for any split.
 
     Returns:
         :class:`Selection`; its key holds the order (rule, seed, digest of the
@@ -270,14 +298,17 @@ def select_correct(
         context.key(
             "select", scan_shard_size=scan_shard_size, order=sample.key(), layout=3
         ),
+        read_only=context.read_only,
     )
     chosen: list[int] = []
     unreadable: dict[int, str] = {}
     colours: list[Tensor] = []
     scanned = 0
     bar = tqdm(total=n_images, desc="select correct", disable=not context.progress)
-    for start in range(0, len(sample.indices), scan_shard_size):
-        shard = sample.indices[start : start + scan_shard_size]
+    scan_shards = shards(sample.indices, scan_shard_size)
+    for position, shard in enumerate(scan_shards):
+        if ranks is not None and ranks.mode == "torchrun":
+            _scan_wave(context, cache, scan_shards, position, ranks)
         result = _scan_shard(context, cache, shard)
         errors = {int(k): v for k, v in result["unreadable"].items()}
         for row, (index, ok) in enumerate(zip(shard, result["correct"], strict=True)):
@@ -342,6 +373,26 @@ def attack_images(
     return start_attack(context, name, attack, selection, shard_size).result()
 
 
+def attack_key(
+    context: StageContext, attack: FoolboxAttack, selection: Selection, shard_size: int
+) -> StageKey:
+    """The key of one attack run on the selection, sharded by ``shard_size``."""
+    return context.key(
+        "attack",
+        attack=attack_settings(attack),
+        selection=selection.key.digest,
+        shard_size=shard_size,
+    )
+
+
+def attack_shard(
+    context: StageContext, attack: FoolboxAttack, key: StageKey, shard: list[int]
+) -> AdversarialBatch:
+    """One shard of an attack run (``key`` from :func:`attack_key`), from the
+    cache or computed."""
+    return _attack_shard(context, StageCache(context.cache_root, key), attack, shard)[0]
+
+
 def start_attack(
     context: StageContext,
     name: str,
@@ -354,12 +405,7 @@ def start_attack(
     to it (shards of several runs then overlap); without one, the shards are
     computed now, one after the other. Each shard's result is the same either
     way: it depends only on the shard's images and the attack."""
-    key = context.key(
-        "attack",
-        attack=attack_settings(attack),
-        selection=selection.key.digest,
-        shard_size=shard_size,
-    )
+    key = attack_key(context, attack, selection, shard_size)
     cache = StageCache(context.cache_root, key)
     jobs = [
         functools.partial(_attack_shard, context, cache, attack, shard)
@@ -454,6 +500,28 @@ class Maps:
     key: StageKey
 
 
+def maps_key(
+    context: StageContext,
+    spec: MethodSpec,
+    source: StageKey,
+    condition: str,
+    seed: int,
+    shard_size: int = 32,
+    options: dict[str, Any] | None = None,
+) -> StageKey:
+    """The key of one method's maps (arguments as in :func:`maps_for`)."""
+    return context.key(
+        "maps",
+        method=spec.key(),
+        code=attribution_code(),
+        source=source.digest,
+        condition=condition,
+        seed=seed,
+        shard_size=shard_size,
+        options=options or {},
+    )
+
+
 def maps_for(
     context: StageContext,
     spec: MethodSpec,
@@ -477,16 +545,7 @@ def maps_for(
         contrast, options: as in
             :func:`~captum_contrastive.methods.compute_maps`.
     """
-    key = context.key(
-        "maps",
-        method=spec.key(),
-        code=attribution_code(),
-        source=source.digest,
-        condition=condition,
-        seed=seed,
-        shard_size=shard_size,
-        options=options or {},
-    )
+    key = maps_key(context, spec, source, condition, seed, shard_size, options)
     cache = StageCache(context.cache_root, key)
     position = {int(index): row for row, index in enumerate(indices)}
     parts = []

@@ -16,14 +16,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import torch
-import torchvision
 from torch import Tensor, nn
-from torchvision.models import WeightsEnum
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 __all__ = [
     "WeightsUnavailableError",
@@ -61,6 +62,8 @@ def resolve_weights(model_name: str, weights: str | WeightsEnum) -> WeightsEnum:
         'https://download.pytorch.org/models/vgg16-397923af.pth'
     """
     enum = _weights_enum(model_name)
+    from torchvision.models import WeightsEnum
+
     if isinstance(weights, WeightsEnum):
         if not isinstance(weights, enum):
             raise ValueError(f"{weights} are not weights for {model_name!r}")
@@ -254,9 +257,17 @@ def load_classifier(
     return model.to(device).eval()
 
 
+def _torchvision_models() -> Any:
+    """``torchvision.models``, imported when first needed (it takes a second,
+    which a run on another model need not pay)."""
+    import torchvision.models
+
+    return torchvision.models
+
+
 def _weights_enum(model_name: str) -> type[WeightsEnum]:
     try:
-        return torchvision.models.get_model_weights(model_name)
+        return _torchvision_models().get_model_weights(model_name)
     except (ValueError, KeyError):
         raise ValueError(
             f"unknown torchvision model {model_name!r}; see "
@@ -266,9 +277,9 @@ def _weights_enum(model_name: str) -> type[WeightsEnum]:
 
 def _build(model_name: str, **kwargs: Any) -> nn.Module:
     try:
-        return torchvision.models.get_model(model_name, **kwargs)
+        return _torchvision_models().get_model(model_name, **kwargs)
     except (ValueError, KeyError) as error:
-        if model_name not in torchvision.models.list_models():
+        if model_name not in _torchvision_models().list_models():
             raise ValueError(
                 f"unknown torchvision model {model_name!r}; see "
                 "torchvision.models.list_models()"

@@ -20,10 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import Tensor
-from torchvision.transforms import InterpolationMode
 
 from captum_contrastive.presets.base import LabeledImage
 
@@ -69,7 +67,8 @@ class CenterCropTransform:
     Args:
         resize: length of the shorter side after resizing.
         crop: side of the square center crop.
-        interpolation: resampling filter of the resize.
+        interpolation: resampling filter of the resize, a
+            ``torchvision.transforms.InterpolationMode`` value (``"bilinear"``).
 
     Examples::
 
@@ -79,10 +78,16 @@ class CenterCropTransform:
 
     resize: int = 256
     crop: int = 224
-    interpolation: InterpolationMode = InterpolationMode.BILINEAR
+    interpolation: str = "bilinear"
 
     def __call__(self, image: Image.Image) -> Tensor:
-        image = TF.resize(image, self.resize, interpolation=self.interpolation)
+        # torchvision is imported here: it takes a second to import, which a
+        # run that reads no image file need not pay.
+        import torchvision.transforms.functional as TF
+        from torchvision.transforms import InterpolationMode
+
+        mode = InterpolationMode(self.interpolation)
+        image = TF.resize(image, self.resize, interpolation=mode)
         return TF.to_tensor(TF.center_crop(image, self.crop))
 
 

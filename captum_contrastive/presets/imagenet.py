@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torchvision.models import WeightsEnum
-from torchvision.transforms import InterpolationMode
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 from captum_contrastive.presets.base import ImageDataset, Preset
 from captum_contrastive.presets.checkpoints import load_classifier, resolve_weights
@@ -113,6 +115,12 @@ def imagenet_preset(
     )
 
 
+def _interpolation_name(transforms: object) -> str:
+    """The resize filter of torchvision's preset transforms, by name."""
+    mode = getattr(transforms, "interpolation", None)
+    return "bilinear" if mode is None else str(getattr(mode, "value", mode))
+
+
 def _preprocessing(
     weights: WeightsEnum | None,
 ) -> tuple[CenterCropTransform, tuple[float, float, float], tuple[float, float, float]]:
@@ -122,7 +130,7 @@ def _preprocessing(
     transform = CenterCropTransform(
         resize=_first(getattr(preset, "resize_size", 256)),
         crop=_first(getattr(preset, "crop_size", 224)),
-        interpolation=getattr(preset, "interpolation", InterpolationMode.BILINEAR),
+        interpolation=_interpolation_name(preset),
     )
     mean = tuple(getattr(preset, "mean", IMAGENET_MEAN))
     std = tuple(getattr(preset, "std", IMAGENET_STD))

@@ -42,6 +42,7 @@ class AdversarialUnit(StudyUnit):
 
     name = "adversarial"
     results_key = "adversarial"
+    relative_cost = 3.0
 
     def runs_needed(self) -> list[str]:
         return self.config.main_runs()

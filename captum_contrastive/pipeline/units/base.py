@@ -190,6 +190,9 @@ class StudyUnit(ABC):
 
     name: ClassVar[str]
     results_key: ClassVar[str]
+    #: Seconds the unit's evaluation took on the default shapes run (measured),
+    #: for sharing the studies out over ``torchrun`` ranks.
+    relative_cost: ClassVar[float] = 1.0
 
     def __init__(self, config: BenchmarkConfig) -> None:
         self.config = config

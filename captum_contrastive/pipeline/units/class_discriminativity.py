@@ -71,6 +71,7 @@ class ClassDiscriminativityUnit(StudyUnit):
 
     name = "class"
     results_key = "class_discriminativity"
+    relative_cost = 1.0
 
     def methods(self) -> list[str]:
         return [m for m in self.config.class_methods if m in self.config.methods]

@@ -28,6 +28,7 @@ class LocalizationUnit(StudyUnit):
 
     name = "localization"
     results_key = "localization"
+    relative_cost = 0.1
 
     def runs_needed(self) -> list[str]:
         return self.config.main_runs()[:1]

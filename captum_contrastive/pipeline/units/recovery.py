@@ -37,6 +37,7 @@ class RecoveryUnit(StudyUnit):
 
     name = "recovery"
     results_key = "recovery"
+    relative_cost = 22.0
 
     def runs_needed(self) -> list[str]:
         return self.config.recovery_runs()

@@ -67,6 +67,7 @@ class RoadUnit(StudyUnit):
 
     name = "road"
     results_key = "road"
+    relative_cost = 14.0
 
     def maps_needed(self, data: RunData) -> list[MapRequest]:
         return [MapRequest(m, "clean") for m in self.config.methods]

@@ -200,6 +200,7 @@ class SanityUnit(StudyUnit):
 
     name = "sanity"
     results_key = "sanity"
+    relative_cost = 26.0
 
     def rule(self) -> SanityRule:
         return SanityRule()

@@ -1,0 +1,178 @@
+"""This process's share of a split run's attacks and maps, and what is missing.
+
+The units (:mod:`~captum_contrastive.pipeline.work_units`) are computed through
+the same cached stages as a single-process run, on a view of the run's data cut
+to one shard: the cache files, and so the numbers, are the same for any split.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
+from captum_contrastive.pipeline.cache import StageCache, StageKey, shards
+from captum_contrastive.pipeline.map_store import (
+    compute_requested_maps,
+    map_key,
+    prepare_controls,
+)
+from captum_contrastive.pipeline.ranks import Ranks
+from captum_contrastive.pipeline.stages import AttackedImages, attack_key, attack_shard
+from captum_contrastive.pipeline.units import MapRequest, RunData
+from captum_contrastive.pipeline.work_units import (
+    WorkUnit,
+    attack_cost,
+    balanced_split,
+    map_cost,
+)
+
+__all__ = ["MissingWorkError", "SharePlan", "compute_share", "missing_units"]
+
+
+class MissingWorkError(LookupError):
+    """``--merge-only`` found units that no part has computed yet.
+
+    Attributes:
+        missing: the units, described.
+    """
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        listed = "\n  ".join(missing)
+        super().__init__(
+            f"{len(missing)} work units are not in the cache yet:\n  {listed}\n"
+            "Run the missing `--shard i/n` parts (or leave out `--merge-only` to "
+            "compute them here)."
+        )
+
+
+@dataclass
+class SharePlan:
+    """The units of a run and what they need.
+
+    Attributes:
+        attacks: the attack runs, as they will run (calibrated, fitted).
+        requests: every map request of the run's studies.
+        units: every unit, in a fixed order (attack chains by run, then clean
+            maps), one per shard.
+    """
+
+    attacks: dict[str, FoolboxAttack]
+    requests: list[MapRequest]
+    units: list[WorkUnit]
+
+    @classmethod
+    def build(
+        cls,
+        data: RunData,
+        attacks: dict[str, FoolboxAttack],
+        requests: list[MapRequest],
+    ) -> SharePlan:
+        requests = list(dict.fromkeys(requests))
+        units = []
+        for position, shard in enumerate(
+            shards(data.selection.indices, data.config.shard_size)
+        ):
+            for run, attack in attacks.items():
+                cost = attack_cost(attack) + _maps_cost(data, requests, run)
+                units.append(WorkUnit(run, position, tuple(shard), cost * len(shard)))
+            clean = _maps_cost(data, requests, None)
+            if clean:
+                units.append(WorkUnit(None, position, tuple(shard), clean * len(shard)))
+        units.sort(key=lambda u: (u.run is None, u.run or "", u.shard))
+        return cls(attacks, requests, units)
+
+    def share(self, ranks: Ranks) -> list[WorkUnit]:
+        """This process's units."""
+        split = balanced_split([u.cost for u in self.units], ranks.world_size)
+        return [self.units[p] for p in split[ranks.rank]]
+
+    def requests_of(self, run: str | None) -> list[MapRequest]:
+        """The map requests of ``run``'s chains (``None``: the clean maps)."""
+        return _requests_of(self.requests, run)
+
+
+def _requests_of(requests: list[MapRequest], run: str | None) -> list[MapRequest]:
+    """The requests of an attack chain of ``run``, or (``None``) the clean ones."""
+    if run is None:
+        return [r for r in requests if r.condition == "clean"]
+    return [r for r in requests if r.run == run]
+
+
+def _maps_cost(data: RunData, requests: list[MapRequest], run: str | None) -> float:
+    return sum(map_cost(data.specs[r.method]) for r in _requests_of(requests, run))
+
+
+def _shard_view(
+    data: RunData, unit: WorkUnit, attacked: AttackedImages | None
+) -> RunData:
+    """``data`` cut to the unit's shard (same keys, so the same cache files)."""
+    rows = [data.selection.indices.index(i) for i in unit.indices]
+    view = replace(
+        data,
+        selection=replace(data.selection, indices=list(unit.indices)),
+        images=data.images[rows],
+        labels=data.labels[rows],
+        masks=None if data.masks is None else data.masks[rows],
+        attacks={} if attacked is None else {unit.run: attacked},
+        maps={},
+        map_keys={},
+        extras=dict(data.extras),
+    )
+    if attacked is not None:
+        prepare_controls(view)
+    return view
+
+
+def compute_share(data: RunData, plan: SharePlan, ranks: Ranks) -> dict[str, Any]:
+    """Compute this process's units into the cache, one after the other.
+
+    Returns:
+        This rank's account: its units and busy seconds (attacks, maps).
+    """
+    busy = {"attacks": 0.0, "maps": 0.0}
+    mine = plan.share(ranks)
+    for unit in mine:
+        attacked = None
+        start = time.perf_counter()
+        if unit.run is not None:
+            attack = plan.attacks[unit.run]
+            key = attack_key(
+                data.context, attack, data.selection, data.config.shard_size
+            )
+            batch = attack_shard(data.context, attack, key, list(unit.indices))
+            attacked = AttackedImages(batch, key)
+            busy["attacks"] += time.perf_counter() - start
+            start = time.perf_counter()
+        view = _shard_view(data, unit, attacked)
+        compute_requested_maps(view, plan.requests_of(unit.run))
+        busy["maps"] += time.perf_counter() - start
+    return {
+        "rank": ranks.rank,
+        "units": len(mine),
+        "estimated_cost": sum(u.cost for u in mine),
+        "busy_seconds": busy,
+    }
+
+
+def missing_units(data: RunData, plan: SharePlan) -> list[str]:
+    """The units whose attack shard or map shards are not in the cache."""
+    context, config = data.context, data.config
+    attack_keys: dict[str, StageKey] = {
+        run: attack_key(context, attack, data.selection, config.shard_size)
+        for run, attack in plan.attacks.items()
+    }
+    missing = []
+    for unit in plan.units:
+        caches = []
+        if unit.run is not None:
+            caches.append(StageCache(context.cache_root, attack_keys[unit.run]))
+        for request in plan.requests_of(unit.run):
+            source = data.selection.key if unit.run is None else attack_keys[unit.run]
+            key = map_key(data, request, source)
+            caches.append(StageCache(context.cache_root, key))
+        if not all(cache.has(unit.indices) for cache in caches):
+            missing.append(unit.describe())
+    return missing
