@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -419,7 +420,6 @@ def config_from_args(
 EXIT_MISSING_UNITS = 3
 
 
-@record
 def main(
     argv: Sequence[str] | None = None,
     studies: Sequence[str] = STUDIES,
@@ -430,8 +430,22 @@ def main(
     """Parse ``argv``, run the studies, write the outputs; returns an exit code.
 
     Under ``torchrun`` every rank runs this; rank 0 writes the outputs. A rank
-    that raises ends with its error, and ``torchrun`` stops the others.
+    that raises ends with its error (recorded for ``torchrun``'s summary), and
+    ``torchrun`` stops the others.
     """
+    arguments = (argv, studies, description, default_out, prog)
+    if "TORCHELASTIC_ERROR_FILE" in os.environ:
+        return record(_main)(*arguments)
+    return _main(*arguments)
+
+
+def _main(
+    argv: Sequence[str] | None,
+    studies: Sequence[str],
+    description: str,
+    default_out: str,
+    prog: str | None,
+) -> int:
     parser = build_parser(description, default_out, prog)
     args = parser.parse_args(argv)
     try:
