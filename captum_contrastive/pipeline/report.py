@@ -531,7 +531,10 @@ def write_outputs(run: BenchmarkRun) -> dict[str, Path]:
     out = run.config.out
     out.mkdir(parents=True, exist_ok=True)
     with file_lock(out / ".outputs.lock"):
-        sections = [unit.render(run.results[unit.name], out) for unit in run.units]
+        sections = [
+            run.sections.get(unit.name) or unit.render(run.results[unit.name], out)
+            for unit in run.units
+        ]
         verdicts = [v for section in sections for v in section.verdicts]
         figures = {name: paths for s in sections for name, paths in s.figures.items()}
         if any(r.condition == "clean" for r in run.data.maps):

@@ -172,6 +172,7 @@ class BenchmarkRun:
             default method that cannot run is dropped from ``config.methods``.
         ranks: which part of a split run this process did.
         rank_accounts: per rank of a split run, its units and busy seconds.
+        sections: report sections other ranks rendered already, by study.
     """
 
     config: BenchmarkConfig
@@ -187,6 +188,7 @@ class BenchmarkRun:
     applicability: list[Applicability] = field(default_factory=list)
     ranks: Ranks = field(default_factory=Ranks)
     rank_accounts: list[dict[str, Any]] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def partial(self) -> bool:
@@ -530,3 +532,19 @@ def _evaluate_own_studies(
     account["studies"] = [run.units[p].name for p in mine]
     account["busy_seconds"]["studies"] = time.perf_counter() - start
     run.rank_accounts = ranks.gather(account)
+    rendered = ranks.gather(_render_sections(run, data, mine))
+    if ranks.is_main:
+        run.sections = {name: s for found in rendered for name, s in found.items()}
+
+
+def _render_sections(
+    run: BenchmarkRun, data: RunData, positions: list[int]
+) -> dict[str, Any]:
+    """The report sections (and figures) of the studies at ``positions``, each
+    rank rendering its own at the same time; rank 0 assembles them."""
+    run.config.out.mkdir(parents=True, exist_ok=True)
+    sections = {}
+    for position in positions:
+        unit = run.units[position]
+        sections[unit.name] = unit.render(_evaluate(unit, data), run.config.out)
+    return sections
