@@ -16,7 +16,7 @@ from typing import Any
 
 from captum_contrastive.attacks.calibration import EpsilonCalibration, calibrate_epsilon
 from captum_contrastive.attacks.foolbox_attacks import BIM
-from captum_contrastive.pipeline.cache import StageCache, StageKey
+from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import tensor_digest
 from captum_contrastive.pipeline.stages import (
@@ -99,6 +99,6 @@ def calibrate_bim(
             **search,
         ).to_json()
 
-    cache = StageCache(context.cache_root, key)
+    cache = context.cache(key)
     result = cache.load_or_compute(subset, compute, tensor_digest([images, labels]))
     return CalibratedRadius(EpsilonCalibration.from_json(result), key)

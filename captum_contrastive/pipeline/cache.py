@@ -207,6 +207,12 @@ class StageCache:
         """
         indices = [int(i) for i in indices]
         path = self.path(indices)
+        try:
+            # Files are written atomically: a usable one is read without the
+            # lock, so processes reading a shared cache never queue.
+            return self._check(path, indices, inputs)["result"]
+        except (OSError, ValueError):
+            pass
         with file_lock(path.with_suffix(".lock")):
             result = self._read(path, indices, inputs)
             if result is None and self.read_only:

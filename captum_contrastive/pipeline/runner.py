@@ -33,7 +33,7 @@ from captum_contrastive.pipeline.map_store import (
     prepare_controls,
 )
 from captum_contrastive.pipeline.memory import MemoryPlan, plan_memory
-from captum_contrastive.pipeline.ranks import Ranks
+from captum_contrastive.pipeline.ranks import Ranks, RanksError
 from captum_contrastive.pipeline.shared_work import (
     MissingWorkError,
     SharePlan,
@@ -487,6 +487,7 @@ def run_benchmark(
             config.methods,
         )
     attacks, workers = _chosen_attacks(run, context, data)
+    _check_split_attacks(attacks, ranks)
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
     plan = SharePlan.build(data, attacks, requests)
     if merge_only and (missing := missing_units(data, plan)):
@@ -516,6 +517,18 @@ def run_benchmark(
             run.results[unit.name] = _evaluate(unit, data)
         run.keys[f"study {unit.name}"] = {"digest": run.results[unit.name].key}
     return run
+
+
+def _check_split_attacks(attacks: dict[str, FoolboxAttack], ranks: Ranks) -> None:
+    """An attack with a random start draws from the process's global generator,
+    so its result would depend on which process attacks which shard first."""
+    random = [name for name, a in attacks.items() if draws_global_randomness(a)]
+    if ranks.splits_work and random:
+        raise RanksError(
+            f"attack runs {', '.join(random)} start at random points drawn from "
+            "the global generator, so their results would depend on the split: "
+            "run them in one process, or without `random_start`"
+        )
 
 
 def _evaluate_own_studies(

@@ -84,8 +84,8 @@ class StageContext:
             the pixel-space model, normalization included).
         data_key: digest of the dataset's identity.
         progress: progress bars.
-        read_only: the selection is read from the cache, never computed
-            (``--merge-only``).
+        read_only: the selection, attacks and maps are read from the cache,
+            never computed (``--merge-only``).
     """
 
     preset: Preset
@@ -118,10 +118,21 @@ class StageContext:
         )
 
     def key(self, stage: str, **parts: Any) -> StageKey:
-        """A stage key with the model's and the data's identity in it."""
+        """A stage key with the model's and the data's identity in it, and the
+        device type (CPU and CUDA kernels round differently)."""
         return StageKey(
-            stage, {"model": self.model_key, "data": self.data_key, **parts}
+            stage,
+            {
+                "model": self.model_key,
+                "data": self.data_key,
+                "device": self.device.type,
+                **parts,
+            },
         )
+
+    def cache(self, key: StageKey) -> StageCache:
+        """The cache of one stage; read-only under ``--merge-only``."""
+        return StageCache(self.cache_root, key, read_only=self.read_only)
 
 
 class NotEnoughImagesError(ValueError):
@@ -293,12 +304,10 @@ def select_correct(
     """
     dataset = context.preset.dataset
     sample = SampleOrder.build(dataset, order, seed)
-    cache = StageCache(
-        context.cache_root,
+    cache = context.cache(
         context.key(
             "select", scan_shard_size=scan_shard_size, order=sample.key(), layout=3
-        ),
-        read_only=context.read_only,
+        )
     )
     chosen: list[int] = []
     unreadable: dict[int, str] = {}
@@ -390,7 +399,7 @@ def attack_shard(
 ) -> AdversarialBatch:
     """One shard of an attack run (``key`` from :func:`attack_key`), from the
     cache or computed."""
-    return _attack_shard(context, StageCache(context.cache_root, key), attack, shard)[0]
+    return _attack_shard(context, context.cache(key), attack, shard)[0]
 
 
 def start_attack(
@@ -406,7 +415,7 @@ def start_attack(
     computed now, one after the other. Each shard's result is the same either
     way: it depends only on the shard's images and the attack."""
     key = attack_key(context, attack, selection, shard_size)
-    cache = StageCache(context.cache_root, key)
+    cache = context.cache(key)
     jobs = [
         functools.partial(_attack_shard, context, cache, attack, shard)
         for shard in shards(selection.indices, shard_size)
@@ -546,7 +555,7 @@ def maps_for(
             :func:`~captum_contrastive.methods.compute_maps`.
     """
     key = maps_key(context, spec, source, condition, seed, shard_size, options)
-    cache = StageCache(context.cache_root, key)
+    cache = context.cache(key)
     position = {int(index): row for row, index in enumerate(indices)}
     parts = []
     for shard in shards(indices, shard_size):

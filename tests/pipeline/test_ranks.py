@@ -69,3 +69,12 @@ def test_merge_only_on_an_empty_folder_names_what_is_missing(tmp_path, capsys):
     assert code == 3
     assert "select shard of images" in capsys.readouterr().err
     assert not (tmp_path / "summary.csv").exists()
+
+
+def test_a_random_start_attack_is_refused_when_the_work_is_split(tmp_path, capsys):
+    options = ["--attacks", "fgsm", "--attack", "pgd_l2:random_start=True"]
+    options += ["--studies", "adversarial", "--n-images", "4", "--shard", "0/2"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*options, "--out", str(tmp_path), "--no-progress"])
+    assert stopped.value.code == 2
+    assert "global generator" in capsys.readouterr().err
