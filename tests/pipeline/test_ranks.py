@@ -72,7 +72,7 @@ def test_merge_only_on_an_empty_folder_names_what_is_missing(tmp_path, capsys):
 
 
 def test_a_random_start_attack_is_refused_when_the_work_is_split(tmp_path, capsys):
-    options = ["--attacks", "fgsm", "--attack", "pgd_l2:random_start=True"]
+    options = ["--attacks", "fgsm", "--attack", "pgd_l2:epsilon=0.5,random_start=True"]
     options += ["--studies", "adversarial", "--n-images", "4", "--shard", "0/2"]
     with pytest.raises(SystemExit) as stopped:
         main([*options, "--out", str(tmp_path), "--no-progress"])
