@@ -253,6 +253,45 @@ class RecoveryCurve(PerImageCurve):
     mean_accuracy: np.ndarray
     protocol: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[RecoveryCurve]) -> RecoveryCurve:
+        """The curves of consecutive parts of the images, as one (same fractions;
+        the protocol of the first part)."""
+        if not parts:
+            raise ValueError("`parts` is empty")
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        return cls(
+            indices=joined("indices"),
+            fractions=parts[0].fractions,
+            correct=joined("correct"),
+            predictions=joined("predictions"),
+            base_correct=joined("base_correct"),
+            auc=joined("auc"),
+            mean_accuracy=joined("mean_accuracy"),
+            protocol=parts[0].protocol,
+        )
+
+    def to_tensors(self) -> dict[str, Any]:
+        """The curve as tensors and plain values (stored with ``weights_only``)."""
+        arrays = ("indices", "fractions", "correct", "predictions", "base_correct")
+        values: dict[str, Any] = {
+            name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+            for name in (*arrays, "auc", "mean_accuracy")
+        }
+        values["protocol"] = self.protocol
+        return values
+
+    @classmethod
+    def from_tensors(cls, values: dict[str, Any]) -> RecoveryCurve:
+        """The inverse of :meth:`to_tensors`."""
+        found = {
+            k: (v.numpy() if isinstance(v, Tensor) else v) for k, v in values.items()
+        }
+        return cls(**found)
+
     def records(self) -> list[dict[str, Any]]:
         """One JSON-ready dict per image (keys ``index``, ``auc``,
         ``mean_accuracy``, ``base_correct``, ``correct``, ``predictions``)."""

@@ -495,7 +495,7 @@ def run_benchmark(
     account: dict[str, Any] = {}
     if ranks.splits_work:
         with run.timed("own units"):
-            account = compute_share(data, plan, ranks)
+            account = compute_share(data, plan, ranks, run.units)
         if ranks.mode == "shard":
             run.rank_accounts = [account]
             return run
@@ -543,7 +543,7 @@ def _evaluate_own_studies(
     for position in mine:
         _evaluate(run.units[position], data)
     account["studies"] = [run.units[p].name for p in mine]
-    account["busy_seconds"]["studies"] = time.perf_counter() - start
+    account["busy_seconds"]["studies"] += time.perf_counter() - start
     run.rank_accounts = ranks.gather(account)
     rendered = ranks.gather(_render_sections(run, data, mine))
     if ranks.is_main:

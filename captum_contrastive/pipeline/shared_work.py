@@ -8,7 +8,8 @@ to one shard: the cache files, and so the numbers, are the same for any split.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
@@ -20,7 +21,7 @@ from captum_contrastive.pipeline.map_store import (
 )
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.stages import AttackedImages, attack_key, attack_shard
-from captum_contrastive.pipeline.units import MapRequest, RunData
+from captum_contrastive.pipeline.units import MapRequest, RunData, StudyUnit
 from captum_contrastive.pipeline.work_units import (
     WorkUnit,
     attack_cost,
@@ -108,31 +109,28 @@ def _maps_cost(data: RunData, requests: list[MapRequest], run: str | None) -> fl
 def _shard_view(
     data: RunData, unit: WorkUnit, attacked: AttackedImages | None
 ) -> RunData:
-    """``data`` cut to the unit's shard (same keys, so the same cache files)."""
-    rows = [data.selection.indices.index(i) for i in unit.indices]
-    view = replace(
-        data,
-        selection=replace(data.selection, indices=list(unit.indices)),
-        images=data.images[rows],
-        labels=data.labels[rows],
-        masks=None if data.masks is None else data.masks[rows],
-        attacks={} if attacked is None else {unit.run: attacked},
-        maps={},
-        map_keys={},
-        extras=dict(data.extras),
-    )
+    """``data`` cut to the unit's shard (same keys, so the same cache files),
+    with the shard's attacked images and their controls."""
+    view = data.cut(unit.indices)
     if attacked is not None:
+        view.attacks = {unit.run: attacked}
         prepare_controls(view)
     return view
 
 
-def compute_share(data: RunData, plan: SharePlan, ranks: Ranks) -> dict[str, Any]:
-    """Compute this process's units into the cache, one after the other.
+def compute_share(
+    data: RunData,
+    plan: SharePlan,
+    ranks: Ranks,
+    studies: Sequence[StudyUnit] = (),
+) -> dict[str, Any]:
+    """Compute this process's units into the cache, one after the other, and
+    each study's per-shard work on them (:meth:`StudyUnit.shard_work`).
 
     Returns:
         This rank's account: its units and busy seconds (attacks, maps).
     """
-    busy = {"attacks": 0.0, "maps": 0.0}
+    busy = {"attacks": 0.0, "maps": 0.0, "studies": 0.0}
     mine = plan.share(ranks)
     for unit in mine:
         attacked = None
@@ -149,6 +147,10 @@ def compute_share(data: RunData, plan: SharePlan, ranks: Ranks) -> dict[str, Any
         view = _shard_view(data, unit, attacked)
         compute_requested_maps(view, plan.requests_of(unit.run))
         busy["maps"] += time.perf_counter() - start
+        start = time.perf_counter()
+        for study in studies:
+            study.shard_work(view, unit.run)
+        busy["studies"] += time.perf_counter() - start
     return {
         "rank": ranks.rank,
         "units": len(mine),

@@ -17,8 +17,16 @@ from captum_contrastive.metrics import (
     perturbation_energy_share,
     recovery_curve,
 )
+from captum_contrastive.metrics.perturbation import RecoveryCurve
 
-__all__ = ["ABS_SUFFIX", "ORACLE", "RANDOM", "perturbation_recovery"]
+__all__ = [
+    "ABS_SUFFIX",
+    "ORACLE",
+    "RANDOM",
+    "perturbation_recovery",
+    "recovery_curves",
+    "summarize_recovery",
+]
 
 RANDOM = "random"
 #: The ranking by the perturbation itself, ``|x_adv - x|`` summed over channels:
@@ -98,12 +106,64 @@ def perturbation_recovery(
     successful = adversarial_batch.successful()
     if len(successful) == 0:
         raise ValueError("perturbation recovery needs at least one successful attack")
+    curves = recovery_curves(
+        model,
+        successful,
+        attributions,
+        fractions,
+        fill,
+        mean=mean,
+        signed=signed,
+        seed=seed,
+    )
+    return summarize_recovery(
+        curves,
+        successful,
+        attributions,
+        fractions,
+        reference=reference,
+        energy_fractions=energy_fractions,
+        seed=seed,
+        n_resamples=n_resamples,
+        alpha=alpha,
+    )
+
+
+def _check_rows(successful: AdversarialBatch, attributions: Mapping[str, Tensor]):
     for name, maps in attributions.items():
         if maps.shape[0] != len(successful):
             raise ValueError(
                 f"`attributions[{name!r}]` has {maps.shape[0]} maps but the batch has "
                 f"{len(successful)} successful attacks"
             )
+
+
+def recovery_curves(
+    model: Callable[[Tensor], Tensor],
+    successful: AdversarialBatch,
+    attributions: Mapping[str, Tensor],
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    fill: str = "mean",
+    *,
+    mean: Sequence[float] | None = None,
+    signed: Collection[str] = (),
+    seed: int = 0,
+) -> dict[str, RecoveryCurve]:
+    """Every ranking's per-image recovery curve (the model's work of
+    :func:`perturbation_recovery`): each method's map, ``|map|`` of the signed
+    ones, the seeded random ranking and the perturbation oracle.
+
+    Each image's curve depends only on that image (its ranking's tie-breaks and
+    the random ranking come from its own stream), so curves of shards of the
+    images, concatenated in order (:meth:`RecoveryCurve.concatenate`), are the
+    curves of the whole.
+
+    Args:
+        successful (AdversarialBatch): successful attacks only, row-aligned with
+            every map in ``attributions``.
+        Others: as in :func:`perturbation_recovery`.
+    """
+    _check_rows(successful, attributions)
     common = dict(fractions=fractions, fill=fill, mean=mean, seed=seed)
     curves = {}
     for name, maps in attributions.items():
@@ -113,7 +173,29 @@ def perturbation_recovery(
                 model, successful, maps, ranking="abs", **common
             )
     curves[RANDOM] = recovery_curve(model, successful, None, ranking="random", **common)
+    perturbation = (successful.adversarial - successful.clean).abs()
+    curves[ORACLE] = recovery_curve(
+        model, successful, perturbation, ranking="map", **common
+    )
+    return curves
 
+
+def summarize_recovery(
+    curves: Mapping[str, RecoveryCurve],
+    successful: AdversarialBatch,
+    attributions: Mapping[str, Tensor],
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    *,
+    reference: str = "enhanced_gbp",
+    energy_fractions: Sequence[float] = DEFAULT_ENERGY_FRACTIONS,
+    seed: int = 0,
+    n_resamples: int = 2000,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """The statistics of :func:`perturbation_recovery` from its curves
+    (:func:`recovery_curves`): confidence intervals, the paired comparisons with
+    ``reference`` and the perturbation-energy shares."""
+    _check_rows(successful, attributions)
     shares = {
         name: perturbation_energy_share(
             maps,
@@ -132,16 +214,12 @@ def perturbation_recovery(
     comparisons = []
     if reference in curves:
         comparisons = compare_to_reference(
-            {name: curve.auc for name, curve in curves.items()},
+            {name: curve.auc for name, curve in curves.items() if name != ORACLE},
             reference,
             alpha=alpha,
             n_resamples=n_resamples,
             seed=seed,
         )
-    perturbation = (successful.adversarial - successful.clean).abs()
-    curves[ORACLE] = recovery_curve(
-        model, successful, perturbation, ranking="map", **common
-    )
     protocol = dict(next(iter(curves.values())).protocol)
     protocol.update(
         {

@@ -212,3 +212,30 @@ def test_trapezoid_auc_includes_zero_and_is_normalized():
     np.testing.assert_allclose(
         trapezoid_auc(base, correct, fractions), [0.75, 1.0, 0.25]
     )
+
+
+def test_recovery_curves_of_shards_joined_are_the_curves_of_the_whole():
+    from captum_contrastive.metrics.perturbation import RecoveryCurve
+    from captum_contrastive.studies.recovery import recovery_curves
+
+    batch = make_batch(8)
+    maps = {
+        "m": torch.rand(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    }
+    kwargs = dict(fractions=(0.1, 0.3), mean=(MEAN,) * 3, signed={"m"}, seed=2)
+    whole = recovery_curves(TriggerModel(), batch, maps, **kwargs)
+    parts = [
+        recovery_curves(
+            TriggerModel(), batch.select(rows), {"m": maps["m"][rows]}, **kwargs
+        )
+        for rows in (torch.arange(0, 3), torch.arange(3, 8))
+    ]
+    assert list(whole) == ["m", "m |abs|", "random", "oracle |x_adv - x|"]
+    for name, curve in whole.items():
+        joined = RecoveryCurve.concatenate([part[name] for part in parts])
+        stored = RecoveryCurve.from_tensors(joined.to_tensors())
+        for field in ("indices", "correct", "predictions", "base_correct", "auc"):
+            np.testing.assert_array_equal(getattr(stored, field), getattr(curve, field))
+        assert stored.protocol == curve.protocol
+    with pytest.raises(ValueError, match="empty"):
+        RecoveryCurve.concatenate([])

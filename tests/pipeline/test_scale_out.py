@@ -74,9 +74,10 @@ def _comparable(out: Path) -> str:
 
 
 def _cache_files(out: Path) -> dict[str, int]:
-    """Every stored shard of the attack, map and study stages, with its mtime."""
+    """Every stored shard of the attack, map, recovery-curve and study stages,
+    with its mtime."""
     found = {}
-    for stage in ("attack", "maps", "study"):
+    for stage in ("attack", "maps", "recovery_curves", "study"):
         for path in (out / "cache" / stage).glob("*/shard_*.pt"):
             found[str(path.relative_to(out))] = path.stat().st_mtime_ns
     return found
@@ -124,6 +125,7 @@ def test_shards_then_a_merge_give_the_numbers_of_one_process(reference, tmp_path
     first = _single([*options, "--shard", "0/2"])
     assert first.returncode == 0, first.stderr[-3000:]
     shards_done = _cache_files(out)
+    assert any("recovery_curves" in name for name in shards_done)
     merged = _single([*options, "--merge-only"])
     assert merged.returncode == 0, merged.stderr[-3000:]
     _assert_same_numbers(out, reference)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor
 
 from captum_contrastive.methods import MethodSpec
@@ -80,6 +82,35 @@ class RunData:
     maps: dict[MapRequest, Tensor] = field(default_factory=dict)
     map_keys: dict[MapRequest, StageKey] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def cut(self, indices: Sequence[int]) -> RunData:
+        """The data of the selected images at ``indices`` (a shard), under the
+        same keys: images, labels, masks, attacked images, maps, and the extras
+        that hold one row per image, cut to those rows."""
+        position = {int(i): row for row, i in enumerate(self.selection.indices)}
+        chosen = [int(i) for i in indices]
+        rows = torch.tensor([position[i] for i in chosen], dtype=torch.long)
+        count = len(self.selection.indices)
+
+        def per_image(value: Any) -> Any:
+            if isinstance(value, Tensor) and value.dim() and len(value) == count:
+                return value[rows]
+            return value
+
+        return replace(
+            self,
+            selection=replace(self.selection, indices=chosen),
+            images=self.images[rows],
+            labels=self.labels[rows],
+            masks=None if self.masks is None else self.masks[rows],
+            attacks={
+                run: AttackedImages(found.batch.select(rows), found.key)
+                for run, found in self.attacks.items()
+            },
+            maps={request: maps[rows] for request, maps in self.maps.items()},
+            map_keys=dict(self.map_keys),
+            extras={name: per_image(value) for name, value in self.extras.items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -208,6 +239,12 @@ class StudyUnit(ABC):
     def settings(self) -> dict[str, Any]:
         """The unit's own settings, part of its stage key."""
         return {}
+
+    def shard_work(self, shard: RunData, run: str | None) -> None:
+        """Per-image work the unit can do on one shard as soon as its maps are
+        there (cached, so :meth:`evaluate` finds it): called on the attack chain
+        of ``run`` (``None``: the clean maps) of a split run. Default: none."""
+        return None
 
     @abstractmethod
     def evaluate(self, data: RunData) -> StudyResult:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import captum_contrastive.metrics
+import captum_contrastive.studies
+from captum_contrastive.metrics.perturbation import RecoveryCurve
+from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import cw_name
+from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -18,7 +23,11 @@ from captum_contrastive.pipeline.units.base import (
     register_unit,
     table,
 )
-from captum_contrastive.studies.recovery import ORACLE, perturbation_recovery
+from captum_contrastive.studies.recovery import (
+    ORACLE,
+    recovery_curves,
+    summarize_recovery,
+)
 from captum_contrastive.studies.verdicts import (
     claim_recovery,
     format_ci,
@@ -78,6 +87,65 @@ class RecoveryUnit(StudyUnit):
             self.name, "", json_ready(summary), json_ready(records), skipped
         )
 
+    def shard_work(self, shard: RunData, run: str | None) -> None:
+        if run in self.runs_needed():
+            self._shard_curves(shard, run)
+
+    def _shard_curves(self, shard: RunData, run: str) -> dict[str, RecoveryCurve]:
+        """Every ranking's recovery curves of one shard's successful attacks,
+        cached per shard (the model's work of the study; each image's curve is
+        its own, so the shards' curves joined are the run's)."""
+        c = self.config
+        attacked = shard.attacks[run]
+        requests = {m: MapRequest(m, "adversarial", run) for m in c.methods}
+        key = shard.context.key(
+            "recovery_curves",
+            attack=attacked.key.digest,
+            maps={m: shard.map_keys[r].digest for m, r in requests.items()},
+            fractions=list(c.fractions),
+            fill=c.fill,
+            mean=list(shard.selection.mean_colour) if c.fill == "mean" else None,
+            signed=sorted(self._signed(shard)),
+            seed=c.seed,
+            code=code_digest(captum_contrastive.studies, captum_contrastive.metrics),
+        )
+        batch = attacked.batch
+
+        def compute(_: list[int]) -> dict[str, Any]:
+            if not bool(batch.success.any()):
+                return {"curves": {}}
+            curves = recovery_curves(
+                shard.context.model,
+                batch.successful(),
+                {m: shard.maps[r][batch.success] for m, r in requests.items()},
+                c.fractions,
+                c.fill,
+                mean=shard.selection.mean_colour,
+                signed=self._signed(shard),
+                seed=c.seed,
+            )
+            return {"curves": {n: curve.to_tensors() for n, curve in curves.items()}}
+
+        stored = StageCache(shard.context.cache_root, key).load_or_compute(
+            shard.selection.indices, compute, tensor_digest([batch.adversarial])
+        )
+        return {n: RecoveryCurve.from_tensors(v) for n, v in stored["curves"].items()}
+
+    def _signed(self, data: RunData) -> set[str]:
+        return {m for m in self.config.methods if data.specs[m].signed}
+
+    def _run_curves(self, data: RunData, run: str) -> dict[str, RecoveryCurve]:
+        """The run's curves, joined from its shards' (see :meth:`_shard_curves`)."""
+        parts = [
+            self._shard_curves(data.cut(shard), run)
+            for shard in shards(data.selection.indices, data.config.shard_size)
+        ]
+        parts = [part for part in parts if part]
+        return {
+            name: RecoveryCurve.concatenate([part[name] for part in parts])
+            for name in parts[0]
+        }
+
     def _evaluate_run(self, data: RunData, run: str) -> dict[str, Any]:
         batch = data.attacks[run].batch
         maps = {
@@ -85,14 +153,11 @@ class RecoveryUnit(StudyUnit):
             for m in self.config.methods
         }
         reference = self.config.reference_method
-        result = perturbation_recovery(
-            data.context.model,
-            batch,
+        result = summarize_recovery(
+            self._run_curves(data, run),
+            batch.successful(),
             maps,
             self.config.fractions,
-            self.config.fill,
-            mean=data.selection.mean_colour,
-            signed={m for m in self.config.methods if data.specs[m].signed},
             reference=reference if reference in maps else next(iter(maps)),
             seed=self.config.seed,
             n_resamples=self.config.n_resamples,
