@@ -13,6 +13,12 @@ process happens to hold, so every process of a split run makes the same one
 splits its passes to fit (:class:`~captum_contrastive.methods.MethodSettings`'s
 ``rows_per_pass``, the attacks' ``batch_size``, the number of attack threads),
 so the peak does not grow with the number of images.
+
+A forward-only pass (:func:`torch.no_grad`: predictions, the recovery and ROAD
+curves, the sanity checks' runner-up classes) keeps no layer output for a
+backward pass, so one of its rows costs at most its layer outputs, a
+:data:`BACKWARD_FACTOR`-th of a backward row: such a pass may hold
+:attr:`MemoryPlan.forward_rows` rows (:func:`forward_rows`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import math
 import resource
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,9 +35,12 @@ from torch import Tensor, nn
 
 __all__ = [
     "BACKWARD_FACTOR",
+    "FORWARD_ROWS_PER_ROW",
     "RUNTIME_RESERVE_GIB",
     "MemoryPlan",
     "activation_bytes_per_row",
+    "forward_batch",
+    "forward_rows",
     "parse_memory",
     "peak_memory",
     "plan_memory",
@@ -40,6 +50,13 @@ __all__ = [
 #: outputs: the saved outputs, their gradients and the temporaries of the
 #: backward pass (measured on resnet50 and vgg16, see the docs).
 BACKWARD_FACTOR = 3.0
+#: Rows a forward-only pass may hold per row of a forward and backward pass
+#: (:data:`BACKWARD_FACTOR`, rounded down): without a backward pass a row
+#: holds at most its layer outputs, and a no-grad pass frees each output once
+#: the next layer has used it. A whole multiple of ``rows_per_pass``, so the
+#: forward bound follows from ``rows_per_pass`` alone (which is part of every
+#: method's key when passes are split, and so of every study's key).
+FORWARD_ROWS_PER_ROW = int(BACKWARD_FACTOR)
 #: Memory a process holds before any pass, besides the model's weights: the
 #: Python runtime with torch, Captum and Foolbox loaded (measured 0.78 GiB on
 #: CPU, rounded up).
@@ -142,8 +159,51 @@ class MemoryPlan:
     def fits(self, rows: int) -> bool:
         return rows <= self.rows_per_pass
 
+    @property
+    def forward_rows(self) -> int:
+        """The rows one forward-only (no-grad) pass may hold
+        (:func:`forward_rows` of :attr:`rows_per_pass`)."""
+        return forward_rows(self.rows_per_pass)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def forward_rows(rows_per_pass: int) -> int:
+    """The rows a forward-only pass may hold when a forward and backward pass
+    may hold ``rows_per_pass``: :data:`FORWARD_ROWS_PER_ROW` times as many.
+
+    Examples::
+
+        >>> forward_rows(5)
+        15
+    """
+    return FORWARD_ROWS_PER_ROW * max(1, int(rows_per_pass))
+
+
+def forward_batch(settings: Iterable[dict[str, Any]], batch_size: int) -> int:
+    """The rows per forward-only pass of a stage that would pass ``batch_size``:
+    at most :func:`forward_rows` of the ``rows_per_pass`` the run's methods were
+    split to (their :attr:`~captum_contrastive.methods.MethodSpec.settings`);
+    ``batch_size`` itself when the methods were not split (the plan then fits
+    every pass of a shard, and the results and keys stay as they were).
+
+    The bound comes from the methods' settings, which are part of every study's
+    key, so a study whose forward passes are split has a key of its own.
+    Chunks start at row 0 and have a fixed size, so which rows share a pass
+    never depends on how many images follow.
+
+    Examples::
+
+        >>> forward_batch([{"rows_per_pass": 5}], 32)
+        15
+        >>> forward_batch([{}], 32)
+        32
+    """
+    rows = [s["rows_per_pass"] for s in settings if s.get("rows_per_pass")]
+    if not rows:
+        return batch_size
+    return max(1, min(batch_size, forward_rows(min(rows))))
 
 
 def plan_memory(

@@ -12,8 +12,11 @@ from captum_contrastive.methods import MethodSettings, build_methods, compute_ma
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.memory import (
     BACKWARD_FACTOR,
+    FORWARD_ROWS_PER_ROW,
     MemoryPlan,
     activation_bytes_per_row,
+    forward_batch,
+    forward_rows,
     parse_memory,
     plan_memory,
 )
@@ -113,3 +116,41 @@ def test_a_tiny_budget_runs_and_records_its_peak(tmp_path) -> None:
     assert memory["peak_rss_gib"] > 0 and memory["rows_per_pass_used"] == 1
     report = (tmp_path / "report.md").read_text()
     assert "Peak memory:" in report and "split to at most 1 image rows" in report
+
+
+def test_forward_passes_hold_a_multiple_of_the_backward_rows() -> None:
+    plan = _plan(5)
+    assert FORWARD_ROWS_PER_ROW == int(BACKWARD_FACTOR)
+    assert plan.forward_rows == forward_rows(5) == 5 * FORWARD_ROWS_PER_ROW
+
+
+def test_the_forward_batch_comes_from_the_plan_only_when_it_binds() -> None:
+    config = BenchmarkConfig(shard_size=32, ig_steps=4, smoothgrad_samples=2)
+    split = build_methods(_method_settings(config, _plan(5)))
+    whole = build_methods(_method_settings(config, _plan(10_000)))
+    settings = [spec.settings for spec in split.values()]
+    assert forward_batch(settings, 32) == _plan(5).forward_rows == 15
+    assert forward_batch(settings, 8) == 8
+    assert forward_batch([spec.settings for spec in whole.values()], 32) == 32
+
+
+def test_split_forward_passes_give_the_same_curves_and_runner_ups() -> None:
+    from captum_contrastive.metrics.road import road_curve
+    from captum_contrastive.studies.sanity import _runner_up
+
+    model = fake_preset().pixel_model()
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(7, 3, 16, 16, generator=generator)
+    maps = torch.rand(7, 3, 16, 16, generator=generator)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2])
+    common = dict(fractions=(0.25, 0.5), seed=0, indices=list(range(7)))
+    whole = road_curve(model, images, labels, maps, batch_size=32, **common)
+    split = road_curve(model, images, labels, maps, batch_size=3, **common)
+    assert (whole.predictions == split.predictions).all()
+    assert (whole.correct == split.correct).all()
+    torch.testing.assert_close(
+        torch.as_tensor(whole.auc), torch.as_tensor(split.auc), rtol=1e-5, atol=1e-6
+    )
+    assert torch.equal(
+        _runner_up(model, images, labels, 32), _runner_up(model, images, labels, 3)
+    )

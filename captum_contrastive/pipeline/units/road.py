@@ -19,6 +19,7 @@ from torch import Tensor
 
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.metrics.road import RoadCurve, road_curve, road_summary
+from captum_contrastive.pipeline.memory import forward_batch
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -92,6 +93,9 @@ class RoadUnit(StudyUnit):
         rankings = {m: data.maps[MapRequest(m, "clean")][:k] for m in c.methods}
         rankings[RANDOM_RANKING] = random_maps(tuple(images.shape[1:]), indices, c.seed)
         summary: dict[str, Any] = {"fractions": list(c.road_fractions), "n": k}
+        # Forward passes of at most the memory plan's forward rows (a shard
+        # when the methods' passes are not split).
+        specs = [data.specs[m].settings for m in c.methods]
         summary["methods"], records = {}, {}
         for name, maps in rankings.items():
             curves = {
@@ -104,7 +108,7 @@ class RoadUnit(StudyUnit):
                     order,
                     seed=c.seed,
                     indices=indices,
-                    batch_size=c.shard_size,
+                    batch_size=forward_batch(specs, c.shard_size),
                 )
                 for order in ("morf", "lerf")
             }

@@ -28,6 +28,7 @@ from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
+from captum_contrastive.pipeline.memory import forward_batch
 from captum_contrastive.pipeline.stages import attribution_code
 from captum_contrastive.pipeline.units.base import (
     ReportSection,
@@ -236,12 +237,15 @@ class SanityUnit(StudyUnit):
         images = data.images[:k].to(data.context.device)
         targets, indices = data.labels[:k], data.selection.indices[:k]
         specs = {m: data.specs[m] for m in c.methods}
+        # Forward passes (the runner-up classes) of at most the memory plan's
+        # forward rows; the maps' passes are bounded by their own settings.
+        batch = forward_batch([s.settings for s in specs.values()], c.shard_size)
         trained = trained_model_maps(
-            model, images, targets, indices, specs, c.seed, batch_size=c.shard_size
+            model, images, targets, indices, specs, c.seed, batch_size=batch
         )
         common = dict(
             seed=c.seed,
-            batch_size=c.shard_size,
+            batch_size=batch,
             n_resamples=c.n_resamples,
             trained_maps=trained,
         )
