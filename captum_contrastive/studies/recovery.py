@@ -148,6 +148,7 @@ def recovery_curves(
     mean: Sequence[float] | None = None,
     signed: Collection[str] = (),
     seed: int = 0,
+    batch_size: int = 64,
 ) -> dict[str, RecoveryCurve]:
     """Every ranking's per-image recovery curve (the model's work of
     :func:`perturbation_recovery`): each method's map, ``|map|`` of the signed
@@ -161,10 +162,13 @@ def recovery_curves(
     Args:
         successful (AdversarialBatch): successful attacks only, row-aligned with
             every map in ``attributions``.
+        batch_size (int): images per forward pass (:func:`recovery_curve`).
         Others: as in :func:`perturbation_recovery`.
     """
     _check_rows(successful, attributions)
-    common = dict(fractions=fractions, fill=fill, mean=mean, seed=seed)
+    common = dict(
+        fractions=fractions, fill=fill, mean=mean, seed=seed, batch_size=batch_size
+    )
     curves = {}
     for name, maps in attributions.items():
         curves[name] = recovery_curve(model, successful, maps, ranking="map", **common)

@@ -11,6 +11,7 @@ from captum_contrastive.metrics.perturbation import RecoveryCurve
 from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import cw_name
 from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
+from captum_contrastive.pipeline.memory import forward_batch
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -123,6 +124,11 @@ class RecoveryUnit(StudyUnit):
                 mean=shard.selection.mean_colour,
                 signed=self._signed(shard),
                 seed=c.seed,
+                # Forward passes of at most the memory plan's forward rows
+                # (from the methods' settings, which the maps' keys hold).
+                batch_size=forward_batch(
+                    [shard.specs[m].settings for m in c.methods], 64
+                ),
             )
             return {"curves": {n: curve.to_tensors() for n, curve in curves.items()}}
 
