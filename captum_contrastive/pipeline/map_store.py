@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.pipeline.cache import StageKey
+from captum_contrastive.pipeline.memory import forward_batch
 from captum_contrastive.pipeline.stages import maps_for, maps_key
 from captum_contrastive.pipeline.units.base import MapRequest, RunData
 from captum_contrastive.studies.adversarial import equal_norm_noise
@@ -24,14 +25,22 @@ __all__ = [
 def predict_in_shards(
     data: RunData, images: Tensor, predict: Callable[[Tensor], Tensor] | None = None
 ) -> Tensor:
-    """``predict`` (default: ``data.extras["predict"]``) in chunks of
-    ``shard_size`` rows, aligned with the selection's shards: a prediction never
-    depends on how the run is split, and memory does not grow with the images."""
-    size = data.config.shard_size
+    """``predict`` (default: ``data.extras["predict"]``) shard by shard of the
+    selection (``shard_size`` rows), each shard in chunks from its first row (of
+    fewer rows when the memory plan splits the methods' passes:
+    :func:`~captum_contrastive.pipeline.memory.forward_batch`): a prediction
+    never depends on how the run is split, and memory does not grow with the
+    images."""
+    shard = data.config.shard_size
+    size = forward_batch([spec.settings for spec in data.specs.values()], shard)
     predict = predict or data.extras["predict"]
-    return torch.cat(
-        [predict(images[start : start + size]) for start in range(0, len(images), size)]
-    )
+    parts = []
+    for first in range(0, len(images), shard):
+        rows = images[first : first + shard]
+        parts += [
+            predict(rows[start : start + size]) for start in range(0, len(rows), size)
+        ]
+    return torch.cat(parts)
 
 
 def prepare_controls(data: RunData) -> None:
