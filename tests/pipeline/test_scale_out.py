@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ALL = ROOT / "benchmarks" / "run_all.py"
@@ -159,3 +160,28 @@ def test_a_raising_rank_ends_the_job_with_its_error(tmp_path):
     assert time.perf_counter() - start < 120
     root_cause = (done.stdout + done.stderr).partition("Root Cause")[2]
     assert "injected failure on rank 1" in root_cause
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available() or torch.cuda.device_count() < 2,
+    reason="needs two CUDA devices",
+)
+def test_two_cuda_ranks_give_the_numbers_of_one_cuda_process(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    environment = {**_environment(), "CUDA_VISIBLE_DEVICES": "0,1"}
+    single = [
+        sys.executable,
+        str(RUN_ALL),
+        *_options(tmp_path, one),
+        "--device",
+        "cuda",
+    ]
+    done = subprocess.run(single, capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    split = [*launcher, "--nproc_per_node=2", str(RUN_ALL), *_options(tmp_path, two)]
+    done = subprocess.run(
+        [*split, "--device", "cuda"], capture_output=True, text=True, env=environment
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _assert_same_numbers(two, one)
