@@ -500,13 +500,7 @@ def run_benchmark(
             run.rank_accounts = [account]
             return run
         ranks.barrier()
-    data.attacks = _attack_runs(run, context, data, attacks, workers)
-    prepare_controls(data)
-    with run.timed("maps"):
-        compute_requested_maps(data, requests)
-    for request, key in data.map_keys.items():
-        name = f"maps {request.method} {request.condition} {request.run or ''}"
-        run.keys[name.strip()] = {"digest": key.digest}
+    _attacks_and_maps(run, data, plan, workers)
     _class_pairs(run, data, multi_object_preset)
     if ranks.mode == "torchrun":
         _evaluate_own_studies(run, data, ranks, account)
@@ -517,6 +511,20 @@ def run_benchmark(
             run.results[unit.name] = _evaluate(unit, data)
         run.keys[f"study {unit.name}"] = {"digest": run.results[unit.name].key}
     return run
+
+
+def _attacks_and_maps(
+    run: BenchmarkRun, data: RunData, plan: SharePlan, workers: int
+) -> None:
+    """Every attack run, control and map of the run, into ``data`` (from the
+    cache where a split run's units put them)."""
+    data.attacks = _attack_runs(run, data.context, data, plan.attacks, workers)
+    prepare_controls(data)
+    with run.timed("maps"):
+        compute_requested_maps(data, plan.requests)
+    for request, key in data.map_keys.items():
+        name = f"maps {request.method} {request.condition} {request.run or ''}"
+        run.keys[name.strip()] = {"digest": key.digest}
 
 
 def _check_split_attacks(attacks: dict[str, FoolboxAttack], ranks: Ranks) -> None:
