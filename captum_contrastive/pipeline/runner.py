@@ -13,6 +13,8 @@ import torch
 from torch import Tensor, nn
 
 import captum_contrastive.metrics
+import captum_contrastive.pipeline.map_store
+import captum_contrastive.pipeline.memory
 import captum_contrastive.studies
 from captum_contrastive.applicability import Applicability, applicability_table
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
@@ -345,6 +347,8 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
             sys.modules[type(unit).__module__],
             captum_contrastive.studies,
             captum_contrastive.metrics,
+            captum_contrastive.pipeline.memory,
+            captum_contrastive.pipeline.map_store,
         ),
         settings=unit.settings(),
         methods={m: data.specs[m].key() for m in data.config.methods},

@@ -48,6 +48,7 @@ __all__ = [
     "attack_settings",
     "attack_shard",
     "attribution_code",
+    "device_identity",
     "load_images",
     "maps_for",
     "maps_key",
@@ -67,6 +68,14 @@ def load_images(
     if items and all(item.mask is not None for item in items):
         masks = torch.stack([item.mask for item in items])
     return images, labels, masks
+
+
+def device_identity(device: torch.device) -> str:
+    """``"cpu"``, or ``"cuda"`` with the GPU's name: what a result's rounding
+    depends on besides the code and the inputs."""
+    if device.type != "cuda":
+        return device.type
+    return f"cuda: {torch.cuda.get_device_name(device)}"
 
 
 @dataclass
@@ -119,13 +128,14 @@ class StageContext:
 
     def key(self, stage: str, **parts: Any) -> StageKey:
         """A stage key with the model's and the data's identity in it, and the
-        device type (CPU and CUDA kernels round differently)."""
+        device's (:func:`device_identity`: CPU and CUDA kernels round
+        differently, and so do two GPU models)."""
         return StageKey(
             stage,
             {
                 "model": self.model_key,
                 "data": self.data_key,
-                "device": self.device.type,
+                "device": device_identity(self.device),
                 **parts,
             },
         )
@@ -251,7 +261,9 @@ def _scan_wave(
     if position % ranks.world_size:
         return
     mine = position + ranks.rank
-    if mine < len(scan_shards):
+    # A read-only merge only reads the scan: the shards past the choice's end
+    # were never scanned by the parts, so it must not ask for them.
+    if mine < len(scan_shards) and not context.read_only:
         _scan_shard(context, cache, scan_shards[mine])
     ranks.barrier()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ class RecoveryUnit(StudyUnit):
 
     name = "recovery"
     results_key = "recovery"
-    relative_cost = 22.0
+    relative_cost = 2.0
 
     def runs_needed(self) -> list[str]:
         return self.config.recovery_runs()
@@ -99,8 +100,10 @@ class RecoveryUnit(StudyUnit):
         c = self.config
         attacked = shard.attacks[run]
         requests = {m: MapRequest(m, "adversarial", run) for m in c.methods}
+        batch_size = forward_batch([shard.specs[m].settings for m in c.methods], 64)
         key = shard.context.key(
             "recovery_curves",
+            batch_size=batch_size,
             attack=attacked.key.digest,
             maps={m: shard.map_keys[r].digest for m, r in requests.items()},
             fractions=list(c.fractions),
@@ -108,7 +111,11 @@ class RecoveryUnit(StudyUnit):
             mean=list(shard.selection.mean_colour) if c.fill == "mean" else None,
             signed=sorted(self._signed(shard)),
             seed=c.seed,
-            code=code_digest(captum_contrastive.studies, captum_contrastive.metrics),
+            code=code_digest(
+                sys.modules[__name__],
+                captum_contrastive.studies,
+                captum_contrastive.metrics,
+            ),
         )
         batch = attacked.batch
 
@@ -124,16 +131,17 @@ class RecoveryUnit(StudyUnit):
                 mean=shard.selection.mean_colour,
                 signed=self._signed(shard),
                 seed=c.seed,
-                # Forward passes of at most the memory plan's forward rows
-                # (from the methods' settings, which the maps' keys hold).
-                batch_size=forward_batch(
-                    [shard.specs[m].settings for m in c.methods], 64
-                ),
+                # Forward passes of at most the memory plan's forward rows.
+                batch_size=batch_size,
             )
             return {"curves": {n: curve.to_tensors() for n, curve in curves.items()}}
 
         stored = StageCache(shard.context.cache_root, key).load_or_compute(
-            shard.selection.indices, compute, tensor_digest([batch.adversarial])
+            shard.selection.indices,
+            compute,
+            tensor_digest(
+                [batch.adversarial, *(shard.maps[r] for r in requests.values())]
+            ),
         )
         return {n: RecoveryCurve.from_tensors(v) for n, v in stored["curves"].items()}
 
