@@ -552,24 +552,23 @@ def _evaluate_own_studies(
     costs = [unit.relative_cost for unit in run.units]
     mine = balanced_split(costs, ranks.world_size)[ranks.rank]
     start = time.perf_counter()
-    for position in mine:
-        _evaluate(run.units[position], data)
-    account["studies"] = [run.units[p].name for p in mine]
+    own = {run.units[p].name: _evaluate(run.units[p], data) for p in mine}
+    account["studies"] = list(own)
     account["busy_seconds"]["studies"] += time.perf_counter() - start
     run.rank_accounts = ranks.gather(account)
-    rendered = ranks.gather(_render_sections(run, data, mine))
+    rendered = ranks.gather(_render_sections(run, own))
     if ranks.is_main:
         run.sections = {name: s for found in rendered for name, s in found.items()}
 
 
 def _render_sections(
-    run: BenchmarkRun, data: RunData, positions: list[int]
+    run: BenchmarkRun, results: dict[str, StudyResult]
 ) -> dict[str, Any]:
-    """The report sections (and figures) of the studies at ``positions``, each
-    rank rendering its own at the same time; rank 0 assembles them."""
+    """The report sections (and figures) of this rank's studies' ``results``,
+    each rank rendering its own at the same time; rank 0 assembles them."""
     run.config.out.mkdir(parents=True, exist_ok=True)
-    sections = {}
-    for position in positions:
-        unit = run.units[position]
-        sections[unit.name] = unit.render(_evaluate(unit, data), run.config.out)
-    return sections
+    units = {unit.name: unit for unit in run.units}
+    return {
+        name: units[name].render(result, run.config.out)
+        for name, result in results.items()
+    }

@@ -55,12 +55,14 @@ class SharePlan:
 
     Attributes:
         attacks: the attack runs, as they will run (calibrated, fitted).
+        attack_keys: each attack run's stage key on the run's selection.
         requests: every map request of the run's studies.
         units: every unit, in a fixed order (attack chains by run, then clean
             maps), one per shard.
     """
 
     attacks: dict[str, FoolboxAttack]
+    attack_keys: dict[str, StageKey]
     requests: list[MapRequest]
     units: list[WorkUnit]
 
@@ -83,7 +85,13 @@ class SharePlan:
             if clean:
                 units.append(WorkUnit(None, position, tuple(shard), clean * len(shard)))
         units.sort(key=lambda u: (u.run is None, u.run or "", u.shard))
-        return cls(attacks, requests, units)
+        keys = {
+            run: attack_key(
+                data.context, attack, data.selection, data.config.shard_size
+            )
+            for run, attack in attacks.items()
+        }
+        return cls(attacks, keys, requests, units)
 
     def share(self, ranks: Ranks) -> list[WorkUnit]:
         """This process's units."""
@@ -128,7 +136,8 @@ def compute_share(
     each study's per-shard work on them (:meth:`StudyUnit.shard_work`).
 
     Returns:
-        This rank's account: its units and busy seconds (attacks, maps).
+        This rank's account: its units, their estimated cost and its busy
+        seconds (attacks, maps, studies' per-shard work).
     """
     busy = {"attacks": 0.0, "maps": 0.0, "studies": 0.0}
     mine = plan.share(ranks)
@@ -136,10 +145,7 @@ def compute_share(
         attacked = None
         start = time.perf_counter()
         if unit.run is not None:
-            attack = plan.attacks[unit.run]
-            key = attack_key(
-                data.context, attack, data.selection, data.config.shard_size
-            )
+            attack, key = plan.attacks[unit.run], plan.attack_keys[unit.run]
             batch = attack_shard(data.context, attack, key, list(unit.indices))
             attacked = AttackedImages(batch, key)
             busy["attacks"] += time.perf_counter() - start
@@ -161,18 +167,16 @@ def compute_share(
 
 def missing_units(data: RunData, plan: SharePlan) -> list[str]:
     """The units whose attack shard or map shards are not in the cache."""
-    context, config = data.context, data.config
-    attack_keys: dict[str, StageKey] = {
-        run: attack_key(context, attack, data.selection, config.shard_size)
-        for run, attack in plan.attacks.items()
-    }
+    context = data.context
     missing = []
     for unit in plan.units:
         caches = []
         if unit.run is not None:
-            caches.append(StageCache(context.cache_root, attack_keys[unit.run]))
+            caches.append(StageCache(context.cache_root, plan.attack_keys[unit.run]))
         for request in plan.requests_of(unit.run):
-            source = data.selection.key if unit.run is None else attack_keys[unit.run]
+            source = (
+                data.selection.key if unit.run is None else plan.attack_keys[unit.run]
+            )
             key = map_key(data, request, source)
             caches.append(StageCache(context.cache_root, key))
         if not all(cache.has(unit.indices) for cache in caches):

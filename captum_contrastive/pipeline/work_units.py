@@ -5,7 +5,8 @@ each other:
 
 - an **attack chain**: one attack run on one shard of the selected images, then
   every map of that run's images on that shard (adversarial, clean image with
-  the adversarial class, equal-norm noise);
+  the adversarial class, equal-norm noise), then the studies' per-shard work on
+  it (the recovery curves);
 - the **clean maps** of one shard: every method's maps of the clean images.
 
 A unit reads and writes the same cache shards the single-process run uses (same
@@ -63,8 +64,8 @@ def attack_cost(attack: FoolboxAttack) -> float:
 
 
 def map_cost(spec: MethodSpec) -> float:
-    """Passes per image of one method: its IG steps or SmoothGrad samples (twice
-    for a contrastive IG), else 1."""
+    """Passes per image of one method: its IG steps (a contrastive IG's too) or
+    its SmoothGrad samples, else 1."""
     passes = spec.settings.get("n_steps") or spec.settings.get("nt_samples") or 1
     return float(passes)
 

@@ -5,6 +5,7 @@ import torch
 
 from captum_contrastive.attacks.foolbox_attacks import BIM, FGSM, CarliniWagnerL2
 from captum_contrastive.methods import MethodSettings, build_methods
+from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.shared_work import SharePlan
 from captum_contrastive.pipeline.units import MapRequest
@@ -51,13 +52,19 @@ def test_costs_follow_the_steps_of_attacks_and_methods():
     assert map_cost(specs["smoothgrad"]) == 8
 
 
+def _key(stage: str, **parts) -> StageKey:
+    return StageKey(stage, parts)
+
+
 class _Data:
     """The parts of RunData a share plan reads."""
 
     def __init__(self, n: int, shard_size: int) -> None:
-        self.selection = type("S", (), {"indices": list(range(100, 100 + n))})()
+        indices = list(range(100, 100 + n))
+        self.selection = type("S", (), {"indices": indices, "key": StageKey("s")})()
         self.config = type("C", (), {"shard_size": shard_size})()
         self.specs = build_methods(MethodSettings())
+        self.context = type("X", (), {"key": staticmethod(_key)})()
 
 
 def test_share_plan_units_cover_every_shard_and_split_disjointly():
@@ -82,6 +89,7 @@ def test_share_plan_units_cover_every_shard_and_split_disjointly():
         shares = [plan.share(Ranks(r, world, "shard")) for r in range(world)]
         every = [u for share in shares for u in share]
         assert sorted(every, key=plan.units.index) == plan.units
+    assert set(plan.attack_keys) == set(attacks)
     chain = next(u for u in plan.units if u.run == "cw-k0" and u.shard == 0)
     assert chain.cost == 4 * (10 + 1 + 16)
     assert "attack cw-k0" in chain.describe() and "4 images" in chain.describe()

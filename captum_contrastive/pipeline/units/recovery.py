@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,7 @@ class RecoveryUnit(StudyUnit):
             mean=list(shard.selection.mean_colour) if c.fill == "mean" else None,
             signed=sorted(self._signed(shard)),
             seed=c.seed,
-            code=code_digest(
-                sys.modules[__name__],
-                captum_contrastive.studies,
-                captum_contrastive.metrics,
-            ),
+            code=self._curves_code,
         )
         batch = attacked.batch
 
@@ -144,6 +141,15 @@ class RecoveryUnit(StudyUnit):
             ),
         )
         return {n: RecoveryCurve.from_tensors(v) for n, v in stored["curves"].items()}
+
+    @functools.cached_property
+    def _curves_code(self) -> str:
+        """The digest of the curves' code (read once, not once per shard)."""
+        return code_digest(
+            sys.modules[__name__],
+            captum_contrastive.studies,
+            captum_contrastive.metrics,
+        )
 
     def _signed(self, data: RunData) -> set[str]:
         return {m for m in self.config.methods if data.specs[m].signed}
