@@ -505,8 +505,11 @@ def compute_maps(
     batch_size = min(batch_size, spec.settings.get("rows_per_pass") or batch_size)
 
     def run(rows: slice) -> Tensor:
+        # Detached at once: a method whose output still hangs on the autograd
+        # graph (LayerGradCam when the weights require grad) would otherwise
+        # keep every chunk's activations alive until the last chunk is done.
         part = None if contrasts is None else contrasts[rows]
-        return attribute(images[rows], targets[rows], part, **options)
+        return attribute(images[rows], targets[rows], part, **options).detach().cpu()
 
     parts = []
     with quiet_captum():
@@ -518,4 +521,4 @@ def compute_maps(
         else:
             for start in range(0, n, batch_size):
                 parts.append(run(slice(start, start + batch_size)))
-    return torch.cat([p.detach().cpu() for p in parts])
+    return torch.cat(parts)

@@ -2,6 +2,8 @@
 to fit, the peak recorded; a budget that does not bind changes nothing."""
 
 import json
+import weakref
+from dataclasses import replace
 
 import pytest
 import torch
@@ -72,6 +74,37 @@ def test_split_passes_give_the_same_maps() -> None:
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
         assert split[name].key()["settings"]["rows_per_pass"] == 3
         assert "rows_per_pass" not in whole[name].key()["settings"]
+
+
+def test_a_chunk_left_on_the_autograd_graph_is_freed_before_the_next() -> None:
+    """LayerGradCam on a model whose weights require grad returns maps that
+    still hold the chunk's forward graph; kept as they were, every chunk's
+    activations stayed alive until the last one (peak RSS grew with N)."""
+    model = fake_preset().pixel_model()
+    assert any(p.requires_grad for p in model.parameters())
+    spec = build_methods(MethodSettings(rows_per_pass=2))["layer_gradcam"]
+    built = spec.build
+    returned: list[weakref.ref] = []
+    alive_at_each_call: list[bool] = []
+
+    def build(model: nn.Module):
+        attribute = built(model)
+
+        def tracked(*args, **kwargs):
+            alive_at_each_call.append(any(r() is not None for r in returned))
+            maps = attribute(*args, **kwargs)
+            assert maps.grad_fn is not None  # the case this test is about
+            returned.append(weakref.ref(maps))
+            return maps
+
+        return tracked
+
+    images = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    maps = compute_maps(
+        replace(spec, build=build), model, images, [0, 1, 2, 3, 0], range(5), 0
+    )
+    assert alive_at_each_call == [False, False, False]
+    assert maps.grad_fn is None and not maps.requires_grad
 
 
 def _plan(rows: int) -> MemoryPlan:
