@@ -9,7 +9,7 @@ from torch import Tensor
 
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.memory import forward_batch
-from captum_contrastive.pipeline.stages import maps_for, maps_key
+from captum_contrastive.pipeline.stages import cached_maps_for, maps_key
 from captum_contrastive.pipeline.units.base import MapRequest, RunData
 from captum_contrastive.studies.adversarial import equal_norm_noise
 
@@ -98,13 +98,17 @@ def map_key(data: RunData, request: MapRequest, source: StageKey) -> StageKey:
 
 
 def compute_requested_maps(data: RunData, requests: list[MapRequest]) -> None:
-    """Fill ``data.maps`` and ``data.map_keys`` for every request (once each)."""
+    """Fill ``data.maps`` and ``data.map_keys`` for every request (once each).
+
+    The maps stay in the stage cache: ``data.maps`` holds
+    :class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`, read shard by
+    shard by the studies, so memory does not grow with the images."""
     config = data.config
     for request in dict.fromkeys(requests):
         if request in data.maps:
             continue
         images, targets, source, condition = _inputs(data, request)
-        found = maps_for(
+        found = cached_maps_for(
             data.context,
             data.specs[request.method],
             images,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import resource
 import sys
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,15 +36,18 @@ from torch import Tensor, nn
 
 __all__ = [
     "BACKWARD_FACTOR",
+    "HeldDataWarning",
     "FORWARD_ROWS_PER_ROW",
     "RUNTIME_RESERVE_GIB",
     "MemoryPlan",
     "activation_bytes_per_row",
     "forward_batch",
     "forward_rows",
+    "held_data_bytes",
     "parse_memory",
     "peak_memory",
     "plan_memory",
+    "warn_if_held_data_exceeds",
 ]
 
 #: Bytes a row holds during a forward and backward pass, per byte of its layer
@@ -234,3 +238,51 @@ def peak_memory(device: torch.device | str = "cpu") -> dict[str, float | None]:
     if torch.device(device).type == "cuda" and torch.cuda.is_available():
         cuda = torch.cuda.max_memory_allocated(torch.device(device)) / 2**30
     return {"peak_rss_gib": _peak_rss_bytes() / 2**30, "cuda_peak_gib": cuda}
+
+
+class HeldDataWarning(UserWarning):
+    """The images a run holds, with its passes, would exceed ``max_memory``."""
+
+
+def held_data_bytes(image_bytes: int, n_images: int, attack_runs: int) -> int:
+    """What a run holds in memory besides its passes: every selected image, and
+    per attack run its adversarial images and their equal-norm noise controls
+    (the attack runs share the clean images; the maps stay in the cache).
+
+    Examples::
+
+        >>> held_data_bytes(3 * 224 * 224 * 4, 100, 2) / 2**20
+        287.109375
+    """
+    return image_bytes * n_images * (1 + 2 * attack_runs)
+
+
+def warn_if_held_data_exceeds(
+    plan: MemoryPlan, pass_rows: int, held_bytes: int, n_images: int
+) -> float:
+    """Warn (:class:`HeldDataWarning`) when the plan's reserve, a pass of
+    ``pass_rows`` rows and ``held_bytes`` of held data exceed the budget, saying
+    how many images would fit; returns that projected peak in GiB.
+
+    The passes are bounded by the plan whatever the number of images; the held
+    images grow with it, so a budget that fits a small run may not fit a large
+    one.
+    """
+    passes = pass_rows * plan.row_bytes
+    projected = (plan.reserved_gib * 2**30 + passes + held_bytes) / 2**30
+    if projected <= plan.max_memory_gib:
+        return projected
+    per_image = held_bytes / max(n_images, 1)
+    room = plan.max_memory_gib * 2**30 - plan.reserved_gib * 2**30 - passes
+    fitting = max(0, math.floor(room / per_image)) if per_image else n_images
+    warnings.warn(
+        f"{n_images} images hold about {held_bytes / 2**30:.2f} GiB of images, "
+        f"attacked images and controls ({per_image / 2**20:.1f} MiB each); with "
+        f"the runtime's {plan.reserved_gib:.2f} GiB and a pass of "
+        f"{passes / 2**30:.2f} GiB the run may reach {projected:.2f} GiB, over "
+        f"`max_memory` = {plan.max_memory_gib:g} GiB. Raise --max-memory to "
+        f"{math.ceil(projected * 10) / 10:g}G, or lower --n-images to {fitting}.",
+        HeldDataWarning,
+        stacklevel=2,
+    )
+    return projected

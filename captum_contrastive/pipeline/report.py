@@ -18,6 +18,7 @@ from captum_contrastive.environment import library_versions
 from captum_contrastive.pipeline.cache import file_lock
 from captum_contrastive.pipeline.memory import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
+from captum_contrastive.pipeline.stored_maps import as_tensor
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
 from captum_contrastive.studies.verdicts import format_ci
@@ -111,6 +112,10 @@ def _memory(run: BenchmarkRun) -> dict[str, Any]:
     found = peak_memory(run.config.device)
     if run.memory is not None:
         found.update(run.memory.to_json())
+    if run.held_bytes is not None:
+        images = max(len(run.data.selection.indices), 1)
+        found["held_data_gib"] = run.held_bytes / 2**30
+        found["held_per_image_mib"] = run.held_bytes / images / 2**20
     found["rows_per_pass_used"] = next(
         (
             s.settings["rows_per_pass"]
@@ -134,7 +139,20 @@ def _memory_line(memory: dict[str, Any]) -> str:
         f"Peak memory: {memory['peak_rss_gib']:.2f} GiB resident"
         + ("" if cuda is None else f", {cuda:.2f} GiB CUDA")
         + f" (budget `max_memory` = {memory.get('max_memory_gib', 0):g} GiB; "
-        + f"{split}).\n"
+        + f"{split})."
+        + _held_sentence(memory)
+        + "\n"
+    )
+
+
+def _held_sentence(memory: dict[str, Any]) -> str:
+    held = memory.get("held_data_gib")
+    if held is None:
+        return ""
+    return (
+        f" The run held {held * 1024:.1f} MiB of images, attacked images and "
+        f"controls ({memory['held_per_image_mib']:.2f} MiB per image); the maps "
+        "stay in the cache and are read a shard at a time."
     )
 
 
@@ -163,11 +181,15 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
 def _grid(run: BenchmarkRun) -> dict[str, Any]:
     data = run.data
     rows = list(range(min(run.config.grid_images, len(data.selection.indices))))
-    clean = {r.method: m[rows] for r, m in data.maps.items() if r.condition == "clean"}
+    clean = {
+        r.method: as_tensor(m[rows])
+        for r, m in data.maps.items()
+        if r.condition == "clean"
+    }
     attacks = {}
     for name in run.config.main_runs():
         maps = {
-            r.method: m[rows]
+            r.method: as_tensor(m[rows])
             for r, m in data.maps.items()
             if r.condition == "adversarial" and r.run == name
         }

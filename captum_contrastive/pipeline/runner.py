@@ -34,7 +34,12 @@ from captum_contrastive.pipeline.map_store import (
     predict_in_shards,
     prepare_controls,
 )
-from captum_contrastive.pipeline.memory import MemoryPlan, plan_memory
+from captum_contrastive.pipeline.memory import (
+    MemoryPlan,
+    held_data_bytes,
+    plan_memory,
+    warn_if_held_data_exceeds,
+)
 from captum_contrastive.pipeline.ranks import Ranks, RanksError
 from captum_contrastive.pipeline.shared_work import (
     MissingWorkError,
@@ -187,6 +192,9 @@ class BenchmarkRun:
     baseline_checks: list[BaselineCheck] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     memory: MemoryPlan | None = None
+    #: Bytes of the images, attacked images and controls held after the maps
+    #: (:meth:`~captum_contrastive.pipeline.units.base.RunData.held_bytes`).
+    held_bytes: int | None = None
     applicability: list[Applicability] = field(default_factory=list)
     ranks: Ranks = field(default_factory=Ranks)
     rank_accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -268,11 +276,24 @@ def _attack_runs(
             pending[name] = start_attack(
                 context, name, attack, data.selection, run.config.shard_size, executor
             )
-        attacks = {name: found.result() for name, found in pending.items()}
+        attacks = {
+            name: _sharing_clean_images(found.result(), data.images)
+            for name, found in pending.items()
+        }
     for name, found in pending.items():
         run.timings[f"attack {name}"] = found.busy_seconds()
         run.keys[f"attack {name}"] = attacks[name].key.to_json()
     return attacks
+
+
+def _sharing_clean_images(attacked: AttackedImages, images: Tensor) -> AttackedImages:
+    """The attack run with its clean images taken from the run's own (they are
+    the same images, read from the cache as another copy): one copy held, not
+    one per attack run."""
+    clean = attacked.batch.clean
+    if clean.device != images.device or not torch.equal(clean, images):
+        return attacked
+    return replace(attacked, batch=replace(attacked.batch, clean=images))
 
 
 def _method_settings(config: BenchmarkConfig, plan: MemoryPlan) -> MethodSettings:
@@ -493,6 +514,7 @@ def run_benchmark(
     attacks, workers = _chosen_attacks(run, context, data)
     _check_split_attacks(attacks, ranks)
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
+    _check_held_data(run, data, attacks)
     plan = SharePlan.build(data, attacks, requests)
     if merge_only and (missing := missing_units(data, plan)):
         raise MissingWorkError(missing)
@@ -526,9 +548,26 @@ def _attacks_and_maps(
     prepare_controls(data)
     with run.timed("maps"):
         compute_requested_maps(data, plan.requests)
+    run.held_bytes = data.held_bytes()
     for request, key in data.map_keys.items():
         name = f"maps {request.method} {request.condition} {request.run or ''}"
         run.keys[name.strip()] = {"digest": key.digest}
+
+
+def _check_held_data(
+    run: BenchmarkRun, data: RunData, attacks: dict[str, FoolboxAttack]
+) -> None:
+    """Warn before the long stages when the images the run will hold, with its
+    largest pass, would not fit ``max_memory``."""
+    config, plan = run.config, run.memory
+    if plan is None or not len(data.images):
+        return
+    held = held_data_bytes(data.images[0].nbytes, len(data.images), len(attacks))
+    settings = config.method_settings()
+    largest = config.shard_size * max(settings.ig_steps, settings.smoothgrad_samples)
+    warn_if_held_data_exceeds(
+        plan, min(largest, plan.rows_per_pass), held, len(data.images)
+    )
 
 
 def _check_split_attacks(attacks: dict[str, FoolboxAttack], ranks: Ranks) -> None:

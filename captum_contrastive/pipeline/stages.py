@@ -33,11 +33,13 @@ from captum_contrastive.pipeline.fingerprint import (
 )
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.sample_order import SampleOrder
+from captum_contrastive.pipeline.stored_maps import StoredMaps
 from captum_contrastive.presets.base import ImageDataset, Preset
 from captum_contrastive.presets.image_folder import ImageReadError
 
 __all__ = [
     "AttackedImages",
+    "CachedMaps",
     "NotEnoughImagesError",
     "PendingAttack",
     "Maps",
@@ -48,6 +50,7 @@ __all__ = [
     "attack_settings",
     "attack_shard",
     "attribution_code",
+    "cached_maps_for",
     "device_identity",
     "load_images",
     "maps_for",
@@ -521,6 +524,14 @@ class Maps:
     key: StageKey
 
 
+@dataclass(frozen=True)
+class CachedMaps:
+    """One method's maps of one set of images, left in the cache, and their key."""
+
+    maps: StoredMaps
+    key: StageKey
+
+
 def maps_key(
     context: StageContext,
     spec: MethodSpec,
@@ -556,7 +567,8 @@ def maps_for(
     contrast: Tensor | None = None,
     options: dict[str, Any] | None = None,
 ) -> Maps:
-    """Maps of ``images`` for ``targets`` by one method, cached per shard.
+    """Maps of ``images`` for ``targets`` by one method, cached per shard, all
+    read into memory (:func:`cached_maps_for` leaves them in the cache).
 
     Args:
         source (StageKey): the stage the images come from (the selection for
@@ -566,17 +578,54 @@ def maps_for(
         contrast, options: as in
             :func:`~captum_contrastive.methods.compute_maps`.
     """
+    found = cached_maps_for(
+        context,
+        spec,
+        images,
+        targets,
+        indices,
+        source,
+        condition,
+        seed,
+        shard_size,
+        contrast,
+        options,
+    )
+    return Maps(found.maps.load(), found.key)
+
+
+def cached_maps_for(
+    context: StageContext,
+    spec: MethodSpec,
+    images: Tensor,
+    targets: Tensor,
+    indices: Sequence[int],
+    source: StageKey,
+    condition: str,
+    seed: int,
+    shard_size: int = 32,
+    contrast: Tensor | None = None,
+    options: dict[str, Any] | None = None,
+) -> CachedMaps:
+    """As :func:`maps_for`, but every shard is only computed or verified here,
+    and left in the cache: the :class:`StoredMaps` read shards when asked, so
+    memory does not grow with the images."""
     key = maps_key(context, spec, source, condition, seed, shard_size, options)
     cache = context.cache(key)
     position = {int(index): row for row, index in enumerate(indices)}
-    parts = []
-    for shard in shards(indices, shard_size):
-        rows = [position[i] for i in shard]
-        inputs = [images[rows], targets[rows]]
-        if contrast is not None:
-            inputs.append(contrast[rows])
+    groups = shards(indices, shard_size)
+    parts = [[position[i] for i in shard] for shard in groups]
 
-        def compute(shard_indices: list[int], rows: list[int] = rows) -> dict:
+    def inputs_of(rows: list[int]) -> list[Tensor]:
+        found = [images[rows], targets[rows]]
+        return found if contrast is None else [*found, contrast[rows]]
+
+    digests = [tensor_digest(inputs_of(rows)) for rows in parts]
+
+    def load_shard(part: int) -> Tensor:
+        rows = parts[part]
+
+        def compute(shard_indices: list[int]) -> dict:
             maps = compute_maps(
                 spec,
                 context.model,
@@ -589,7 +638,12 @@ def maps_for(
             )
             return {"maps": maps.to(torch.float32)}
 
-        parts.append(
-            cache.load_or_compute(shard, compute, tensor_digest(inputs))["maps"]
-        )
-    return Maps(torch.cat(parts), key)
+        return cache.load_or_compute(groups[part], compute, digests[part])["maps"]
+
+    map_shape = None
+    for part in range(len(parts)):
+        map_shape = tuple(load_shard(part).shape[1:])
+    stored = StoredMaps.of_shards(
+        [len(rows) for rows in parts], map_shape or (), load_shard
+    )
+    return CachedMaps(stored, key)

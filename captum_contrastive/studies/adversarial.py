@@ -32,6 +32,7 @@ from captum_contrastive.metrics import (
     top_iou,
 )
 from captum_contrastive.random_streams import image_generator
+from captum_contrastive.studies.rows import by_row_chunks
 
 __all__ = [
     "CONDITIONS",
@@ -73,16 +74,20 @@ def random_map_reference(
     shape: tuple[int, ...], indices: Tensor, seed: int, q: float
 ) -> dict[str, np.ndarray]:
     """Spearman rho and top-q IoU of two independent random maps per image."""
-    maps = [
-        torch.stack(
-            [
-                torch.rand(shape[1:], generator=image_generator(seed, i, purpose))
-                for i in indices.tolist()
-            ]
-        )
-        for purpose in ("random_map_a", "random_map_b")
-    ]
-    return _similarity(maps[0], maps[1], q, seed, indices)
+
+    def pair(chunk: Tensor) -> dict[str, np.ndarray]:
+        maps = [
+            torch.stack(
+                [
+                    torch.rand(shape[1:], generator=image_generator(seed, i, purpose))
+                    for i in chunk.tolist()
+                ]
+            )
+            for purpose in ("random_map_a", "random_map_b")
+        ]
+        return _similarity(maps[0], maps[1], q, seed, chunk)
+
+    return by_row_chunks(pair, indices)
 
 
 def _similarity(a: Tensor, b: Tensor, q: float, seed: int, indices: Tensor) -> dict:
@@ -112,6 +117,8 @@ def adversarial_discriminativity(
             (adversarial image, adversarial prediction); optionally
             ``"clean_for_adversarial_class"`` and ``"noise"`` (the image from
             :func:`equal_norm_noise`, its own prediction) for the controls.
+            Tensors, or maps stored lazily (with a ``load()``, as the
+            pipeline's), read a chunk of rows at a time.
         clean_runner_up (Tensor, optional): ``(N,)`` second-ranked class on the
             clean image, to report how often it is the adversarial class.
         q (float): the top fraction for the IoU. Default: 0.10
@@ -143,8 +150,11 @@ def adversarial_discriminativity(
         for comparison, (first, second) in COMPARISONS.items():
             if first not in conditions or second not in conditions:
                 continue
-            values = _similarity(
-                conditions[first], conditions[second], q, seed, indices
+            values = by_row_chunks(
+                lambda a, b, rows: _similarity(a, b, q, seed, rows),
+                conditions[first],
+                conditions[second],
+                indices,
             )
             records[method][comparison] = {k: v.tolist() for k, v in values.items()}
             summary[method][comparison] = {}

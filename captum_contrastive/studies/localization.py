@@ -13,6 +13,7 @@ from captum_contrastive.metrics import (
     mask_area_fraction,
     positive_mass_fraction,
 )
+from captum_contrastive.studies.rows import by_row_chunks
 
 __all__ = ["localization"]
 
@@ -31,7 +32,8 @@ def localization(
         maps (Mapping[str, Mapping[str, Tensor]]): per method, per condition
             (e.g. ``"clean"``: clean image at the clean prediction,
             ``"adversarial"``: successful adversarial image at the adversarial
-            prediction), ``(N, C, H, W)`` maps row-aligned with ``masks``.
+            prediction), ``(N, C, H, W)`` maps row-aligned with ``masks``
+            (tensors, or lazily stored maps read a chunk of rows at a time).
         seed (int): bootstrap seed.
         n_resamples (int): bootstrap resamples.
 
@@ -44,7 +46,7 @@ def localization(
     summary = {
         method: {
             condition: bootstrap_ci(
-                positive_mass_fraction(values, masks),
+                by_row_chunks(positive_mass_fraction, values, masks),
                 n_resamples=n_resamples,
                 seed=seed,
             )

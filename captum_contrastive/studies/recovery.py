@@ -18,6 +18,7 @@ from captum_contrastive.metrics import (
     recovery_curve,
 )
 from captum_contrastive.metrics.perturbation import RecoveryCurve
+from captum_contrastive.studies.rows import by_row_chunks
 
 __all__ = [
     "ABS_SUFFIX",
@@ -200,15 +201,21 @@ def summarize_recovery(
     (:func:`recovery_curves`): confidence intervals, the paired comparisons with
     ``reference`` and the perturbation-energy shares."""
     _check_rows(successful, attributions)
-    shares = {
-        name: perturbation_energy_share(
-            maps,
-            successful.adversarial,
-            successful.clean,
-            energy_fractions,
-            seed,
-            successful.indices,
+
+    def shares_of(maps: Any) -> np.ndarray:
+        def measure(*rows: Any) -> np.ndarray:
+            ranking = maps if isinstance(maps, str) else rows[-1]
+            return perturbation_energy_share(
+                ranking, rows[0], rows[1], energy_fractions, seed, rows[2]
+            )
+
+        aligned = [successful.adversarial, successful.clean, successful.indices]
+        return by_row_chunks(
+            measure, *aligned, *([] if isinstance(maps, str) else [maps])
         )
+
+    shares = {
+        name: shares_of(maps)
         for name, maps in {
             **attributions,
             ORACLE: "oracle",

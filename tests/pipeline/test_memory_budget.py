@@ -2,6 +2,7 @@
 to fit, the peak recorded; a budget that does not bind changes nothing."""
 
 import json
+import warnings
 import weakref
 from dataclasses import replace
 
@@ -15,12 +16,15 @@ from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.memory import (
     BACKWARD_FACTOR,
     FORWARD_ROWS_PER_ROW,
+    HeldDataWarning,
     MemoryPlan,
     activation_bytes_per_row,
     forward_batch,
     forward_rows,
+    held_data_bytes,
     parse_memory,
     plan_memory,
+    warn_if_held_data_exceeds,
 )
 from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import (
@@ -28,6 +32,7 @@ from captum_contrastive.pipeline.runner import (
     _method_settings,
     run_benchmark,
 )
+from captum_contrastive.pipeline.stored_maps import StoredMaps
 from tests.fake_preset import fake_preset
 
 
@@ -126,6 +131,25 @@ def test_attacks_lose_threads_then_batch_rows() -> None:
     assert smaller.settings() != attack.settings()
 
 
+def test_held_data_counts_images_adversarial_images_and_noise_controls() -> None:
+    image = 3 * 224 * 224 * 4
+    assert held_data_bytes(image, 10, 0) == 10 * image
+    assert held_data_bytes(image, 10, 3) == 10 * image * 7
+
+
+def test_held_data_over_the_budget_warns_with_what_would_fit() -> None:
+    plan = MemoryPlan(4.0, 1.0, 2**28, 4, reserved_gib=1.0)  # passes: 1 GiB
+    per_image = 2**23  # 8 MiB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fits = warn_if_held_data_exceeds(plan, 4, 100 * per_image, 100)
+    assert fits == pytest.approx(1 + 1 + 100 / 128)
+    with pytest.warns(HeldDataWarning, match=r"--n-images to 256\b") as found:
+        projected = warn_if_held_data_exceeds(plan, 4, 400 * per_image, 400)
+    assert projected == pytest.approx(1 + 1 + 400 / 128)
+    assert "--max-memory to 5.2G" in str(found[0].message)
+
+
 def test_a_tiny_budget_runs_and_records_its_peak(tmp_path) -> None:
     config = BenchmarkConfig(
         out=tmp_path,
@@ -141,14 +165,22 @@ def test_a_tiny_budget_runs_and_records_its_peak(tmp_path) -> None:
         progress=False,
         max_memory=0.0001,
     )
-    run = run_benchmark(config, fake_preset())
+    with pytest.warns(HeldDataWarning, match="over `max_memory`"):
+        run = run_benchmark(config, fake_preset())
     assert run.memory.rows_per_pass == 1
+    # The maps stay in the cache; what is held is the images and their copies.
+    assert all(isinstance(m, StoredMaps) for m in run.data.maps.values())
+    image = run.data.images[0].nbytes
+    assert 3 * 4 * image <= run.held_bytes < 4 * 4 * image
+    assert run.data.attacks["fgsm"].batch.clean is run.data.images
     assert run.data.specs["integrated_gradients"].settings["rows_per_pass"] == 1
     write_outputs(run)
     memory = json.loads((tmp_path / "results.json").read_text())["run"]["memory"]
     assert memory["peak_rss_gib"] > 0 and memory["rows_per_pass_used"] == 1
+    assert memory["held_data_gib"] * 2**30 == run.held_bytes
     report = (tmp_path / "report.md").read_text()
     assert "Peak memory:" in report and "split to at most 1 image rows" in report
+    assert "MiB per image); the maps stay in the cache" in report
 
 
 def test_forward_passes_hold_a_multiple_of_the_backward_rows() -> None:

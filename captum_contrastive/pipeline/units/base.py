@@ -23,6 +23,7 @@ from captum_contrastive.methods import MethodSpec
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.stages import AttackedImages, Selection, StageContext
+from captum_contrastive.pipeline.stored_maps import StoredMaps
 
 __all__ = [
     "MapRequest",
@@ -79,9 +80,35 @@ class RunData:
     labels: Tensor
     masks: Tensor | None
     attacks: dict[str, AttackedImages]
-    maps: dict[MapRequest, Tensor] = field(default_factory=dict)
+    #: Tensors, or (from the maps stage) maps left in the cache.
+    maps: dict[MapRequest, Tensor | StoredMaps] = field(default_factory=dict)
     map_keys: dict[MapRequest, StageKey] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def held_bytes(self) -> int:
+        """The bytes of the tensors this run holds in memory, each storage once:
+        the selected images, the attacked images, the controls' images and
+        predictions, and any maps held as tensors. Maps left in the cache
+        (:class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`) count
+        nothing. Tensors that share memory count once, by their largest view, so
+        the figure does not depend on how a process happened to build them."""
+        storages: dict[int, int] = {}
+
+        def add(value: Any) -> None:
+            if isinstance(value, Tensor):
+                place = value.untyped_storage().data_ptr()
+                storages[place] = max(storages.get(place, 0), value.nbytes)
+            elif isinstance(value, dict | list | tuple):
+                for item in value.values() if isinstance(value, dict) else value:
+                    add(item)
+
+        add([self.images, self.labels, self.masks])
+        for attacked in self.attacks.values():
+            batch = attacked.batch
+            add([getattr(batch, name) for name in vars(batch)])
+        add(list(self.maps.values()))
+        add(list(self.extras.values()))
+        return sum(storages.values())
 
     def cut(self, indices: Sequence[int]) -> RunData:
         """The data of the selected images at ``indices`` (a shard), under the

@@ -14,6 +14,7 @@ from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import cw_name
 from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
 from captum_contrastive.pipeline.memory import forward_batch
+from captum_contrastive.pipeline.stored_maps import as_tensor
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -122,7 +123,10 @@ class RecoveryUnit(StudyUnit):
             curves = recovery_curves(
                 shard.context.model,
                 batch.successful(),
-                {m: shard.maps[r][batch.success] for m, r in requests.items()},
+                {
+                    m: as_tensor(shard.maps[r][batch.success])
+                    for m, r in requests.items()
+                },
                 c.fractions,
                 c.fill,
                 mean=shard.selection.mean_colour,
@@ -137,7 +141,10 @@ class RecoveryUnit(StudyUnit):
             shard.selection.indices,
             compute,
             tensor_digest(
-                [batch.adversarial, *(shard.maps[r] for r in requests.values())]
+                [
+                    batch.adversarial,
+                    *(as_tensor(shard.maps[r]) for r in requests.values()),
+                ]
             ),
         )
         return {n: RecoveryCurve.from_tensors(v) for n, v in stored["curves"].items()}

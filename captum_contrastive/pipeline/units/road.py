@@ -20,6 +20,7 @@ from torch import Tensor
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.metrics.road import RoadCurve, road_curve, road_summary
 from captum_contrastive.pipeline.memory import forward_batch
+from captum_contrastive.pipeline.stored_maps import as_tensor
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -90,7 +91,9 @@ class RoadUnit(StudyUnit):
         k = min(c.road_images, len(data.selection.indices))
         images, labels = data.images[:k].to(data.context.device), data.labels[:k]
         indices = data.selection.indices[:k]
-        rankings = {m: data.maps[MapRequest(m, "clean")][:k] for m in c.methods}
+        rankings = {
+            m: as_tensor(data.maps[MapRequest(m, "clean")][:k]) for m in c.methods
+        }
         rankings[RANDOM_RANKING] = random_maps(tuple(images.shape[1:]), indices, c.seed)
         summary: dict[str, Any] = {"fractions": list(c.road_fractions), "n": k}
         # Forward passes of at most the memory plan's forward rows (a shard
