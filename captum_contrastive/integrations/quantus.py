@@ -56,6 +56,7 @@ from captum_contrastive.methods import (
     compute_maps,
 )
 from captum_contrastive.metrics.ranking import Reduce, spatial_map
+from captum_contrastive.studies.rows import loaded
 
 __all__ = [
     "INSTALL_HINT",
@@ -153,7 +154,7 @@ def to_a_batch(maps: Tensor | np.ndarray | Any, reduce: Reduce = "sum") -> np.nd
         >>> to_a_batch(maps).shape
         (4, 1, 32, 32)
     """
-    maps = getattr(maps, "maps", maps)
+    maps = loaded(getattr(maps, "maps", maps))
     if isinstance(maps, np.ndarray):
         maps = torch.from_numpy(maps)
     if not isinstance(maps, Tensor):

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 import captum_contrastive.metrics
 import captum_contrastive.pipeline.map_store
 import captum_contrastive.pipeline.memory
+import captum_contrastive.pipeline.stored_maps
 import captum_contrastive.studies
 from captum_contrastive.applicability import Applicability, applicability_table
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
@@ -370,6 +371,7 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
             captum_contrastive.metrics,
             captum_contrastive.pipeline.memory,
             captum_contrastive.pipeline.map_store,
+            captum_contrastive.pipeline.stored_maps,
         ),
         settings=unit.settings(),
         methods={m: data.specs[m].key() for m in data.config.methods},
@@ -514,7 +516,8 @@ def run_benchmark(
     attacks, workers = _chosen_attacks(run, context, data)
     _check_split_attacks(attacks, ranks)
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
-    _check_held_data(run, data, attacks)
+    if ranks.mode != "shard":  # a part holds one shard's work at a time
+        _check_held_data(run, data, attacks)
     plan = SharePlan.build(data, attacks, requests)
     if merge_only and (missing := missing_units(data, plan)):
         raise MissingWorkError(missing)
@@ -565,9 +568,10 @@ def _check_held_data(
     held = held_data_bytes(data.images[0].nbytes, len(data.images), len(attacks))
     settings = config.method_settings()
     largest = config.shard_size * max(settings.ig_steps, settings.smoothgrad_samples)
-    warn_if_held_data_exceeds(
-        plan, min(largest, plan.rows_per_pass), held, len(data.images)
-    )
+    # On CUDA the passes are in the GPU's memory; the held images in the host's.
+    on_host = data.context.device.type == "cpu"
+    rows = min(largest, plan.rows_per_pass) if on_host else 0
+    warn_if_held_data_exceeds(plan, rows, held, len(data.images))
 
 
 def _check_split_attacks(attacks: dict[str, FoolboxAttack], ranks: Ranks) -> None:

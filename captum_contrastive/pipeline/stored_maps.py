@@ -75,7 +75,14 @@ class StoredMaps:
     def _taken(self, rows: slice | Tensor | Sequence[int] | Sequence[bool]):
         if isinstance(rows, slice):
             return self.rows[rows]
+        if isinstance(rows, int):
+            raise TypeError("take rows with a slice, a mask or a list of positions")
         chosen = torch.as_tensor(rows)
+        if chosen.dim() != 1 or chosen.is_floating_point() or chosen.is_complex():
+            raise IndexError(
+                "rows are a 1-D bool mask or 1-D integer positions, got "
+                f"{tuple(chosen.shape)} {chosen.dtype}"
+            )
         if chosen.dtype == torch.bool:
             if chosen.shape != (len(self.rows),):
                 raise IndexError(

@@ -55,3 +55,9 @@ def test_nothing_is_read_until_load_and_wrong_rows_fail() -> None:
         stored[torch.tensor([True, False])]
     with pytest.raises(IndexError):
         stored[[8]].load()
+    with pytest.raises(IndexError):
+        stored[[0.5]]
+    with pytest.raises(IndexError):
+        stored[torch.tensor([[0, 1]])]
+    with pytest.raises(TypeError):
+        stored[0]
