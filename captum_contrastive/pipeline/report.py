@@ -18,9 +18,9 @@ from captum_contrastive.environment import library_versions
 from captum_contrastive.pipeline.cache import file_lock
 from captum_contrastive.pipeline.memory import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
-from captum_contrastive.pipeline.stored_maps import as_tensor
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
+from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import format_ci
 
 __all__ = [
@@ -182,14 +182,14 @@ def _grid(run: BenchmarkRun) -> dict[str, Any]:
     data = run.data
     rows = list(range(min(run.config.grid_images, len(data.selection.indices))))
     clean = {
-        r.method: as_tensor(m[rows])
+        r.method: loaded(m[rows])
         for r, m in data.maps.items()
         if r.condition == "clean"
     }
     attacks = {}
     for name in run.config.main_runs():
         maps = {
-            r.method: as_tensor(m[rows])
+            r.method: loaded(m[rows])
             for r, m in data.maps.items()
             if r.condition == "adversarial" and r.run == name
         }

@@ -297,13 +297,18 @@ def _sharing_clean_images(attacked: AttackedImages, images: Tensor) -> AttackedI
     return replace(attacked, batch=replace(attacked.batch, clean=images))
 
 
+def _largest_pass(settings: MethodSettings, shard_size: int) -> int:
+    """The rows of a method's largest unsplit pass: a shard times IG's steps or
+    SmoothGrad's samples."""
+    return shard_size * max(settings.ig_steps, settings.smoothgrad_samples)
+
+
 def _method_settings(config: BenchmarkConfig, plan: MemoryPlan) -> MethodSettings:
     """The config's method settings, with passes split to fit the budget when a
     method's largest pass (a shard times IG's steps or SmoothGrad's samples)
     would not; otherwise unchanged (and so are the methods' keys)."""
     settings = config.method_settings()
-    largest = config.shard_size * max(settings.ig_steps, settings.smoothgrad_samples)
-    if plan.fits(largest):
+    if plan.fits(_largest_pass(settings, config.shard_size)):
         return settings
     return replace(settings, rows_per_pass=plan.rows_per_pass)
 
@@ -566,8 +571,7 @@ def _check_held_data(
     if plan is None or not len(data.images):
         return
     held = held_data_bytes(data.images[0].nbytes, len(data.images), len(attacks))
-    settings = config.method_settings()
-    largest = config.shard_size * max(settings.ig_steps, settings.smoothgrad_samples)
+    largest = _largest_pass(config.method_settings(), config.shard_size)
     # On CUDA the passes are in the GPU's memory; the held images in the host's.
     on_host = data.context.device.type == "cpu"
     rows = min(largest, plan.rows_per_pass) if on_host else 0

@@ -7,7 +7,8 @@ would make memory grow with the number of images. The maps stage therefore
 writes each shard to the cache and keeps a :class:`StoredMaps`: the shards'
 places, and a loader that reads (and verifies) one shard when it is asked for.
 Its rows are taken like a tensor's (``maps[success]``, ``maps[:8]``), which
-gives another :class:`StoredMaps`; :meth:`StoredMaps.load` reads them.
+gives another :class:`StoredMaps`; :meth:`StoredMaps.load` reads them
+(:func:`~captum_contrastive.studies.rows.loaded` reads a tensor or these alike).
 
 The studies consume maps row by row
 (:func:`~captum_contrastive.studies.rows.by_row_chunks`), so only a chunk of
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["StoredMaps", "as_tensor"]
+__all__ = ["StoredMaps"]
 
 #: ``load_shard(position) -> (rows, C, H, W)`` maps of the shard at that position.
 ShardLoader = Callable[[int], Tensor]
@@ -121,8 +122,3 @@ def _shard_of(starts: list[int], row: int) -> int:
         else:
             high = middle - 1
     return low
-
-
-def as_tensor(maps: Tensor | StoredMaps) -> Tensor:
-    """``maps`` read from the cache when they are :class:`StoredMaps`."""
-    return maps.load() if isinstance(maps, StoredMaps) else maps

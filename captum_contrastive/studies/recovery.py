@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -202,25 +203,20 @@ def summarize_recovery(
     ``reference`` and the perturbation-energy shares."""
     _check_rows(successful, attributions)
 
-    def shares_of(maps: Any) -> np.ndarray:
-        def measure(*rows: Any) -> np.ndarray:
-            ranking = maps if isinstance(maps, str) else rows[-1]
-            return perturbation_energy_share(
-                ranking, rows[0], rows[1], energy_fractions, seed, rows[2]
-            )
+    aligned = (successful.adversarial, successful.clean, successful.indices)
 
-        aligned = [successful.adversarial, successful.clean, successful.indices]
-        return by_row_chunks(
-            measure, *aligned, *([] if isinstance(maps, str) else [maps])
+    def share(ranking: Any, adversarial: Tensor, clean: Tensor, indices: Tensor):
+        return perturbation_energy_share(
+            ranking, adversarial, clean, energy_fractions, seed, indices
         )
 
+    rankings = {**attributions, ORACLE: "oracle", RANDOM: "random"}
     shares = {
-        name: shares_of(maps)
-        for name, maps in {
-            **attributions,
-            ORACLE: "oracle",
-            RANDOM: "random",
-        }.items()
+        # "oracle" and "random" are references, the same for every chunk.
+        name: by_row_chunks(functools.partial(share, ranking), *aligned)
+        if isinstance(ranking, str)
+        else by_row_chunks(share, ranking, *aligned)
+        for name, ranking in rankings.items()
     }
     comparisons = []
     if reference in curves:

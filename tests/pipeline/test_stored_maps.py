@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from captum_contrastive.pipeline.stored_maps import StoredMaps, as_tensor
+from captum_contrastive.pipeline.stored_maps import StoredMaps
+from captum_contrastive.studies.rows import loaded
 
 
 def _stored(sizes=(3, 3, 2)) -> tuple[StoredMaps, torch.Tensor, list[int]]:
@@ -42,8 +43,8 @@ def test_a_view_of_a_view_and_only_the_needed_shards_are_read() -> None:
     view = stored[torch.tensor([0, 1, 1, 0, 0, 0, 1, 1], dtype=torch.bool)][1:]
     assert torch.equal(view.load(), whole[[2, 6, 7]])
     assert reads == [0, 2]
-    assert as_tensor(view).shape == (3, 1, 2, 2)
-    assert as_tensor(whole) is whole
+    assert loaded(view).shape == (3, 1, 2, 2)
+    assert loaded(whole) is whole
 
 
 def test_nothing_is_read_until_load_and_wrong_rows_fail() -> None:

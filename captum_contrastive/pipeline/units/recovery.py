@@ -14,7 +14,6 @@ from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import cw_name
 from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
 from captum_contrastive.pipeline.memory import forward_batch
-from captum_contrastive.pipeline.stored_maps import as_tensor
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -32,6 +31,7 @@ from captum_contrastive.studies.recovery import (
     recovery_curves,
     summarize_recovery,
 )
+from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import (
     claim_recovery,
     format_ci,
@@ -123,10 +123,7 @@ class RecoveryUnit(StudyUnit):
             curves = recovery_curves(
                 shard.context.model,
                 batch.successful(),
-                {
-                    m: as_tensor(shard.maps[r][batch.success])
-                    for m, r in requests.items()
-                },
+                {m: loaded(shard.maps[r][batch.success]) for m, r in requests.items()},
                 c.fractions,
                 c.fill,
                 mean=shard.selection.mean_colour,
@@ -143,7 +140,7 @@ class RecoveryUnit(StudyUnit):
             tensor_digest(
                 [
                     batch.adversarial,
-                    *(as_tensor(shard.maps[r]) for r in requests.values()),
+                    *(loaded(shard.maps[r]) for r in requests.values()),
                 ]
             ),
         )

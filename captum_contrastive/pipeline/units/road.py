@@ -20,7 +20,6 @@ from torch import Tensor
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.metrics.road import RoadCurve, road_curve, road_summary
 from captum_contrastive.pipeline.memory import forward_batch
-from captum_contrastive.pipeline.stored_maps import as_tensor
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -33,6 +32,7 @@ from captum_contrastive.pipeline.units.base import (
     table,
 )
 from captum_contrastive.random_streams import image_generator
+from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import format_ci
 
 __all__ = ["RANDOM_RANKING", "RoadUnit", "random_maps"]
@@ -91,9 +91,7 @@ class RoadUnit(StudyUnit):
         k = min(c.road_images, len(data.selection.indices))
         images, labels = data.images[:k].to(data.context.device), data.labels[:k]
         indices = data.selection.indices[:k]
-        rankings = {
-            m: as_tensor(data.maps[MapRequest(m, "clean")][:k]) for m in c.methods
-        }
+        rankings = {m: loaded(data.maps[MapRequest(m, "clean")][:k]) for m in c.methods}
         rankings[RANDOM_RANKING] = random_maps(tuple(images.shape[1:]), indices, c.seed)
         summary: dict[str, Any] = {"fractions": list(c.road_fractions), "n": k}
         # Forward passes of at most the memory plan's forward rows (a shard
