@@ -31,6 +31,7 @@ __all__ = [
     "check_not_torchscript",
     "find_torchscript",
     "guided_relu",
+    "handwritten_relu_input",
 ]
 
 
@@ -208,6 +209,18 @@ _RELU_IN_PLACE: frozenset[Callable[..., Any]] = frozenset(
     {torch.relu_, Tensor.relu_, F.relu_}
 )
 
+_CLAMP_MIN: frozenset[Callable[..., Any]] = frozenset(
+    {torch.clamp_min, Tensor.clamp_min}
+)
+_CLAMP: frozenset[Callable[..., Any]] = frozenset(
+    {torch.clamp, Tensor.clamp, torch.clip, Tensor.clip}
+)
+_MAXIMUM: frozenset[Callable[..., Any]] = frozenset(
+    {torch.maximum, Tensor.maximum, torch.max, Tensor.max, torch.fmax, Tensor.fmax}
+)
+_WHERE: frozenset[Callable[..., Any]] = frozenset({torch.where, Tensor.where})
+_THRESHOLD: frozenset[Callable[..., Any]] = frozenset({F.threshold, torch.threshold})
+
 # Rectifier-like activations whose guided rule is not defined by the method.
 # Sigmoid and tanh are not rectifiers; they backpropagate their plain gradient.
 _UNSUPPORTED: dict[Callable[..., Any], str] = {
@@ -233,23 +246,131 @@ _UNSUPPORTED: dict[Callable[..., Any], str] = {
 }
 
 
-def _is_clamp_to_relu(func: Callable[..., Any], args: tuple, kwargs: dict) -> bool:
-    if func in (torch.clamp_min, Tensor.clamp_min):
-        bound = args[1] if len(args) > 1 else kwargs.get("min")
-        return isinstance(bound, (int, float)) and bound == 0
-    if func in (torch.clamp, Tensor.clamp, torch.clip, Tensor.clip):
-        low = args[1] if len(args) > 1 else kwargs.get("min")
-        high = args[2] if len(args) > 2 else kwargs.get("max")
-        return isinstance(low, (int, float)) and low == 0 and high is None
+def _is_zero(value: object) -> bool:
+    """A literal 0, or a constant tensor (no grad) that is zero everywhere."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    if isinstance(value, Tensor) and not value.requires_grad:
+        return not value.is_complex() and bool((value == 0).all())
     return False
 
 
+def _keeps_shape(x: Tensor, *others: object) -> bool:
+    """Whether broadcasting ``x`` with ``others`` gives ``x``'s own shape."""
+    shapes = [t.shape for t in others if isinstance(t, Tensor)]
+    try:
+        return torch.broadcast_shapes(x.shape, *shapes) == x.shape
+    except RuntimeError:
+        return False
+
+
+def _argument(args: tuple, kwargs: dict, position: int, name: str) -> object:
+    return args[position] if len(args) > position else kwargs.get(name)
+
+
+def _clamp_input(func: Callable[..., Any], args: tuple, kwargs: dict) -> object:
+    """``x`` of ``clamp(x, min=0)`` / ``clamp_min(x, 0)`` without an upper bound."""
+    if func in _CLAMP_MIN:
+        low, high = _argument(args, kwargs, 1, "min"), None
+    else:
+        low = _argument(args, kwargs, 1, "min")
+        high = _argument(args, kwargs, 2, "max")
+    if high is None and _is_zero(low):
+        return args[0]
+    return None
+
+
+def _maximum_input(args: tuple, kwargs: dict) -> object:
+    """``x`` of ``maximum(x, 0)`` / ``maximum(0, x)`` with a zero tensor."""
+    first, second = args[0], _argument(args, kwargs, 1, "other")
+    if not isinstance(second, Tensor):
+        return None  # torch.max(x, dim) is a reduction, not a ReLU
+    for x, zero in ((first, second), (second, first)):
+        if _is_zero(zero) and _keeps_shape(x, zero):
+            return x
+    return None
+
+
+def _where_input(func: Callable[..., Any], args: tuple, kwargs: dict) -> object:
+    """``x`` of ``where(x > 0, x, 0)`` or ``where(x <= 0, 0, x)``: the condition
+    must agree with the sign of ``x`` wherever ``x`` is not zero."""
+    if func is Tensor.where:  # x.where(condition, y)
+        chosen, condition = args[0], _argument(args, kwargs, 1, "condition")
+        other = _argument(args, kwargs, 2, "other")
+    else:
+        condition = args[0]
+        chosen = _argument(args, kwargs, 1, "input")
+        other = _argument(args, kwargs, 2, "other")
+    if not isinstance(condition, Tensor) or condition.dtype != torch.bool:
+        return None
+    for x, zero, kept_where in ((chosen, other, True), (other, chosen, False)):
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            continue
+        if not _is_zero(zero) or not _keeps_shape(x, condition, zero):
+            continue
+        positive = x > 0
+        agrees = (condition == positive) if kept_where else (condition != positive)
+        if bool((agrees | (x == 0)).all()):
+            return x
+    return None
+
+
+def _threshold_input(args: tuple, kwargs: dict) -> object:
+    """``x`` of ``threshold(x, 0, 0)``, which is ``relu(x)``."""
+    threshold = _argument(args, kwargs, 1, "threshold")
+    value = _argument(args, kwargs, 2, "value")
+    if _is_zero(threshold) and _is_zero(value):
+        return args[0]
+    return None
+
+
+def handwritten_relu_input(
+    func: Callable[..., Any], args: tuple, kwargs: dict
+) -> Tensor | None:
+    r"""The input ``x`` when ``func(*args, **kwargs)`` computes ``relu(x)``.
+
+    Recognized: ``clamp(x, min=0)`` / ``clamp_min(x, 0)`` (no upper bound),
+    ``maximum(x, zeros)`` and ``max(x, zeros)`` in either order, ``where(x > 0,
+    x, 0)`` and ``where(x <= 0, 0, x)`` (also with ``>=``, ``<`` and zero
+    tensors), and ``threshold(x, 0, 0)``, as ``torch`` functions or ``Tensor``
+    methods. Zero operands are literal zeros or constant tensors that are zero
+    everywhere; a ``where`` condition must agree with the sign of ``x``
+    wherever ``x`` is not zero. Each check reads the values, so a mask that
+    merely looks like one is left alone.
+
+    Args:
+        func (callable): the function the torch-function mode intercepted.
+        args (tuple): its positional arguments.
+        kwargs (dict): its keyword arguments.
+
+    Returns:
+        *Tensor* or *None*: ``x``, or ``None`` when the call is not a ReLU.
+    """
+    if not args:
+        return None
+    if func in _CLAMP_MIN or func in _CLAMP:
+        x = _clamp_input(func, args, kwargs)
+    elif func in _MAXIMUM:
+        x = _maximum_input(args, kwargs)
+    elif func in _WHERE:
+        x = _where_input(func, args, kwargs)
+    elif func in _THRESHOLD:
+        x = _threshold_input(args, kwargs)
+    else:
+        return None
+    if isinstance(x, Tensor) and x.is_floating_point():
+        return x
+    return None
+
+
 class _GuidedReluMode(TorchFunctionMode):
-    def __init__(self, rule: ReluRule, strict: bool, guide_clamp: bool) -> None:
+    def __init__(self, rule: ReluRule, strict: bool, guide_handwritten: bool) -> None:
         super().__init__()
         self.out_of_place, self.in_place = _FUNCTIONS[rule]
         self.strict = strict
-        self.guide_clamp = guide_clamp
+        self.guide_handwritten = guide_handwritten
         self.unsupported_seen: set[str] = set()
         self.relu_calls = 0
 
@@ -272,9 +393,11 @@ class _GuidedReluMode(TorchFunctionMode):
         if func in _RELU_IN_PLACE:
             self.relu_calls += 1
             return self.in_place.apply(args[0])
-        if self.guide_clamp and _is_clamp_to_relu(func, args, kwargs):
-            self.relu_calls += 1
-            return self.out_of_place.apply(args[0])
+        if self.guide_handwritten:
+            x = handwritten_relu_input(func, args, kwargs)
+            if x is not None:
+                self.relu_calls += 1
+                return self.out_of_place.apply(x)
         name = _UNSUPPORTED.get(func)
         if name is not None:
             self._report_unsupported(name)
@@ -297,20 +420,25 @@ class _GuidedReluMode(TorchFunctionMode):
 def guided_relu(
     rule: ReluRule | str = ReluRule.GUIDED,
     strict: bool = False,
-    guide_clamp: bool = True,
+    guide_handwritten: bool = True,
     model: object = None,
 ) -> Iterator[_GuidedReluMode]:
     r"""Make every ReLU call inside the block backpropagate a modified gradient.
 
     Covers ``nn.ReLU`` (also ``inplace=True`` and one module reused anywhere),
     ``F.relu``, ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu``,
-    ``Tensor.relu_``, and (with ``guide_clamp``) ``clamp(min=0)`` / ``clamp_min(0)``
-    without an upper bound. Each call gets its own autograd node, so a ReLU whose
-    input also feeds another branch, or a module used in parallel branches, is
-    treated exactly. A ReLU over a tensor that needs no grad just runs forward.
+    ``Tensor.relu_``, and (with ``guide_handwritten``) ReLUs written by hand:
+    ``clamp(x, min=0)`` / ``clamp_min(x, 0)`` without an upper bound,
+    ``maximum(x, zeros)``, ``where(x > 0, x, 0)`` and ``threshold(x, 0, 0)``
+    (see :func:`handwritten_relu_input`). Each call gets its own autograd node,
+    so a ReLU whose input also feeds another branch, or a module used in
+    parallel branches, is treated exactly. A ReLU over a tensor that needs no
+    grad just runs forward.
 
     Not covered: TorchScript modules and direct ``torch.ops.aten.relu`` calls, which
-    bypass ``__torch_function__``. Pass ``model`` to have TorchScript in it
+    bypass ``__torch_function__``, and arithmetic that equals a ReLU without
+    calling one (``x * (x > 0)``, ``(x + x.abs()) / 2``), which backpropagates
+    its plain gradient. Pass ``model`` to have TorchScript in it
     reported on entry (see :func:`check_not_torchscript`).
 
     Args:
@@ -321,7 +449,7 @@ def guided_relu(
             :class:`UnsupportedActivationError`; otherwise it emits one
             :class:`UnsupportedActivationWarning` per activation type and block.
             Default: ``False``.
-        guide_clamp (bool): treat ``clamp(min=0)`` without ``max`` as a ReLU.
+        guide_handwritten (bool): treat the hand-written ReLUs above as ReLUs.
             Default: ``True``.
         model (nn.Module or callable, optional): the model that will run in the
             block; if it is or holds a TorchScript module, emit a
@@ -339,7 +467,9 @@ def guided_relu(
         >>> with guided_relu("guided"):
         ...     grad, = torch.autograd.grad(model(x)[0, 1], x)
     """
-    mode = _GuidedReluMode(ReluRule(rule), strict=strict, guide_clamp=guide_clamp)
+    mode = _GuidedReluMode(
+        ReluRule(rule), strict=strict, guide_handwritten=guide_handwritten
+    )
     if model is not None:
         check_not_torchscript(model, strict=strict, stacklevel=3)
     with mode:

@@ -31,6 +31,20 @@ RELU_CALL_PATHS = {
     "torch.relu_": lambda: torch.relu_,
     "F.relu_": lambda: F.relu_,
     "clamp(min=0)": lambda: lambda t: t.clamp(min=0),
+    # ReLUs written by hand (guide_handwritten)
+    "clamp_min(0)": lambda: lambda t: torch.clamp_min(t, 0),
+    "torch.maximum(x, zeros)": lambda: lambda t: torch.maximum(t, torch.zeros_like(t)),
+    "torch.maximum(0-d zero, x)": lambda: lambda t: torch.maximum(torch.tensor(0.0), t),
+    "torch.max(x, zeros)": lambda: lambda t: torch.max(t, torch.zeros_like(t)),
+    "Tensor.maximum": lambda: lambda t: t.maximum(torch.zeros(1)),
+    "torch.fmax": lambda: lambda t: torch.fmax(t, torch.zeros_like(t)),
+    "torch.where(x > 0, x, 0)": lambda: lambda t: torch.where(t > 0, t, 0),
+    "torch.where(x >= 0, x, zeros)": lambda: (
+        lambda t: torch.where(t >= 0, t, torch.zeros_like(t))
+    ),
+    "torch.where(x <= 0, 0, x)": lambda: lambda t: torch.where(t <= 0, 0.0, t),
+    "Tensor.where(x > 0, 0)": lambda: lambda t: t.where(t > 0, 0),
+    "F.threshold(x, 0, 0)": lambda: lambda t: F.threshold(t, 0.0, 0.0),
 }
 IN_PLACE = {
     "nn.ReLU(inplace)",
@@ -96,6 +110,52 @@ def test_relu_on_tensor_without_grad_just_runs_forward() -> None:
     torch.testing.assert_close(out, x.clamp_min(0))
     torch.testing.assert_close(in_place, x.clamp_min(0))
     assert not out.requires_grad
+
+
+NOT_RELUS = {
+    "clamp(min=0, max=1)": lambda t: t.clamp(min=0, max=1),
+    "maximum(x, 0.1)": lambda t: torch.maximum(t, torch.full_like(t, 0.1)),
+    "maximum(x, y) with grad": lambda t: torch.maximum(t, t.detach() * 0 + t * 0),
+    "max(x, dim)": lambda t: torch.max(t, 1, keepdim=True).values.expand_as(t),
+    "where(mask, x, 0), mask not x > 0": lambda t: torch.where(t.detach() > 0.1, t, 0),
+    "where(x > 0, x, 0.01 x)": lambda t: torch.where(t > 0, t, 0.01 * t),
+    "where(x > 0, 0, x)": lambda t: torch.where(t > 0, 0, t),
+}
+
+
+@pytest.mark.parametrize("form", list(NOT_RELUS))
+def test_lookalikes_of_a_relu_are_left_alone(form: str) -> None:
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    with guided_relu() as mode:
+        out = NOT_RELUS[form](x)
+    assert mode.relu_calls == 0
+    torch.testing.assert_close(out, NOT_RELUS[form](x))
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda t: torch.maximum(t, torch.zeros_like(t)),
+        lambda t: torch.where(t > 0, t, 0),
+    ],
+    ids=["maximum", "where"],
+)
+@pytest.mark.parametrize("method", ["GuidedBackprop", "EnhancedGuidedBackprop"])
+def test_handwritten_relu_is_guided_under_strict(form, method: str) -> None:
+    """The issue's two forms: guided like nn.ReLU, not the plain gradient."""
+    import captum_contrastive
+
+    cls = getattr(captum_contrastive, method)
+    x = images(2, size=8)
+    handwritten = CaseModel("sequential", form).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = cls(handwritten, strict=True).attribute(x, target=1)
+    expected = cls(CaseModel("sequential", nn.ReLU()).eval()).attribute(x, target=1)
+    torch.testing.assert_close(result, expected, rtol=0, atol=0)
+    plain = _input_gradient(handwritten, x, 1)
+    if method == "GuidedBackprop":
+        assert not torch.allclose(result, plain)
 
 
 def test_clamp_with_upper_bound_is_not_treated_as_relu() -> None:

@@ -71,23 +71,25 @@ def training_module_name(model: object) -> str | None:
 def check_model(
     model: object,
     guided: bool,
-    strict: bool = False,
     stacklevel: int = 2,
 ) -> None:
     """Warn if ``model`` is in training mode and, for methods that use the
-    guided-ReLU engine, warn (or raise with ``strict``) if it holds TorchScript.
+    guided-ReLU engine, raise if it holds TorchScript.
+
+    TorchScript runs its graph without ``__torch_function__``, so its ReLUs
+    cannot be guided and the maps would silently be plain gradients there: a
+    guided method refuses such a model before any work with
+    :class:`captum_contrastive.guided.TorchScriptError`, whatever its ``strict``.
 
     Args:
         model (nn.Module or callable): the model or forward function.
         guided (bool): whether the caller relies on
             :func:`captum_contrastive.guided.guided_relu`.
-        strict (bool): raise :class:`captum_contrastive.guided.TorchScriptError`
-            instead of warning about TorchScript. Default: False
         stacklevel (int): which frame the warnings point at, counted from the
             caller of this function as in :func:`warnings.warn`. Default: 2
     """
     if guided and _first_time(model, "torchscript"):
-        check_not_torchscript(model, strict=strict, stacklevel=stacklevel + 1)
+        check_not_torchscript(model, strict=True, stacklevel=stacklevel + 1)
     if not _first_time(model, "training"):
         return
     where = training_module_name(model)

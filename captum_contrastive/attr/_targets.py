@@ -1,9 +1,19 @@
 """Resolution and validation of ``target`` / ``contrast_target``.
 
-Class indices may be Python ints, NumPy integers, lists of either, 1-D integer
-tensors or 1-D integer NumPy arrays. A per-example vector must have one entry per
-example. The one exception is the expansion done by Captum's wrappers: see
-:func:`expansion_of`.
+The rule, the same for both arguments and for every method of this package:
+
+- **One class for all examples**: a Python int, a NumPy integer, a 0-d tensor
+  or array, or a tensor or array holding a single element (Captum's meaning of
+  a one-element tensor). It is broadcast to every row, whatever the batch and
+  whatever Captum call runs the method; it is never checked against a length.
+- **One class per example**: a list of ints, a 1-D integer tensor or NumPy
+  array with one entry per example.
+- Captum's ``NoiseTunnel`` and ``sensitivity_max`` run the method on their ``N``
+  examples repeated ``r`` times each and repeat ``target`` lists and tensors
+  themselves, but not ``contrast_target`` and not NumPy arrays. So when such a
+  call encloses the method (found on the call stack by :func:`expansion_of`), a
+  vector of exactly ``N`` entries is repeated per example as the inputs were.
+- Every other length is refused with an error that names the argument.
 """
 
 from __future__ import annotations
@@ -119,40 +129,51 @@ def expansion_of(method: object) -> Expansion | None:
     return found
 
 
-def _expanded_by_captum(value: object, name: str) -> bool:
-    """Whether NoiseTunnel / sensitivity_max repeat ``value`` themselves (as
-    :func:`captum._utils.common._expand_target` does)."""
+def expanded_by_captum(value: object, name: str) -> bool:
+    """Whether ``NoiseTunnel`` / ``sensitivity_max`` repeat ``value`` themselves,
+    as :func:`captum._utils.common._expand_target` does: ``target`` lists and
+    tensors of more than one element; never ``contrast_target``, never NumPy."""
     if name != "target":
         return False
     return isinstance(value, list) or (isinstance(value, Tensor) and value.numel() > 1)
 
 
-def _repeat_factor(
-    value: object, length: int, batch: int, name: str, expansion: Expansion | None
-) -> int:
-    """How many times each entry of a per-example vector of ``length`` entries is
-    repeated to give one per row (1 when it already has ``batch``); raise when the
-    length does not fit the batch."""
-    if expansion is None or batch % expansion.batch != 0:
+def _fitted_to_batch(
+    vector: Tensor,
+    batch: int,
+    name: str,
+    expansion: Expansion | None,
+    captum_expands: bool,
+) -> Tensor:
+    """A per-example ``vector`` with one entry per row of the batch.
+
+    Outside an expanding Captum call, the vector must have ``batch`` entries.
+    Under one (:func:`expansion_of`) that was given ``N`` examples and runs the
+    method on ``batch = N * r`` rows, a vector Captum repeated itself
+    (``captum_expands``) must have ``batch`` entries, and any other vector
+    exactly ``N``, repeated here ``r`` times per example as the inputs were.
+    Every other length raises ``ValueError``: a list is never repeated to fit a
+    batch it does not describe.
+    """
+    length = vector.numel()
+    if expansion is None or batch % expansion.batch:
         if length == batch:
-            return 1
+            return vector
         raise ValueError(
-            f"`{name}` has {length} entries but the batch has {batch} examples; give "
-            "one class per example or a single int (a per-example list is never "
-            "repeated to fit the batch)"
+            f"`{name}` has {length} entries but the batch has {batch} examples; "
+            "give one class per example, or one class for all of them (an int or "
+            "a one-element tensor); a per-example list is never repeated to fit "
+            "the batch"
         )
     repeats = batch // expansion.batch
-    if _expanded_by_captum(value, name):
-        if length == batch:
-            return 1
-        given = length // repeats if length % repeats == 0 else length
-    else:
-        if length == expansion.batch:
-            return repeats
-        given = length
+    expected = batch if captum_expands else expansion.batch
+    if length == expected:
+        return vector if captum_expands else vector.repeat_interleave(repeats)
+    given = length // repeats if captum_expands and length % repeats == 0 else length
     raise ValueError(
         f"`{name}` has {given} entries but {expansion.caller} was given "
-        f"{expansion.batch} examples; give one class per example or a single int"
+        f"{expansion.batch} examples; give one class per example, or one class "
+        "for all of them (an int or a one-element tensor)"
     )
 
 
@@ -195,6 +216,40 @@ def _class_list(value: Sequence[object], name: str) -> list[int]:
     return [int(i) for i in indices if i is not None]
 
 
+def _as_tensor_form(value: object, name: str) -> object:
+    """NumPy arrays as integer tensors (checked); everything else unchanged."""
+    if isinstance(value, np.ndarray):
+        value = _integer_tensor(value, name)
+    if isinstance(value, Tensor):
+        _check_vector_tensor(value, name)
+    return value
+
+
+def _single_class(value: object, name: str) -> int | None:
+    """The one class meant for every example, or ``None`` for a per-example form.
+
+    As in Captum, a Python or NumPy integer, a 0-d tensor and a tensor holding
+    a single element are one class for all examples (NumPy arrays count as
+    tensors). A one-entry tuple is a one-element output index for all
+    examples; a longer tuple indexes a multi-dimensional output, which a
+    ``(N, num_classes)`` classifier does not have.
+    """
+    scalar = _index(value)
+    if scalar is not None:
+        return scalar
+    if isinstance(value, Tensor) and value.numel() == 1:
+        return int(value.reshape(()).item())
+    if isinstance(value, tuple):
+        if len(value) == 1 and _index(value[0]) is not None:
+            return int(value[0])
+        raise TypeError(
+            f"`{name}` given as a tuple is one output index for all examples, "
+            f"as in Captum; {value!r} does not index a (N, num_classes) output. "
+            "Give one class per example as a list or a 1-D tensor"
+        )
+    return None
+
+
 def as_class_vector(
     value: int | np.integer | Sequence[int] | np.ndarray | Tensor,
     batch: int,
@@ -205,44 +260,28 @@ def as_class_vector(
     """One class index per example, as a ``long`` tensor of shape ``(batch,)``.
 
     Args:
-        value: an int (NumPy integers included) for all examples, or one per
-            example as a list/tuple of ints, a 1-D integer tensor or NumPy array.
-        batch (int): the number of examples.
+        value: one class for all examples (an int, a NumPy integer, a 0-d or
+            one-element tensor or array, a one-entry tuple), or one per example
+            (a list of ints, a 1-D integer tensor or NumPy array).
+        batch (int): the number of rows the method runs on.
         num_classes (int): the number of model outputs; indices must be below it.
         name (str): the argument's name, for error messages.
         expansion (Expansion, optional): the enclosing NoiseTunnel or
-            sensitivity_max call (:func:`expansion_of`), whose ``N`` examples make
-            the ``batch = N * r`` rows. A vector it left unexpanded
-            (``contrast_target``; ``target`` given as an array or a one-element
-            tensor) must then have exactly ``N`` entries and is repeated per
-            example (``repeat_interleave(r)``), as the inputs were; one it
-            expanded must have ``batch``. Without it, or for any other length,
-            a length other than ``batch`` raises ``ValueError``. Default: None
+            sensitivity_max call (:func:`expansion_of`). A single class never
+            depends on it. A per-example vector follows the rule of
+            :func:`_fitted_to_batch`. Default: None
 
     Returns:
         *Tensor*: ``long`` class indices of shape ``(batch,)``, on the CPU.
     """
-    original = value
-    if isinstance(value, np.ndarray):
-        value = _integer_tensor(value, name)
-    scalar = _index(value)
-    if scalar is not None:
+    captum_expands = expanded_by_captum(value, name)
+    value = _as_tensor_form(value, name)
+    scalar = _single_class(value, name)
+    if scalar is not None:  # one class for all rows: no length to check
         vector = torch.full((batch,), scalar, dtype=torch.long)
-    elif isinstance(value, Tensor):
-        _check_vector_tensor(value, name)
-        vector = value.detach().long().reshape(-1).cpu()
-        if value.ndim == 0:
-            vector = vector.expand(batch)
-    elif isinstance(value, (list, tuple)):
-        vector = torch.tensor(_class_list(value, name), dtype=torch.long)
     else:
-        raise TypeError(
-            f"`{name}` must be an int, a list of ints, a 1-D integer tensor or "
-            f"array, got {type(value).__name__}"
-        )
-    repeats = _repeat_factor(original, vector.numel(), batch, name, expansion)
-    if repeats > 1:
-        vector = vector.repeat_interleave(repeats)
+        vector = _per_example_vector(value, name)
+        vector = _fitted_to_batch(vector, batch, name, expansion, captum_expands)
     bad = (vector < 0) | (vector >= num_classes)
     if bool(bad.any()):
         raise ValueError(
@@ -250,6 +289,17 @@ def as_class_vector(
             f"[0, {num_classes}) for the model output"
         )
     return vector
+
+
+def _per_example_vector(value: object, name: str) -> Tensor:
+    if isinstance(value, Tensor):
+        return value.detach().long().reshape(-1).cpu()
+    if isinstance(value, list):
+        return torch.tensor(_class_list(value, name), dtype=torch.long)
+    raise TypeError(
+        f"`{name}` must be an int, a list of ints, a 1-D integer tensor or "
+        f"array, got {type(value).__name__}"
+    )
 
 
 def _captum_index(value: object, name: str) -> int | tuple[int, ...]:
@@ -271,37 +321,41 @@ def as_captum_target(
 ) -> TargetType:
     """Validate a Captum-style ``target`` and convert NumPy values to Python/torch.
 
-    Keeps Captum's forms: ``None``, an int or a tuple of ints (one output index for
-    all examples), a list of ints or of tuples, or a 1-D tensor (one per example).
-    A per-example list or tensor must have ``batch`` entries; unlike Captum, a
-    one-element tensor is not broadcast to a larger batch. The repetition allowed
-    under NoiseTunnel is that of :func:`as_class_vector`.
+    Keeps Captum's forms and meanings: ``None``; one output index for all
+    examples (an int, a tuple of ints, a 0-d or one-element tensor); one per
+    example (a list of ints or of tuples, a 1-D tensor). NumPy integers and
+    arrays are taken as the equal int or tensor (Captum itself refuses them).
+    A per-example list or tensor must fit the batch by the rule of
+    :func:`_fitted_to_batch`.
 
     Args:
         target: the ``target`` argument.
-        batch (int): the number of examples.
+        batch (int): the number of rows the method runs on.
         expansion (Expansion, optional): see :func:`as_class_vector`.
 
     Returns:
         *int*, *tuple*, *list* or *Tensor*: the target in a form Captum accepts,
-        with one entry per example when it is per-example.
+        with one entry per row when it is per-example.
     """
     if target is None:
         return None
-    original = target
-    if isinstance(target, np.ndarray):
-        target = _integer_tensor(target, "target")
+    captum_expands = expanded_by_captum(target, "target")
+    target = _as_tensor_form(target, "target")
+
+    def fitted(vector: Tensor) -> Tensor:
+        return _fitted_to_batch(vector, batch, "target", expansion, captum_expands)
+
     if isinstance(target, Tensor):
-        _check_vector_tensor(target, "target")
-        if target.ndim == 0:
-            return int(target)
-        length = target.numel()
-        repeats = _repeat_factor(original, length, batch, "target", expansion)
-        return target.repeat_interleave(repeats) if repeats > 1 else target
+        if target.numel() == 1:
+            return int(target.reshape(()).item())
+        return fitted(target.reshape(-1))
     if isinstance(target, list):
         entries = [_captum_index(v, "target") for v in target]
-        repeats = _repeat_factor(target, len(entries), batch, "target", expansion)
-        return [entry for entry in entries for _ in range(repeats)]
+        if not entries:
+            raise ValueError("`target` is an empty list; give one index per example")
+        if all(isinstance(entry, int) for entry in entries):
+            return fitted(torch.tensor(entries, dtype=torch.long)).tolist()
+        return [entries[int(i)] for i in fitted(torch.arange(len(entries)))]
     return _captum_index(target, "target")
 
 

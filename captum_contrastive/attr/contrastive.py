@@ -284,8 +284,10 @@ class ContrastiveAttribution(Attribution):
         Args:
             inputs (Tensor or tuple[Tensor, ...]): inputs of shape ``(N, C, ...)``.
             target (int, list[int], Tensor or np.ndarray, optional): class k to
-                explain, one for all examples (NumPy integers too) or one per
-                example. Default: None (the predicted class).
+                explain: one class for all examples (an int, a NumPy integer, a
+                0-d or one-element tensor or array) or one per example (a list,
+                a 1-D integer tensor or array). Default: None (the predicted
+                class).
             contrast_target (int, list[int], Tensor or np.ndarray, optional): class
                 m to contrast against, in the same forms. Default: None (the
                 runner-up). A per-example vector must have one entry per example,

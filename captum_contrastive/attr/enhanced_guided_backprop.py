@@ -10,6 +10,7 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from captum_contrastive.attr._autograd import two_backward_passes
 from captum_contrastive.attr._inputs import (
     TensorOrTuple,
     as_tuple,
@@ -84,9 +85,8 @@ class EnhancedGuidedBackprop(GradientAttribution):
         Args:
             model (nn.Module or callable): returns ``(N, num_classes)`` logits.
             strict (bool): raise instead of warn when an activation other than
-                ReLU whose guided rule is undefined (GELU, SiLU, ...) runs, or
-                when the model is or holds a TorchScript module (whose ReLUs the
-                guided engine cannot see). Default: False
+                ReLU whose guided rule is undefined (GELU, SiLU, ...) runs.
+                Default: False
             variant (ContrastVariant or str): ``"paper"`` (default: the
                 clipped, per-channel map shaped like the input) or
                 ``"keras_reference"`` (the author's Keras arithmetic: unclipped
@@ -114,22 +114,25 @@ class EnhancedGuidedBackprop(GradientAttribution):
                 dim 0 is the batch axis and dim 1 the channel axis used by the
                 channel-wise energy normalization.
             target (int, list[int], Tensor or np.ndarray, optional): class k to
-                explain: one int (NumPy integers too) for all examples, or one per
-                example as a list, a 1-D integer tensor or a 1-D integer array.
-                Default: None (the predicted class).
+                explain: one class for all examples (an int, a NumPy integer, a
+                0-d or one-element tensor or array), or one per example (a list,
+                a 1-D integer tensor or array). Default: None (the predicted
+                class).
             contrast_target (int, list[int], Tensor or np.ndarray, optional): class
                 m to contrast against, in the same forms. Default: None (the
                 runner-up: the highest-scoring class other than k).
 
-                A per-example ``target`` or ``contrast_target`` must have one entry
-                per example, otherwise ``ValueError``; it is never repeated to fit
-                the batch. Only exception: ``NoiseTunnel(this_method)`` and
-                ``sensitivity_max(this_method.attribute, ...)`` call this method on
-                their ``N`` examples repeated ``r`` times each, and pass
-                ``contrast_target`` (and a NumPy-array ``target``) unexpanded. When
-                the call stack shows such a caller, a vector with exactly its ``N``
-                entries is repeated ``r`` times per example; any other length
-                raises.
+                One class for all examples always works, whatever Captum call
+                runs this method. A per-example ``target`` or
+                ``contrast_target`` must have one entry per example, otherwise
+                ``ValueError``; it is never repeated to fit the batch. Only
+                exception: ``NoiseTunnel(this_method)`` and
+                ``sensitivity_max(this_method.attribute, ...)`` call this method
+                on their ``N`` examples repeated ``r`` times each and pass
+                ``contrast_target`` (and a NumPy-array ``target``) unexpanded;
+                under such a caller, a vector with exactly its ``N`` entries is
+                repeated ``r`` times per example (see
+                :mod:`captum_contrastive.attr._targets`).
             additional_forward_args (Any, optional): further model arguments, not
                 attributed. Default: None
             internal_batch_size (int, optional): process at most this many
@@ -144,10 +147,10 @@ class EnhancedGuidedBackprop(GradientAttribution):
             ``.expand_as(inputs)`` where a consumer needs the input's shape).
 
         Warns a :class:`captum_contrastive.attr.TrainingModeWarning` if the model
-        is in training mode, and a
-        :class:`captum_contrastive.guided.TorchScriptWarning` (raises
-        :class:`captum_contrastive.guided.TorchScriptError` with ``strict``) if it
-        is or holds a TorchScript module.
+        is in training mode. Raises
+        :class:`captum_contrastive.guided.TorchScriptError`, before any work,
+        if it is or holds a TorchScript module, whose ReLUs cannot be guided;
+        a ``torch.compile`` model gives the eager result.
 
         Examples::
 
@@ -162,9 +165,13 @@ class EnhancedGuidedBackprop(GradientAttribution):
         inputs_tuple = as_tuple(inputs)
         batch = validate_inputs(inputs_tuple, min_ndim=3)
         expansion = expansion_of(self)
-        check_model(self.forward_func, guided=True, strict=self.strict, stacklevel=3)
+        check_model(self.forward_func, guided=True, stacklevel=3)
         chunks: list[tuple[Tensor, ...]] = []
-        with torch.enable_grad(), guided_relu(ReluRule.GUIDED, strict=self.strict):
+        with (
+            torch.enable_grad(),
+            two_backward_passes(),
+            guided_relu(ReluRule.GUIDED, strict=self.strict),
+        ):
             for rows in batch_slices(batch, internal_batch_size):
                 leaves = leaf_copies(tuple(t[rows] for t in inputs_tuple))
                 extra = extra_args_tuple(

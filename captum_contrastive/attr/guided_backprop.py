@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from captum._utils.gradient import compute_gradients
+from captum._utils.common import _run_forward
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution
 from captum.log import log_usage
@@ -26,6 +26,26 @@ from captum_contrastive.attr._targets import as_captum_target, expansion_of
 from captum_contrastive.guided import ReluRule, guided_relu
 
 __all__ = ["Deconvolution", "GuidedBackprop", "ModifiedReluAttribution"]
+
+
+def _target_gradients(
+    forward_func: Callable[..., Tensor],
+    leaves: tuple[Tensor, ...],
+    target: TargetType,
+    additional_forward_args: Any,
+) -> tuple[Tensor, ...]:
+    """Gradients of the selected outputs, summed over the rows, as Captum's
+    ``compute_gradients`` takes them; ``target=None`` on a model with more than
+    one output per example is refused with an error that names ``target``."""
+    outputs = _run_forward(forward_func, leaves, target, additional_forward_args)
+    if outputs[0].numel() != 1:
+        raise ValueError(
+            "`target` is None but the model returns "
+            f"{outputs[0].numel()} outputs per example; pass the output to "
+            "explain, e.g. target=0 for class 0 of every example, or one class "
+            "per example as a list or a 1-D tensor"
+        )
+    return torch.autograd.grad(torch.unbind(outputs), leaves)
 
 
 class ModifiedReluAttribution(GradientAttribution):
@@ -48,8 +68,7 @@ class ModifiedReluAttribution(GradientAttribution):
             model (nn.Module or callable): the model (or forward function).
             rule (ReluRule or str): ``"guided"`` or ``"deconvnet"``.
             strict (bool): raise instead of warn when an activation the rule is
-                undefined for (GELU, SiLU, ReLU6, ...) runs in the forward pass,
-                or when the model is or holds a TorchScript module.
+                undefined for (GELU, SiLU, ReLU6, ...) runs in the forward pass.
         """
         GradientAttribution.__init__(self, model)
         self.model = model
@@ -69,15 +88,16 @@ class ModifiedReluAttribution(GradientAttribution):
             inputs (Tensor or tuple[Tensor, ...]): input for which attributions are
                 computed; dim 0 is the batch axis of every tensor.
             target (int, tuple, Tensor, np.ndarray or list, optional): output
-                indices to explain, as in Captum: one index (an int, a NumPy
-                integer or a tuple) for all examples, or one per example (a list,
-                a 1-D integer tensor or NumPy array). A per-example target must
-                have one entry per example (``ValueError`` otherwise; unlike
-                Captum, a one-element tensor is not broadcast), except the
-                ``N``-entry target that ``NoiseTunnel(this_method)`` passes
-                unexpanded with its ``N * r`` noisy rows (NumPy arrays and
-                one-element tensors), which is repeated per example.
-                Default: None (only for scalar outputs).
+                indices to explain, with Captum's meanings: one index for all
+                examples (an int, a tuple of ints, a 0-d or one-element tensor),
+                or one per example (a list, a 1-D integer tensor). NumPy
+                integers and arrays are taken as the equal int or tensor. A
+                per-example target with a length other than the batch's raises
+                ``ValueError``, except the ``N``-entry array that
+                ``NoiseTunnel`` or ``sensitivity_max`` pass unexpanded with
+                their ``N * r`` rows, which is repeated per example (see
+                :mod:`captum_contrastive.attr._targets`). Default: None (only
+                for a model with one output per example).
             additional_forward_args (Any, optional): further arguments to the
                 model, not attributed. Default: None
             internal_batch_size (int, optional): process the batch in chunks of at
@@ -90,10 +110,10 @@ class ModifiedReluAttribution(GradientAttribution):
             ``inputs``.
 
         Warns a :class:`captum_contrastive.attr.TrainingModeWarning` if the model
-        is in training mode, and a
-        :class:`captum_contrastive.guided.TorchScriptWarning` (raises
-        :class:`captum_contrastive.guided.TorchScriptError` with ``strict``) if it
-        is or holds a TorchScript module.
+        is in training mode. Raises
+        :class:`captum_contrastive.guided.TorchScriptError`, before any work,
+        if it is or holds a TorchScript module, whose ReLUs cannot be guided;
+        a ``torch.compile`` model gives the eager result.
 
         Examples::
 
@@ -105,13 +125,13 @@ class ModifiedReluAttribution(GradientAttribution):
         inputs_tuple = as_tuple(inputs)
         batch = validate_inputs(inputs_tuple)
         target = as_captum_target(target, batch, expansion_of(self))
-        check_model(self.forward_func, guided=True, strict=self.strict, stacklevel=3)
+        check_model(self.forward_func, guided=True, stacklevel=3)
         chunks: list[tuple[Tensor, ...]] = []
         with torch.enable_grad(), guided_relu(self.rule, strict=self.strict):
             for rows in batch_slices(batch, internal_batch_size):
                 leaves = leaf_copies(tuple(t[rows] for t in inputs_tuple))
                 chunks.append(
-                    compute_gradients(
+                    _target_gradients(
                         self.forward_func,
                         leaves,
                         slice_batch(target, rows, batch),

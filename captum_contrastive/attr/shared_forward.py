@@ -53,6 +53,8 @@ from captum.attr._utils.common import (
 )
 from torch import Tensor
 
+from captum_contrastive.attr._autograd import two_backward_passes
+
 __all__ = ["SUPPORTED_KWARGS", "shared_gradient_maps", "supports_shared_forward"]
 
 #: The methods (exact types) whose contrastive form shares forward passes, and the
@@ -104,7 +106,7 @@ def _pair_gradients(
     Numerically as :func:`captum._utils.gradient.compute_gradients`: the same
     forward, the same gather of one logit per row, the same all-ones cotangent.
     """
-    with torch.autograd.set_grad_enabled(True):
+    with torch.autograd.set_grad_enabled(True), two_backward_passes():
         outputs = _run_forward(forward_func, inputs, None, additional_forward_args)
         if not isinstance(outputs, Tensor) or outputs.ndim != 2:
             raise ValueError(

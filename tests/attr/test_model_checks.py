@@ -1,4 +1,4 @@
-"""Warnings about the model: TorchScript (not guided) and training mode."""
+"""Checks on the model: TorchScript (refused: not guided) and training mode."""
 
 import warnings
 from collections.abc import Callable
@@ -64,36 +64,25 @@ def _recorded(category: type, call: Callable[[], object]) -> list:
     return [w for w in caught if issubclass(w.category, category)]
 
 
+@pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("name", list(GUIDED))
-def test_traced_model_warns_and_gives_plain_gradients(name: str) -> None:
-    model, x = small_cnn(), images(2)
-    traced = _traced(model)
-    with pytest.warns(TorchScriptWarning, match="plain gradients") as record:
-        result = _attribute(GUIDED[name](traced), x)
-    assert len([w for w in record if w.category is TorchScriptWarning]) == 1
-    assert "the model (TorchScript SmallCNN)" in str(record[0].message)
-    eager = _attribute(GUIDED[name](model), x)
-    assert (result - eager).abs().max() > 1e-3
-    if name != "EnhancedGuidedBackprop":
-        xr = x.clone().requires_grad_(True)
-        (plain,) = torch.autograd.grad(model(xr)[:, 1].sum(), xr)
-        torch.testing.assert_close(result, plain, rtol=1e-5, atol=1e-7)
-
-
-@pytest.mark.parametrize("name", list(GUIDED))
-def test_traced_model_raises_under_strict(name: str) -> None:
-    traced = _traced(small_cnn())
-    with pytest.raises(TorchScriptError, match="TorchScript SmallCNN"):
-        _attribute(GUIDED[name](traced, strict=True), images(2))
-
-
-@pytest.mark.parametrize("name", list(GUIDED))
-def test_traced_submodule_is_named(name: str) -> None:
+def test_traced_model_is_refused_before_any_work(name: str, strict: bool) -> None:
+    """Its ReLUs cannot be guided: no silent plain gradients, and no forward."""
     model = Wrapper(_traced(small_cnn())).eval()
-    with pytest.warns(TorchScriptWarning, match="submodule 'backbone'"):
-        _attribute(GUIDED[name](model), images(2))
-    with pytest.raises(TorchScriptError, match="submodule 'backbone'"):
-        _attribute(GUIDED[name](model, strict=True), images(2))
+    forward_calls: list[int] = []
+    model.register_forward_hook(lambda *_: forward_calls.append(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TorchScriptWarning)
+        with pytest.raises(TorchScriptError, match="submodule 'backbone'") as raised:
+            _attribute(GUIDED[name](model, strict=strict), images(2))
+    assert "Pass the eager" in str(raised.value)
+    assert forward_calls == []
+
+
+@pytest.mark.parametrize("name", list(GUIDED))
+def test_traced_model_itself_is_named(name: str) -> None:
+    with pytest.raises(TorchScriptError, match="the model .TorchScript SmallCNN."):
+        _attribute(GUIDED[name](_traced(small_cnn())), images(2))
 
 
 def _scriptable_relu(t: torch.Tensor) -> torch.Tensor:
@@ -113,10 +102,10 @@ def test_find_torchscript_sees_scripted_modules_and_methods() -> None:
     assert find_torchscript(lambda t: t) is None
 
 
-def test_contrastive_over_guided_backprop_warns_once_about_torchscript() -> None:
+def test_contrastive_over_guided_backprop_refuses_torchscript() -> None:
     method = ContrastiveAttribution(GuidedBackprop(_traced(small_cnn())))
-    found = _recorded(TorchScriptWarning, lambda: method.attribute(images(2)))
-    assert len(found) == 1
+    with pytest.raises(TorchScriptError, match="TorchScript SmallCNN"):
+        method.attribute(images(2))
 
 
 @pytest.mark.parametrize("name", list(ALL_METHODS))

@@ -150,9 +150,15 @@ def test_wrong_length_raises_for_captum_style_methods(
             cls(small_cnn()).attribute(images(4), target=wrong, internal_batch_size=2)
 
 
-def test_one_element_tensor_target_is_not_broadcast() -> None:
-    with pytest.raises(ValueError, match="`target` has 1 entries but the batch has 3"):
-        GuidedBackprop(small_cnn()).attribute(images(3), target=torch.tensor([2]))
+@pytest.mark.parametrize("single", [torch.tensor([2]), np.array([2])])
+def test_one_element_tensor_target_is_one_class_for_all_as_in_captum(single) -> None:
+    model, x = small_cnn(), images(3)
+    torch.testing.assert_close(
+        GuidedBackprop(model).attribute(x, target=single),
+        GuidedBackprop(model).attribute(x, target=2),
+        rtol=0,
+        atol=0,
+    )
 
 
 @pytest.mark.parametrize("name", list(CONTRASTIVE))
