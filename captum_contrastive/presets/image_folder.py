@@ -31,6 +31,7 @@ __all__ = [
     "ImageFilesDataset",
     "ImageFolderDataset",
     "ImageReadError",
+    "NoClassFoldersError",
     "foolbox_imagenet_samples",
     "load_image",
     "read_label_file",
@@ -54,6 +55,11 @@ Transform = Callable[[Image.Image], Tensor]
 
 class ImageReadError(ValueError):
     """An image file is missing, unreadable or corrupt."""
+
+
+class NoClassFoldersError(ValueError):
+    """An ImageFolder root holds no class subfolders (a flat folder of images
+    needs a label file)."""
 
 
 @dataclass(frozen=True)
@@ -301,7 +307,7 @@ class ImageFolderDataset(ImageFilesDataset):
         root = _directory(root)
         classes = sorted(d.name for d in root.iterdir() if d.is_dir())
         if not classes:
-            raise ValueError(
+            raise NoClassFoldersError(
                 f"{root} has no class subfolders; for a flat directory of images "
                 "use ImageFilesDataset.from_label_file"
             )

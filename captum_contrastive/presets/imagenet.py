@@ -17,6 +17,7 @@ from captum_contrastive.presets.image_folder import (
     CenterCropTransform,
     ImageFilesDataset,
     ImageFolderDataset,
+    NoClassFoldersError,
     foolbox_imagenet_samples,
 )
 
@@ -154,7 +155,14 @@ def _dataset(
         return data
     if labels_file is not None:
         return ImageFilesDataset.from_label_file(data, labels_file, transform)
-    return ImageFolderDataset(data, transform)
+    try:
+        return ImageFolderDataset(data, transform)
+    except NoClassFoldersError:
+        raise NoClassFoldersError(
+            f"`data` {data} has no class subfolders: for a flat folder of images, "
+            "give a label file (`labels_file`), one label per line in sorted file "
+            "order or 'file label' lines"
+        ) from None
 
 
 def _num_outputs(model: nn.Module, size: int, device: str | torch.device) -> int:

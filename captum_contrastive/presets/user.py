@@ -82,6 +82,45 @@ def _class_names(path: str | Path | None, dataset: object, outputs: int) -> list
     return [f"class {i}" for i in range(outputs)]
 
 
+#: How a model without a weights file is described: random, or trained weights
+#: its factory loads itself.
+RANDOM_WEIGHTS = "random weights"
+FACTORY_WEIGHTS = "weights loaded by the factory"
+
+
+def _parameters(model: torch.nn.Module) -> list[Tensor]:
+    return [t.detach().cpu() for t in model.state_dict().values()]
+
+
+def _weights_source(
+    spec: ModelSpec,
+    network: torch.nn.Module,
+    weights: str | Path | None,
+    num_classes: int | None,
+) -> str:
+    """Where the model's weights come from: the ``weights`` file; for a factory
+    without one, the weights it loads itself when a second build under another
+    seed has the same parameters; else random weights.
+
+    The second build runs under :func:`torch.random.fork_rng`, so the global
+    generator is left as it was.
+    """
+    if weights is not None:
+        return str(weights)
+    if spec.source not in ("file", "module"):
+        return RANDOM_WEIGHTS
+    first = _parameters(network)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed((torch.initial_seed() + 1) % 2**63)
+        second = _parameters(spec.build(num_classes))
+    same = bool(first) and len(first) == len(second)
+    same = same and all(
+        a.shape == b.shape and torch.equal(a, b)
+        for a, b in zip(first, second, strict=True)
+    )
+    return FACTORY_WEIGHTS if same else RANDOM_WEIGHTS
+
+
 def user_preset(
     model: str,
     weights: str | Path | None = None,
@@ -123,9 +162,10 @@ def user_preset(
     """
     spec = ModelSpec.parse(model)
     network = spec.build(num_classes)
+    source = _weights_source(spec, network, weights, num_classes)
     if weights is not None:
         load_weights_file(network, weights, str(spec))
-    else:
+    elif source == RANDOM_WEIGHTS:
         warnings.warn(
             f"{spec} runs with random weights: pass a weights file (`--weights`) "
             "for a trained model",
@@ -146,11 +186,12 @@ def user_preset(
         class_names=_class_names(class_names_file, dataset, outputs),
         dataset=dataset,
         description=(
-            f"{spec} ({weights or 'random weights'}) on {len(dataset)} images "
+            f"{spec} ({source}) on {len(dataset)} images "
             f"from {data or 'the foolbox ImageNet samples'}, image size {image_size}"
         ),
         extra={
             "model": str(spec),
             "weights": None if weights is None else str(weights),
+            "weights_source": source,
         },
     )
