@@ -138,6 +138,8 @@ class StageCache:
         self.key = key
         self.read_only = read_only
         self.directory = Path(root) / key.stage / key.digest
+        if read_only:  # nothing is written: the cache may be on read-only media
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         key_file = self.directory / "key.json"
         if not key_file.exists():
@@ -213,13 +215,16 @@ class StageCache:
             return self._check(path, indices, inputs)["result"]
         except (OSError, ValueError):
             pass
+        if self.read_only:  # no lock: nothing is written, nothing is waited for
+            result = self._read(path, indices, inputs)
+            if result is None:
+                raise MissingShardError(
+                    f"{self.key.stage} shard of images {_span(indices)} is not in "
+                    f"the cache ({path})"
+                )
+            return result
         with file_lock(path.with_suffix(".lock")):
             result = self._read(path, indices, inputs)
-            if result is None and self.read_only:
-                raise MissingShardError(
-                    f"{self.key.stage} shard of images {indices[0]}..{indices[-1]} "
-                    f"is not in the cache ({path})"
-                )
             if result is None:
                 result = compute(indices)
                 payload = {
@@ -230,3 +235,8 @@ class StageCache:
                 }
                 atomic_write_bytes(path, _encode(payload))
         return result
+
+
+def _span(indices: list[int]) -> str:
+    """``first..last`` of a shard's indices (``none`` for a stage of no images)."""
+    return f"{indices[0]}..{indices[-1]}" if indices else "(none)"

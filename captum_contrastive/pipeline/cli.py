@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -16,12 +17,20 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from captum_contrastive.methods import LayerNotFoundError, registered_methods
 from captum_contrastive.pipeline.cache import MissingShardError
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.out_folder import (
+    NoRoomError,
+    OutFolderError,
+    check_run_folder,
+    check_writable,
+    write_error,
+)
 from captum_contrastive.pipeline.ranks import (
     DEFAULT_TIMEOUT_S,
     Ranks,
     RanksError,
     joined_ranks,
 )
+from captum_contrastive.presets.checkpoints import WeightsUnavailableError
 
 __all__ = [
     "build_parser",
@@ -258,6 +267,14 @@ def build_parser(
         "name the missing work units and stop (exit status 3)",
     )
     parser.add_argument(
+        "--report-out",
+        type=Path,
+        metavar="DIR",
+        help="re-render the reports of the finished run in --out into DIR, "
+        "reading --out's cache and writing nothing there (e.g. on read-only "
+        "media); computes no attack or map",
+    )
+    parser.add_argument(
         "--dist-timeout",
         type=float,
         default=DEFAULT_TIMEOUT_S,
@@ -293,6 +310,7 @@ FIELD_OPTIONS = {
     "data": "--data",
     "labels_file": "--labels",
     "weights_path": "--weights",
+    "weights": "--weights",
     "model": "--model",
     "num_classes": "--num-classes",
     "mean": "--mean",
@@ -325,11 +343,13 @@ FIELD_OPTIONS = {
 }
 
 
-def option_error(error: ValueError) -> str:
-    """The config's error message, with each field named by its option."""
+def option_error(error: Exception) -> str:
+    """The library's error message in the command line's words: each config
+    field or argument, written ```name``` or ``name=``, named by its option."""
     message = str(error)
     for name, option in FIELD_OPTIONS.items():
         message = message.replace(f"`{name}`", f"`{option}`")
+        message = re.sub(rf"\b{name}=(?=[\s,)]|$)", option, message)
     return message
 
 
@@ -413,11 +433,37 @@ def config_from_args(
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"`threads` must be at least 1, got {threads!r}")
     config = BenchmarkConfig.full(**values) if full else BenchmarkConfig(**values)
+    _check_recovery_attacks(config, "recovery_attacks" in values)
     return config, threads
+
+
+def _check_recovery_attacks(config: BenchmarkConfig, chosen: bool) -> None:
+    """A recovery attack that ``attacks`` does not run is an error when it was
+    chosen (``--recovery-attacks`` or the config file), or when the recovery
+    study is all the command runs: the study would have no attack at all."""
+    if "recovery" not in config.studies:
+        return
+    missing = [
+        a
+        for a in config.recovery_attacks
+        if a in ATTACK_FAMILIES and a not in config.attacks
+    ]
+    only_study = tuple(config.studies) == ("recovery",) and not config.recovery_runs()
+    if missing and (chosen or only_study):
+        run = ",".join(config.attacks) or "none"
+        these = "it" if len(missing) == 1 else "them"
+        raise ValueError(
+            f"`recovery_attacks` {','.join(missing)}: not among `attacks` ({run}); "
+            f"add {these} to `attacks`, or choose `recovery_attacks` from {run}"
+        )
 
 
 #: Exit status of ``--merge-only`` when work units are missing.
 EXIT_MISSING_UNITS = 3
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
+#: Exit status of an error the user can fix (argparse's).
+EXIT_USAGE = 2
 
 
 def main(
@@ -456,19 +502,52 @@ def _main(
         parser.error("`--merge-only` merges the parts: leave out `--shard`")
     if args.dist_timeout <= 0:
         parser.error(f"`--dist-timeout` must be positive, got {args.dist_timeout}")
+    if args.report_out is not None and args.shard is not None:
+        parser.error("`--report-out` re-renders a finished run: leave out `--shard`")
+    try:
+        _check_folders(config.out, args.report_out)
+    except OutFolderError as error:
+        return _fail(parser, error)
     torch.set_num_threads(threads)
     try:
         with joined_ranks(args.shard, config.device, args.dist_timeout) as ranks:
-            return _run(parser, config, ranks, args.merge_only)
+            return _run(parser, config, ranks, args)
     except RanksError as error:
         parser.error(option_error(error))
+    except KeyboardInterrupt:
+        print(
+            f"\n{parser.prog}: interrupted; run the same command again to resume "
+            f"from the cache in {config.out / 'cache'}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except OSError as error:
+        if (message := write_error(error)) is None:
+            raise
+        return _fail(parser, message)
+
+
+def _fail(parser: argparse.ArgumentParser, error: Exception | str) -> int:
+    """Print one line, the error in the command line's words; the usage status."""
+    print(f"{parser.prog}: error: {option_error(error)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check_folders(out: Path, report_out: Path | None) -> None:
+    """The folder the outputs go to can be written; with ``--report-out``, ``out``
+    holds a run (it need not be writable)."""
+    if report_out is None:
+        check_writable(out, "`--out`")
+        return
+    check_run_folder(out)
+    check_writable(report_out, "`--report-out`")
 
 
 def _run(
     parser: argparse.ArgumentParser,
     config: BenchmarkConfig,
     ranks: Ranks,
-    merge_only: bool,
+    args: argparse.Namespace,
 ) -> int:
     """One process's part of the run; the main process writes the outputs."""
     from captum_contrastive.pipeline.report import write_outputs
@@ -483,16 +562,24 @@ def _run(
     start = time.perf_counter()
     try:
         preset = load_preset(config)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, WeightsUnavailableError) as error:
         parser.error(f"the model and data cannot be used: {option_error(error)}")
     try:
-        run = run_benchmark(config, preset, ranks=ranks, merge_only=merge_only)
+        run = run_benchmark(
+            config,
+            preset,
+            ranks=ranks,
+            merge_only=args.merge_only,
+            write_cache=args.report_out is None,
+        )
     except (
         LayerNotFoundError,
         NotEnoughImagesError,
         MethodNotApplicableError,
     ) as error:
         parser.error(option_error(error))
+    except NoRoomError as error:
+        return _fail(parser, error)
     except (MissingWorkError, MissingShardError) as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return EXIT_MISSING_UNITS
@@ -500,7 +587,7 @@ def _run(
         print(_share_line(run, time.perf_counter() - start))
         return 0
     run.timings["total"] = time.perf_counter() - start
-    paths = write_outputs(run)
+    paths = write_outputs(run, args.report_out)
     print(f"wrote {paths['report']} ({run.timings['total']:.0f} s)")
     return 0
 

@@ -280,9 +280,21 @@ def warn_if_held_data_exceeds(
         f"attacked images and controls ({per_image / 2**20:.1f} MiB each); with "
         f"the runtime's {plan.reserved_gib:.2f} GiB and a pass of "
         f"{passes / 2**30:.2f} GiB the run may reach {projected:.2f} GiB, over "
-        f"`max_memory` = {plan.max_memory_gib:g} GiB. Raise --max-memory to "
-        f"{math.ceil(projected * 10) / 10:g}G, or lower --n-images to {fitting}.",
+        f"`max_memory` = {plan.max_memory_gib:g} GiB. "
+        + _held_data_advice(projected, fitting),
         HeldDataWarning,
         stacklevel=2,
     )
     return projected
+
+
+def _held_data_advice(projected_gib: float, fitting: int) -> str:
+    """What to do about held data over the budget: a larger ``--max-memory``,
+    or fewer images when some would fit (never "lower --n-images to 0")."""
+    raise_to = f"Raise --max-memory to {math.ceil(projected_gib * 10) / 10:g}G"
+    if fitting >= 1:
+        return f"{raise_to}, or lower --n-images to {fitting}."
+    return (
+        f"{raise_to}: the runtime and one pass alone exceed the budget, so fewer "
+        "images cannot meet it."
+    )

@@ -539,9 +539,10 @@ def _records(run: BenchmarkRun) -> dict[str, Any]:
 RANK_PHASES = ("attacks", "maps", "studies")
 
 
-def write_outputs(run: BenchmarkRun) -> dict[str, Path]:
+def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]:
     """Write results.json, records.json, summary.csv, the figures and report.md
-    into ``run.config.out``; print the terminal summary. Returns the paths.
+    into ``out`` (default ``run.config.out``, the folder of the run's cache);
+    print the terminal summary. Returns the paths.
 
     The outputs are written under an exclusive lock on the folder, each file
     atomically, so two runs finishing at once leave one run's complete set.
@@ -550,7 +551,7 @@ def write_outputs(run: BenchmarkRun) -> dict[str, Path]:
     """
     from captum_contrastive.pipeline.figures import maps_grid_figures
 
-    out = run.config.out
+    out = run.config.out if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with file_lock(out / ".outputs.lock"):
         sections = [

@@ -27,7 +27,7 @@ from captum_contrastive.pipeline.attack_pool import (
 )
 from captum_contrastive.pipeline.baseline_checks import BaselineCheck, check_baselines
 from captum_contrastive.pipeline.bim_calibration import calibrate_bim
-from captum_contrastive.pipeline.cache import StageCache, StageKey
+from captum_contrastive.pipeline.cache import MissingShardError, StageCache, StageKey
 from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
 from captum_contrastive.pipeline.map_store import (
@@ -40,6 +40,11 @@ from captum_contrastive.pipeline.memory import (
     held_data_bytes,
     plan_memory,
     warn_if_held_data_exceeds,
+)
+from captum_contrastive.pipeline.out_folder import (
+    cache_bytes_estimate,
+    check_free_space,
+    folder_bytes,
 )
 from captum_contrastive.pipeline.ranks import Ranks, RanksError
 from captum_contrastive.pipeline.shared_work import (
@@ -390,14 +395,18 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
 def _evaluate(unit: StudyUnit, data: RunData) -> StudyResult:
     """The unit's result, cached under a key of its settings and inputs."""
     key = _study_key(unit, data)
-    cache = StageCache(data.context.cache_root, key)
+    store = data.context.store
+    cache = StageCache(data.context.cache_root, key, read_only=not store)
 
     def compute(_: list[int]) -> dict[str, Any]:
         result = unit.evaluate(data)
         result.key = key.digest
         return result.to_json()
 
-    return StudyResult.from_json(cache.load_or_compute([], compute))
+    try:
+        return StudyResult.from_json(cache.load_or_compute([], compute))
+    except MissingShardError:  # a cache that is not written to
+        return StudyResult.from_json(compute([]))
 
 
 def _class_pairs(run: BenchmarkRun, data: RunData, preset: Preset | None) -> None:
@@ -412,6 +421,7 @@ def _class_pairs(run: BenchmarkRun, data: RunData, preset: Preset | None) -> Non
         context = StageContext.for_preset(
             preset, config.out / "cache", config.device, config.progress
         )
+        context.store = data.context.store
         indices = list(range(min(config.n_multi_images, len(preset.dataset))))
         labels = [tuple(preset.dataset[i].labels) for i in indices]
         pairs = ClassPairs(context, indices, labels, MULTI_OBJECT)
@@ -443,6 +453,7 @@ def run_benchmark(
     multi_object_preset: Preset | None = None,
     ranks: Ranks | None = None,
     merge_only: bool = False,
+    write_cache: bool = True,
 ) -> BenchmarkRun:
     r"""Attack, explain and evaluate, as configured; every stage is cached on disk.
 
@@ -481,6 +492,11 @@ def run_benchmark(
             one process does everything.
         merge_only (bool): compute no attack or map: stop, naming them, when
             any is missing (the selection must be cached too).
+        write_cache (bool): ``False`` writes nothing into the cache, which may
+            then be on read-only media (implies ``merge_only``): a study result
+            not in it is computed in memory. Re-render a finished run's reports
+            elsewhere with :func:`~captum_contrastive.pipeline.report.write_outputs`'s
+            ``out``.
 
     Returns:
         :class:`BenchmarkRun`. Write it out with
@@ -500,7 +516,8 @@ def run_benchmark(
         context = StageContext.for_preset(
             preset, config.out / "cache", config.device, config.progress
         )
-        context.read_only = merge_only
+        merge_only = merge_only or not write_cache
+        context.read_only, context.store = merge_only, write_cache
     _check_methods_apply(config, context.model)
     with run.timed("applicability"):
         config, run.applicability = _applicable_methods(config, context)
@@ -526,6 +543,8 @@ def run_benchmark(
     plan = SharePlan.build(data, attacks, requests)
     if merge_only and (missing := missing_units(data, plan)):
         raise MissingWorkError(missing)
+    if not merge_only:
+        _check_cache_room(data, plan)
     account: dict[str, Any] = {}
     if ranks.splits_work:
         with run.timed("own units"):
@@ -576,6 +595,19 @@ def _check_held_data(
     on_host = data.context.device.type == "cpu"
     rows = min(largest, plan.rows_per_pass) if on_host else 0
     warn_if_held_data_exceeds(plan, rows, held, len(data.images))
+
+
+def _check_cache_room(data: RunData, plan: SharePlan) -> None:
+    """Fail before the attacks, naming both numbers, when the attacks and maps
+    the run will cache do not fit the free space of the cache's folder
+    (:class:`~captum_contrastive.pipeline.out_folder.NoRoomError`)."""
+    if not len(data.images):
+        return
+    root = data.context.cache_root
+    needed = cache_bytes_estimate(
+        data.images[0].nbytes, len(data.images), len(plan.attacks), len(plan.requests)
+    )
+    check_free_space(root, needed, folder_bytes(root))
 
 
 def _check_split_attacks(attacks: dict[str, FoolboxAttack], ranks: Ranks) -> None:

@@ -98,6 +98,9 @@ class StageContext:
         progress: progress bars.
         read_only: the selection, attacks and maps are read from the cache,
             never computed (``--merge-only``).
+        store: ``False`` writes nothing into the cache (``--report-out``, a
+            cache on read-only media): a study result not in it is computed
+            and not stored.
     """
 
     preset: Preset
@@ -108,6 +111,7 @@ class StageContext:
     data_key: str
     progress: bool = True
     read_only: bool = False
+    store: bool = True
 
     @classmethod
     def for_preset(
@@ -351,9 +355,7 @@ def select_correct(
     bar.close()
     if len(chosen) < n_images:
         raise NotEnoughImagesError(
-            f"only {len(chosen)} of {len(dataset)} images are classified correctly "
-            f"({len(unreadable)} could not be read); `n_images`={n_images} cannot "
-            "be met"
+            shortfall_message(len(chosen), scanned, len(unreadable), n_images)
         )
     mean_colour = tuple(float(v) for v in torch.stack(colours).mean(dim=0))
     key = StageKey(
@@ -363,6 +365,40 @@ def select_correct(
     return Selection(
         chosen, key, unreadable, sample.describe(), mean_colour, len(colours), scanned
     )
+
+
+def _images(count: int) -> str:
+    return f"{count} image" if count == 1 else f"{count} images"
+
+
+def shortfall_message(correct: int, scanned: int, unreadable: int, asked: int) -> str:
+    """Why ``asked`` correctly classified images cannot be selected: ``correct``
+    of the ``scanned`` images are, ``unreadable`` of those could not be read.
+
+    Examples::
+
+        >>> shortfall_message(3, 16, 0, 8).partition(";")[0]
+        'only 3 of the 16 images are classified correctly'
+        >>> shortfall_message(12, 12, 0, 13).partition(";")[0]
+        'all 12 images are classified correctly'
+    """
+    readable = scanned - unreadable
+    if readable == 0:
+        found = f"none of the {_images(scanned)} can be read"
+    elif correct == 0:
+        found = f"none of the {_images(readable)} is classified correctly"
+    elif correct == readable:
+        found = (
+            "the only image is classified correctly"
+            if readable == 1
+            else f"all {readable} images are classified correctly"
+        )
+    else:
+        verb = "is" if correct == 1 else "are"
+        found = f"only {correct} of the {readable} images {verb} classified correctly"
+    if unreadable and readable:
+        found += f" ({_images(unreadable)} more could not be read)"
+    return f"{found}; `n_images` = {asked} cannot be met: lower it or give more images"
 
 
 def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:

@@ -35,7 +35,19 @@ from captum_contrastive.profiling import (
 )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The options of ``captum-contrastive speed`` (``benchmarks/speed.py``)."""
     presets = "; ".join(
         f"{name}: batch {p.batch}, size {p.size}, repeats {p.repeats} "
         f"(--quick: {p.quick_batch}, {p.quick_size}, {p.quick_repeats}), "
@@ -43,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for name, p in MODEL_PRESETS.items()
     )
     parser = argparse.ArgumentParser(
+        prog=prog,
         description=__doc__.split("\n\n")[0],
         epilog=f"Per-model defaults of --batch, --size, --repeats, --variants: "
         f"{presets}.",
@@ -57,9 +70,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma-separated, from {','.join(MODEL_PRESETS)}",
     )
     per_model = argparse.SUPPRESS  # the per-model default is in MODEL_PRESETS
-    parser.add_argument("--batch", type=int, default=per_model, help="batch size")
-    parser.add_argument("--size", type=int, default=per_model, help="image side")
-    parser.add_argument("--repeats", type=int, default=per_model, help="timed rounds")
+    parser.add_argument(
+        "--batch", type=_positive_int, default=per_model, help="batch size"
+    )
+    parser.add_argument(
+        "--size", type=_positive_int, default=per_model, help="image side"
+    )
+    parser.add_argument(
+        "--repeats", type=_positive_int, default=per_model, help="timed rounds"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="small batches and images, few repeats"
     )
@@ -70,14 +89,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--internal-batch-size",
-        type=int,
+        type=_positive_int,
         help="also time egbp/gbp with this internal_batch_size",
     )
     parser.add_argument(
-        "--ig-steps", type=int, default=32, help="Integrated Gradients n_steps"
+        "--ig-steps",
+        type=_positive_int,
+        default=32,
+        help="Integrated Gradients n_steps",
     )
     parser.add_argument(
-        "--ig-internal-batch-size", type=int, help="None means 8 x batch"
+        "--ig-internal-batch-size", type=_positive_int, help="None means 8 x batch"
     )
     parser.add_argument(
         "--memory",
@@ -91,18 +113,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.25,
         help="fast variants repeat back-to-back until a sample lasts this long",
     )
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=_positive_int, help="torch.set_num_threads")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the inputs and the round order"
     )
     parser.add_argument(
         "--out", type=Path, default=Path("results/speed"), help="folder of the JSON"
     )
-    return parser.parse_args(argv)
+    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def parse_args(
+    argv: list[str] | None = None, prog: str | None = None
+) -> argparse.Namespace:
+    """The parsed options; a non-positive ``--batch`` (or size, repeats, steps)
+    is refused with exit status 2."""
+    return build_parser(prog).parse_args(argv)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    args = parse_args(argv, prog)
     for name in ("batch", "size", "repeats", "variants"):
         setattr(args, name, getattr(args, name, None))
     warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")

@@ -161,8 +161,38 @@ class AdversarialUnit(StudyUnit):
             found["failure_run_missing"] = (
                 f"the failure run {failure!r} is not an attack run of this config"
             )
-        return Verdict(
-            3, CLAIM_KEY, found["claim"], found["verdict"], found, _claim_text(found)
+        text = _claim_text(found, self._undecided_hint(runs, found))
+        return Verdict(3, CLAIM_KEY, found["claim"], found["verdict"], found, text)
+
+    def _undecided_hint(self, runs: dict[str, Any], found: dict[str, Any]) -> str:
+        """When BIM left no Adv_s or no Adv_f group (n >= 2) for the claim's
+        split, which one, and the option that would give it one: BIM's radius
+        calibrated to a failure share (``--bim-calibrate-failure``)."""
+        failure = self.config.failure_run
+        if found["adv_s_vs_adv_f"] or failure != "bim" or failure not in runs:
+            return ""
+        groups = runs[failure]["groups"]
+        fooled, failed = groups.get("adv_s", 0), groups.get("adv_f", 0)
+        short = "Adv_f" if failed < 2 else "Adv_s"
+        share = self.config.bim_calibrate_failure
+        radius = (
+            "its fixed radius"
+            if share is None
+            else f"the radius calibrated for a failure share of {share:g}"
+        )
+        outcome = (
+            f"BIM fooled the model on {fooled} of {fooled + failed} images at "
+            f"{radius}, leaving no {short} group with n >= 2."
+        )
+        if share is None:
+            return (
+                f"{outcome} To decide the claim, calibrate BIM's radius so that a "
+                "share of its attacks fails: `--bim-calibrate-failure 0.3` (config "
+                "`bim_calibrate_failure`)."
+            )
+        return (
+            f"{outcome} To decide the claim, bring `--bim-calibrate-failure` "
+            "nearer 0.5 or select more images (`--n-images`)."
         )
 
     def _verdict_details(self, verdict: Verdict) -> str:
@@ -191,7 +221,7 @@ class AdversarialUnit(StudyUnit):
         )
 
 
-def _claim_text(v: dict[str, Any]) -> str:
+def _claim_text(v: dict[str, Any], hint: str = "") -> str:
     split = v["adv_s_vs_adv_f"]
     if split:
         split_text = (
@@ -200,8 +230,10 @@ def _claim_text(v: dict[str, Any]) -> str:
             f"(n={split['n_f']})."
         )
     else:
-        split_text = v.get("failure_run_missing") or (
-            "No Adv_f group with n >= 2 was available."
+        split_text = (
+            v.get("failure_run_missing")
+            or hint
+            or "No Adv_f group with n >= 2 was available."
         )
     text = (
         f"Rule: {v['rule']}. {split_text} Methods that change significantly more "
