@@ -34,6 +34,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "benchmark_figures",
     "benchmark_config",
+    "cli_reference",
 ]
 
 # Offline build: no intersphinx mapping, and unresolved references do not warn.

@@ -160,3 +160,21 @@ def test_page_examples_run(
                 exec(code, namespace)  # noqa: S102
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_cli_reference_is_generated_from_the_parsers() -> None:
+    """No page copies the command's help by hand; the reference page lists
+    every command, by the directives of ``docs/_ext/cli_reference.py``."""
+    from captum_contrastive.cli import COMMANDS, command_names, help_text
+
+    assert command_names() == [*COMMANDS, "speed"]
+    usage = help_text()
+    for command in command_names():
+        assert f"\n  {command} " in usage, command
+        assert help_text(command).startswith(f"usage: captum-contrastive {command}")
+    for page in PAGES:
+        assert "usage: captum-contrastive" not in page.read_text(), page.name
+    reference = (DOCS / "cli.rst").read_text()
+    assert ".. cli-help::" in reference and ".. cli-reference::" in reference
+    assert ".. cli-help::" in (DOCS / "your_model.rst").read_text()
+    assert "cli" in (DOCS / "index.rst").read_text().split()
