@@ -5,28 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
+
 __all__ = ["two_backward_passes"]
 
 
 @contextmanager
 def two_backward_passes() -> Iterator[None]:
-    """Allow ``retain_graph=True`` through graphs made by ``torch.compile``.
+    """Run ``torch.compile``d code eagerly inside the block.
 
-    AOTAutograd (backends ``aot_eager`` and ``inductor``) may compile a backward
-    that donates its saved buffers, which refuses a second backward pass over
-    the same graph ("non-empty donated buffers ... retain_graph"). Enhanced
-    GBP and the shared-forward contrastive paths take the gradients of two
-    classes from one forward pass, so within this block graphs are compiled and
-    run without donated buffers. The setting is restored on exit. Eager models
-    are unaffected.
+    Enhanced GBP and the shared-forward contrastive paths take the gradients of
+    two classes from one forward pass (``retain_graph=True``). A backward that
+    AOTAutograd compiled (backends ``aot_eager``, ``inductor``) may donate its
+    saved buffers: a second pass then raises ("non-empty donated buffers"),
+    and telling it to go on regardless reads buffers inductor has reused,
+    which gives wrong maps without an error. So the compiled model runs as its
+    eager code here (``torch.compiler.set_stance("force_eager")``), which
+    gives the eager result exactly; eager models are unaffected. On a torch
+    without ``set_stance`` (before 2.6) nothing changes, and a donated buffer
+    raises PyTorch's own error.
     """
-    try:
-        from torch._functorch import config as functorch_config
-    except ImportError:  # pragma: no cover - torch without functorch's config
+    set_stance = getattr(torch.compiler, "set_stance", None)
+    if set_stance is None:  # pragma: no cover - torch < 2.6
         yield
         return
-    if not hasattr(functorch_config, "donated_buffer"):  # pragma: no cover
-        yield
-        return
-    with functorch_config.patch(donated_buffer=False):
+    with set_stance("force_eager"):
         yield

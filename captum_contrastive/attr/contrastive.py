@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ from captum.attr import (
     GuidedGradCam,
     InputXGradient,
     IntegratedGradients,
+    LayerAttribution,
     LayerGradCam,
     NoiseTunnel,
     Occlusion,
@@ -97,11 +99,72 @@ def _root_forward_func(method: Attribution) -> Callable[..., Tensor]:
     return method.forward_func
 
 
+def _innermost(method: Attribution) -> Attribution:
+    """The method a chain of NoiseTunnels runs."""
+    if isinstance(method, NoiseTunnel):
+        return _innermost(method.attribution_method)
+    return method
+
+
+def _named_parameters(method: Attribution) -> set[str] | None:
+    """The keyword arguments ``method.attribute`` takes, through NoiseTunnel
+    (``None``: any keyword, the signature cannot tell)."""
+    parameters = inspect.signature(method.attribute).parameters
+    named = {name for name, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
+    if len(named) == len(parameters):
+        return named
+    if isinstance(method, NoiseTunnel):
+        inner = _named_parameters(method.attribution_method)
+        return None if inner is None else named | inner
+    return None
+
+
+def _check_method_call(
+    method: Attribution, inputs: tuple[Tensor, ...], method_kwargs: dict[str, Any]
+) -> None:
+    """Refuse, before any work, a call the wrapped method cannot make: an
+    argument it does not take, or several inputs for a layer method."""
+    name = type(_innermost(method)).__name__
+    if isinstance(_innermost(method), LayerAttribution) and len(inputs) > 1:
+        raise ValueError(
+            f"`inputs` holds {len(inputs)} tensors, but {name} gives one map of "
+            "its layer, not one per input, so there is nothing to contrast per "
+            "input; attribute one input tensor and pass the others in "
+            "`additional_forward_args`"
+        )
+    accepted = _named_parameters(method)
+    if accepted is None:
+        return
+    unknown = sorted(set(method_kwargs) - accepted)
+    if unknown:
+        raise TypeError(
+            f"`{unknown[0]}` is not an argument of {name}.attribute, so "
+            "ContrastiveAttribution cannot pass it on; its arguments are "
+            f"{sorted(accepted - {'inputs', 'target'})}"
+        )
+
+
 def _nested_attributions(method: Attribution) -> Iterator[Attribution]:
     yield method
     for value in vars(method).values():
         if isinstance(value, Attribution) and value is not method:
             yield from _nested_attributions(value)
+
+
+def _eager_module_for_layer_hooks(
+    method: Attribution, forward_func: Callable[..., Tensor]
+) -> nn.Module | None:
+    """The eager module behind a ``torch.compile``d model, when ``method`` (or
+    one it wraps) hooks a layer: a compiled graph does not run the layer's
+    forward hooks, so Captum's layer methods fail on it ("Forward hook did not
+    obtain any outputs"). The eager module computes the same function."""
+    original = getattr(forward_func, "_orig_mod", None)
+    if not isinstance(original, nn.Module):
+        return None
+    hooks_a_layer = any(
+        isinstance(inner, LayerAttribution) for inner in _nested_attributions(method)
+    )
+    return original if hooks_a_layer else None
 
 
 class _ClassPairDifference(nn.Module):
@@ -322,8 +385,15 @@ class ContrastiveAttribution(Attribution):
             )
         inputs_tuple = as_tuple(inputs)
         validate_inputs(inputs_tuple, min_ndim=3)
+        _check_method_call(self.method, inputs_tuple, method_kwargs)
         expansion = expansion_of(self)
-        with model_checks_once():
+        eager = _eager_module_for_layer_hooks(self.method, self.forward_func)
+        with (
+            model_checks_once(),
+            _model_replaced(self.method, self.forward_func, eager)
+            if eager is not None
+            else nullcontext(),
+        ):
             check_model(self.forward_func, guided=False, stacklevel=3)
             extra = extra_args_tuple(method_kwargs.get("additional_forward_args"))
             with torch.no_grad():

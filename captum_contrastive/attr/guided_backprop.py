@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from captum._utils.common import _run_forward
+from captum._utils.common import _run_forward, _select_targets
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution
 from captum.log import log_usage
@@ -28,6 +28,35 @@ from captum_contrastive.guided import ReluRule, guided_relu
 __all__ = ["Deconvolution", "GuidedBackprop", "ModifiedReluAttribution"]
 
 
+def _out_of_range(target: TargetType, outputs: Tensor) -> str | None:
+    """Describe the first index of ``target`` outside ``outputs``, or ``None``.
+    One index for all examples may be negative, as Python and Captum allow;
+    per-example indices are gathered and must lie in ``[0, size)``."""
+    sizes = tuple(outputs.shape[1:])
+    if isinstance(target, int):
+        target = (target,)
+    if isinstance(target, tuple):
+        for index, size in zip(target, sizes, strict=False):
+            if not -size <= index < size:
+                return f"index {index} out of range for output size {size}"
+        if len(target) > len(sizes):
+            return f"{len(target)} indices for outputs of shape {sizes}"
+        return None
+    if isinstance(target, list) and target and isinstance(target[0], tuple):
+        for entry in target:
+            problem = _out_of_range(entry, outputs)
+            if problem is not None:
+                return problem
+        return None
+    values = torch.as_tensor(target)
+    if len(sizes) != 1:
+        return f"one index per example for outputs of shape {sizes}"
+    bad = (values < 0) | (values >= sizes[0])
+    if bool(bad.any()):
+        return f"class index {int(values[bad][0])} out of range [0, {sizes[0]})"
+    return None
+
+
 def _target_gradients(
     forward_func: Callable[..., Tensor],
     leaves: tuple[Tensor, ...],
@@ -35,17 +64,23 @@ def _target_gradients(
     additional_forward_args: Any,
 ) -> tuple[Tensor, ...]:
     """Gradients of the selected outputs, summed over the rows, as Captum's
-    ``compute_gradients`` takes them; ``target=None`` on a model with more than
-    one output per example is refused with an error that names ``target``."""
-    outputs = _run_forward(forward_func, leaves, target, additional_forward_args)
-    if outputs[0].numel() != 1:
+    ``compute_gradients`` takes them. A ``target`` that does not fit the
+    model's output (``None`` for several outputs per example, an index out of
+    range) is refused with an error that names ``target``."""
+    outputs = _run_forward(forward_func, leaves, None, additional_forward_args)
+    if target is None and outputs[0].numel() != 1:
         raise ValueError(
             "`target` is None but the model returns "
             f"{outputs[0].numel()} outputs per example; pass the output to "
             "explain, e.g. target=0 for class 0 of every example, or one class "
             "per example as a list or a 1-D tensor"
         )
-    return torch.autograd.grad(torch.unbind(outputs), leaves)
+    if target is not None:
+        problem = _out_of_range(target, outputs)
+        if problem is not None:
+            raise ValueError(f"`target` has {problem} of the model")
+    selected = _select_targets(outputs, target)
+    return torch.autograd.grad(torch.unbind(selected), leaves)
 
 
 class ModifiedReluAttribution(GradientAttribution):
