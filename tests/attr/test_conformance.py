@@ -56,12 +56,14 @@ INVALID = invalid_cases()
 def _assert_equal_to_oracle(result: Any, oracle: Any) -> None:
     """Equal up to float rounding: per-row and batched convolutions round
     differently, by about 1e-7 of the maps' scale. The tolerance is absolute,
-    scaled to the maps, with a floor of 5e-7: vargrad subtracts the squares of
-    maps of scale 1 (keras_reference), whose difference may be far smaller."""
+    scaled to the maps, with a floor of 2e-6: vargrad subtracts the squares of
+    maps of scale up to 2 (keras_reference), so float32's rounding of those
+    squares (1.2e-7 x 4, over a few operations) shows in a far smaller
+    difference. A wrong class or row changes the maps by their own scale."""
     results = result if isinstance(result, tuple) else (result,)
     oracles = oracle if isinstance(oracle, tuple) else (oracle,)
     for ours, expected in zip(results, oracles, strict=True):
-        atol = max(2e-6 * float(expected.abs().max()), 5e-7)
+        atol = max(2e-6 * float(expected.abs().max()), 2e-6)
         torch.testing.assert_close(ours, expected, rtol=1e-4, atol=atol)
 
 
