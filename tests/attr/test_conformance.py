@@ -142,10 +142,29 @@ def _oracle_for_drop_in(entry, case, call, model, target_form) -> Any:
     return _run(twin, case, oracle_call)
 
 
+_ORACLES: dict[tuple, Any] = {}
+
+
 def _oracle_for_contrastive(entry, case, call, model, target_form) -> Any:
+    """The per-example loop's result, computed once per meaning: the forms of
+    one class for all examples (int, NumPy, tensors) mean the same classes."""
     targets = classes_meant(target_form, TARGETS, SINGLE_TARGET, case.batch)
     contrast_form = VALID_FORMS[case.contrast]
     contrasts = classes_meant(contrast_form, CONTRASTS, SINGLE_CONTRAST, case.batch)
+    key = (
+        case.method,
+        case.composition,
+        case.batch,
+        case.inputs,
+        None if targets is None else tuple(targets),
+        None if contrasts is None else tuple(contrasts),
+    )
+    if key not in _ORACLES:
+        _ORACLES[key] = _per_example_loop(entry, case, call, model, targets, contrasts)
+    return _ORACLES[key]
+
+
+def _per_example_loop(entry, case, call, model, targets, contrasts) -> Any:
     oracle = PerExampleOracle(model, entry, case.batch, targets, contrasts)
     extra = call.kwargs.get("additional_forward_args")
     kwargs = {} if extra is None else {"additional_forward_args": extra}

@@ -1,7 +1,9 @@
 """The per-example oracle of the contrastive methods: a loop over rows written
-out here, one Captum call per row and class, contrasted by the registered
-formula. It is an Attribution, so NoiseTunnel and sensitivity_max can run it
-exactly as they run the method under test (same calls, same random draws)."""
+out here picks each row's class pair (given per example, or the row's top
+class and runner-up), Captum's own method maps each row for its classes, and
+the registered formula, written out, contrasts them. It is an Attribution, so
+NoiseTunnel and sensitivity_max run it exactly as they run the method under
+test (same calls, same random draws)."""
 
 from __future__ import annotations
 
@@ -58,36 +60,43 @@ class PerExampleOracle(Attribution):
         self, inputs: Tensor | tuple[Tensor, ...], additional_forward_args: Any = None
     ) -> Tensor | tuple[Tensor, ...]:
         tensors = inputs if isinstance(inputs, tuple) else (inputs,)
-        repeats = tensors[0].shape[0] // self.examples
-        per_row = [
-            self._row(inputs, additional_forward_args, row, row // repeats)
-            for row in range(tensors[0].shape[0])
+        rows = tensors[0].shape[0]
+        repeats = rows // self.examples
+        pairs = [
+            self._class_pair_of_row(
+                inputs, additional_forward_args, row, row // repeats
+            )
+            for row in range(rows)
         ]
-        maps = tuple(torch.cat(parts) for parts in zip(*per_row, strict=True))
-        return maps if isinstance(inputs, tuple) else maps[0]
-
-    def _row(
-        self, inputs: Any, extra: Any, row: int, example: int
-    ) -> tuple[Tensor, ...]:
-        x, extra_row = _rows(inputs, row), _rows(extra, row)
-        with torch.no_grad():
-            arguments = x if isinstance(x, tuple) else (x,)
-            logits = self.model(*arguments, *(extra_row or ()))
-        k, m = _class_pair(
-            logits,
-            None if self.targets is None else self.targets[example],
-            None if self.contrasts is None else self.contrasts[example],
-        )
+        # one Captum call per class column: Captum's maps are per row, and each
+        # row gets the classes the loop above chose for it
         base = self.entry.base(self.model)
         maps = []
-        for cls in (k, m):
+        for column in range(2):
             attribution = base.attribute(
-                x, target=cls, additional_forward_args=extra_row, **self.entry.kwargs
+                inputs,
+                target=[pair[column] for pair in pairs],
+                additional_forward_args=additional_forward_args,
+                **self.entry.kwargs,
             )
             maps.append(
                 attribution if isinstance(attribution, tuple) else (attribution,)
             )
-        return tuple(
+        contrasted = tuple(
             self.entry.formula(upsampled(a_k, t), upsampled(a_m, t))
-            for a_k, a_m, t in zip(*maps, arguments, strict=True)
+            for a_k, a_m, t in zip(*maps, tensors, strict=True)
+        )
+        return contrasted if isinstance(inputs, tuple) else contrasted[0]
+
+    def _class_pair_of_row(
+        self, inputs: Any, extra: Any, row: int, example: int
+    ) -> tuple[int, int]:
+        x, extra_row = _rows(inputs, row), _rows(extra, row)
+        with torch.no_grad():
+            arguments = x if isinstance(x, tuple) else (x,)
+            logits = self.model(*arguments, *(extra_row or ()))
+        return _class_pair(
+            logits,
+            None if self.targets is None else self.targets[example],
+            None if self.contrasts is None else self.contrasts[example],
         )
