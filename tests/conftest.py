@@ -10,3 +10,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    """Report the size of the conformance matrix (tests/attr/test_conformance.py)
+    and how many of its cases passed, also under pytest-xdist."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if "test_conformance.py::" in nodeid and report.when == "call":
+                counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        total = sum(counts.values())
+        detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        terminalreporter.write_line(f"conformance matrix: {total} cases ({detail})")
