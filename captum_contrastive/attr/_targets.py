@@ -129,7 +129,7 @@ def expansion_of(method: object) -> Expansion | None:
     return found
 
 
-def expanded_by_captum(value: object, name: str) -> bool:
+def _expanded_by_captum(value: object, name: str) -> bool:
     """Whether ``NoiseTunnel`` / ``sensitivity_max`` repeat ``value`` themselves,
     as :func:`captum._utils.common._expand_target` does: ``target`` lists and
     tensors of more than one element; never ``contrast_target``, never NumPy."""
@@ -274,7 +274,7 @@ def as_class_vector(
     Returns:
         *Tensor*: ``long`` class indices of shape ``(batch,)``, on the CPU.
     """
-    captum_expands = expanded_by_captum(value, name)
+    captum_expands = _expanded_by_captum(value, name)
     value = _as_tensor_form(value, name)
     scalar = _single_class(value, name)
     if scalar is not None:  # one class for all rows: no length to check
@@ -282,13 +282,19 @@ def as_class_vector(
     else:
         vector = _per_example_vector(value, name)
         vector = _fitted_to_batch(vector, batch, name, expansion, captum_expands)
+    check_class_range(vector, num_classes, name)
+    return vector
+
+
+def check_class_range(vector: Tensor, num_classes: int, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` if a class index of ``vector`` lies
+    outside ``[0, num_classes)``."""
     bad = (vector < 0) | (vector >= num_classes)
     if bool(bad.any()):
         raise ValueError(
             f"`{name}` has class index {int(vector[bad][0])} out of range "
             f"[0, {num_classes}) for the model output"
         )
-    return vector
 
 
 def _per_example_vector(value: object, name: str) -> Tensor:
@@ -339,7 +345,7 @@ def as_captum_target(
     """
     if target is None:
         return None
-    captum_expands = expanded_by_captum(target, "target")
+    captum_expands = _expanded_by_captum(target, "target")
     target = _as_tensor_form(target, "target")
 
     def fitted(vector: Tensor) -> Tensor:
@@ -351,10 +357,6 @@ def as_captum_target(
         return fitted(target.reshape(-1))
     if isinstance(target, list):
         entries = [_captum_index(v, "target") for v in target]
-        if not entries:
-            raise ValueError("`target` is an empty list; give one index per example")
-        if all(isinstance(entry, int) for entry in entries):
-            return fitted(torch.tensor(entries, dtype=torch.long)).tolist()
         return [entries[int(i)] for i in fitted(torch.arange(len(entries)))]
     return _captum_index(target, "target")
 

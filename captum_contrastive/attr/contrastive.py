@@ -124,8 +124,9 @@ def _check_method_call(
 ) -> None:
     """Refuse, before any work, a call the wrapped method cannot make: an
     argument it does not take, or several inputs for a layer method."""
-    name = type(_innermost(method)).__name__
-    if isinstance(_innermost(method), LayerAttribution) and len(inputs) > 1:
+    innermost = _innermost(method)
+    name = type(innermost).__name__
+    if isinstance(innermost, LayerAttribution) and len(inputs) > 1:
         raise ValueError(
             f"`inputs` holds {len(inputs)} tensors, but {name} gives one map of "
             "its layer, not one per input, so there is nothing to contrast per "

@@ -22,39 +22,43 @@ from captum_contrastive.attr._inputs import (
     validate_inputs,
 )
 from captum_contrastive.attr._model_checks import check_model
-from captum_contrastive.attr._targets import as_captum_target, expansion_of
+from captum_contrastive.attr._targets import (
+    as_captum_target,
+    check_class_range,
+    expansion_of,
+)
 from captum_contrastive.guided import ReluRule, guided_relu
 
 __all__ = ["Deconvolution", "GuidedBackprop", "ModifiedReluAttribution"]
 
 
-def _out_of_range(target: TargetType, outputs: Tensor) -> str | None:
-    """Describe the first index of ``target`` outside ``outputs``, or ``None``.
-    One index for all examples may be negative, as Python and Captum allow;
-    per-example indices are gathered and must lie in ``[0, size)``."""
+def _check_target_fits(target: TargetType, outputs: Tensor) -> None:
+    """Raise ``ValueError`` naming ``target`` if an index of it lies outside
+    ``outputs``. One index for all examples may be negative, as Python and
+    Captum allow; per-example indices are gathered and must lie in
+    ``[0, size)``."""
     sizes = tuple(outputs.shape[1:])
-    if isinstance(target, int):
-        target = (target,)
-    if isinstance(target, tuple):
-        for index, size in zip(target, sizes, strict=False):
-            if not -size <= index < size:
-                return f"index {index} out of range for output size {size}"
-        if len(target) > len(sizes):
-            return f"{len(target)} indices for outputs of shape {sizes}"
-        return None
     if isinstance(target, list) and target and isinstance(target[0], tuple):
         for entry in target:
-            problem = _out_of_range(entry, outputs)
-            if problem is not None:
-                return problem
-        return None
-    values = torch.as_tensor(target)
+            _check_target_fits(entry, outputs)
+        return
+    if isinstance(target, (int, tuple)):
+        index = (target,) if isinstance(target, int) else target
+        if len(index) > len(sizes):
+            raise ValueError(
+                f"`target` has {len(index)} indices for outputs of shape {sizes}"
+            )
+        for value, size in zip(index, sizes, strict=False):
+            if not -size <= value < size:
+                raise ValueError(
+                    f"`target` has index {value} out of range for output size {size}"
+                )
+        return
     if len(sizes) != 1:
-        return f"one index per example for outputs of shape {sizes}"
-    bad = (values < 0) | (values >= sizes[0])
-    if bool(bad.any()):
-        return f"class index {int(values[bad][0])} out of range [0, {sizes[0]})"
-    return None
+        raise ValueError(
+            f"`target` has one index per example for outputs of shape {sizes}"
+        )
+    check_class_range(torch.as_tensor(target), sizes[0], "target")
 
 
 def _target_gradients(
@@ -76,9 +80,7 @@ def _target_gradients(
             "per example as a list or a 1-D tensor"
         )
     if target is not None:
-        problem = _out_of_range(target, outputs)
-        if problem is not None:
-            raise ValueError(f"`target` has {problem} of the model")
+        _check_target_fits(target, outputs)
     selected = _select_targets(outputs, target)
     return torch.autograd.grad(torch.unbind(selected), leaves)
 
