@@ -29,7 +29,6 @@ from captum_contrastive.presets.user import (
     user_preset,
 )
 from captum_contrastive.presets.user_model import ModelSpec
-from tests.pipeline.test_user_model_cli import user_files  # noqa: F401 - fixture
 
 #: A small shapes run of one cheap study.
 SMALL = [
@@ -250,23 +249,6 @@ def test_the_shortfall_is_grammatical(counts, expected) -> None:
     message = shortfall_message(*counts)
     assert message.startswith(expected), message
     assert f"`n_images` = {counts[3]} cannot be met" in message
-
-
-def test_too_few_correct_images_says_all_are_correct(user_files, tmp_path, capsys):  # noqa: F811
-    options = [
-        "--model", f"{user_files / 'my_model.py'}:build",
-        "--weights", str(user_files / "weights.pt"),
-        "--data", str(user_files / "images"),
-        "--labels", str(user_files / "labels.txt"),
-        "--image-size", "32",
-        "--n-images", "13",
-        "--methods", "saliency",
-        "--out", str(tmp_path / "out"),
-        "--no-progress",
-    ]  # fmt: skip
-    err = _usage_error(options, capsys)
-    assert "all 12 images are classified correctly; `--n-images` = 13 cannot" in err
-    assert "only 12 of 12" not in err
 
 
 def test_a_full_disk_fails_before_the_attacks(tmp_path, monkeypatch, capsys):

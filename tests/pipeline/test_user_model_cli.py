@@ -135,7 +135,10 @@ def test_too_few_correct_images_is_a_usage_error(user_files, tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(options)
     assert stopped.value.code == 2
-    assert "--n-images" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--n-images" in err
+    assert "all 12 images are classified correctly; `--n-images` = 13 cannot" in err
+    assert "only 12 of 12" not in err
 
 
 def test_model_shapes_is_the_shapes_preset() -> None:
