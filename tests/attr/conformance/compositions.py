@@ -13,6 +13,8 @@ from captum.attr import Attribution, NoiseTunnel
 from captum.metrics import infidelity, sensitivity_max
 from torch import Tensor, nn
 
+from tests.attr.conformance.models import seed_cpu
+
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 STDEV = 0.02
 
@@ -51,7 +53,7 @@ def _plain(method: Attribution, call: Call) -> TensorOrTuple:
 
 def _noise_tunnel(nt_type: str, samples: int, batch_size: int | None):
     def run(method: Attribution, call: Call) -> TensorOrTuple:
-        torch.manual_seed(0)
+        seed_cpu(0)
         return NoiseTunnel(method).attribute(
             call.inputs,
             nt_type=nt_type,
@@ -65,7 +67,7 @@ def _noise_tunnel(nt_type: str, samples: int, batch_size: int | None):
 
 
 def _sensitivity_max(method: Attribution, call: Call) -> Tensor:
-    torch.manual_seed(0)
+    seed_cpu(0)
     return sensitivity_max(
         method.attribute,
         call.inputs,
@@ -90,7 +92,7 @@ def _like_inputs(attributions: TensorOrTuple, inputs: TensorOrTuple) -> TensorOr
 def _infidelity(method: Attribution, call: Call) -> Tensor:
     attributions = method.attribute(call.inputs, **call.kwargs)
     attributions = _like_inputs(attributions, call.inputs)
-    torch.manual_seed(0)
+    seed_cpu(0)
     return infidelity(
         call.model,
         _perturb,
