@@ -25,3 +25,10 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
         total = sum(counts.values())
         detail = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
         terminalreporter.write_line(f"conformance matrix: {total} cases ({detail})")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Run the conformance matrix's thousands of short cases last, so that
+    under pytest-xdist they fill the time while the other worker finishes a
+    long pipeline test, instead of leaving it alone at the end."""
+    items.sort(key=lambda item: "test_conformance.py::" in item.nodeid)

@@ -18,7 +18,7 @@ def test_readme_has_exactly_two_commands_both_doing_the_set_up() -> None:
         assert (
             "pip install torch==2.14.1 torchvision==0.29.1 && pip install -e" in command
         )
-    assert commands[1].endswith("python -m pytest -q -n 2")
+    assert commands[1].endswith("python -m pytest -q -n 2 --dist worksteal")
     assert "benchmarks/run_all.py" in commands[0]
 
 
