@@ -23,14 +23,10 @@ from tests.attr.conformance.registry import REGISTRY
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 BACKENDS = ("eager", "aot_eager", "inductor")
-#: inductor compiles C++ for every graph (26 s for all methods here): one of
-#: each path, the guided backward, the two backward passes, the layer hooks
-INDUCTOR_METHODS = (
-    "GuidedBackprop",
-    "EnhancedGuidedBackprop",
-    "ContrastiveAttribution(DeepLift)",
-    "ContrastiveAttribution(LayerGradCam)",
-)
+#: inductor compiles C++ for every graph, 48 s for four methods with a cold
+#: cache: one method of each path it compiles differently, the guided backward
+#: (GuidedBackprop) and the two backward passes (Enhanced GBP), after Saliency
+INDUCTOR_METHODS = ("GuidedBackprop", "EnhancedGuidedBackprop")
 
 
 def _inductor_available() -> bool:
@@ -59,7 +55,8 @@ def test_compiled_module_reused_across_methods_gives_the_eager_result(
         warnings.simplefilter("ignore")
         # the module is first used by Captum's own methods, then by ours
         Saliency(compiled).attribute(x, target=0)
-        IntegratedGradients(compiled).attribute(x, target=0, n_steps=4)
+        if backend != "inductor":
+            IntegratedGradients(compiled).attribute(x, target=0, n_steps=4)
         for name, entry in REGISTRY.items():
             if backend == "inductor" and name not in INDUCTOR_METHODS:
                 continue
