@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "Ranks",
     "RanksError",
+    "shared_gpu_index",
     "joined_ranks",
     "parse_shard",
 ]
@@ -113,6 +114,24 @@ def _torchrun_ranks() -> Ranks | None:
     )
 
 
+def shared_gpu_index(local_rank: int, gpu_count: int | None = None) -> int:
+    """The GPU of the rank numbered ``local_rank`` on its node: its own when the
+    node has a GPU per rank, else shared round-robin with other ranks.
+
+    Args:
+        local_rank (int): ``LOCAL_RANK``.
+        gpu_count (int, optional): the node's visible GPUs; by default
+            ``torch.cuda.device_count()``.
+
+    Raises:
+        RanksError: no GPU is visible.
+    """
+    count = torch.cuda.device_count() if gpu_count is None else gpu_count
+    if count < 1:
+        raise RanksError("`device` 'cuda' under torchrun, but this node sees no GPU")
+    return local_rank % count
+
+
 @contextmanager
 def joined_ranks(
     shard: str | None = None,
@@ -123,7 +142,9 @@ def joined_ranks(
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is created on gloo
     with ``timeout_s``, and destroyed on leaving, however the scope ends; with
-    ``device`` on CUDA, the rank's device is ``cuda:LOCAL_RANK``.
+    ``device`` on CUDA, the rank's device is ``cuda:LOCAL_RANK``, or, when a node
+    runs more ranks than it has GPUs, ``cuda:(LOCAL_RANK mod GPUs)``: ranks then
+    share GPUs round-robin (gloo, unlike NCCL, allows that).
 
     Args:
         shard (str, optional): ``"i/n"`` for one part of an array job.
@@ -153,7 +174,7 @@ def joined_ranks(
                 f"`device` {device!r} under torchrun: pass `cuda`, and each rank "
                 "uses cuda:LOCAL_RANK"
             )
-        torch.cuda.set_device(launched.local_rank)
+        torch.cuda.set_device(shared_gpu_index(launched.local_rank))
     torch.distributed.init_process_group(
         backend="gloo", timeout=timedelta(seconds=timeout_s)
     )

@@ -6,6 +6,7 @@ from captum_contrastive.pipeline.ranks import (
     RanksError,
     joined_ranks,
     parse_shard,
+    shared_gpu_index,
 )
 
 
@@ -78,3 +79,15 @@ def test_a_random_start_attack_is_refused_when_the_work_is_split(tmp_path, capsy
         main([*options, "--out", str(tmp_path), "--no-progress"])
     assert stopped.value.code == 2
     assert "global generator" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("local_rank", "gpus", "expected"), [(0, 1, 0), (1, 1, 0), (1, 2, 1), (3, 2, 1)]
+)
+def test_ranks_share_gpus_round_robin_when_a_node_has_fewer(local_rank, gpus, expected):
+    assert shared_gpu_index(local_rank, gpus) == expected
+
+
+def test_cuda_ranks_on_a_node_without_gpus_are_refused():
+    with pytest.raises(RanksError, match="no GPU"):
+        shared_gpu_index(0, 0)
