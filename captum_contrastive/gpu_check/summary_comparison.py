@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +82,8 @@ class RowDifference:
 
     def within(self, tolerance: SummaryTolerance) -> bool:
         same_n = abs(self.n - self.reference_n) <= tolerance.n_slack
-        nan_both = self.mean != self.mean and self.reference_mean != self.reference_mean
-        return same_n and (nan_both or self.difference <= self.allowed)
+        close = self.difference <= self.allowed
+        return same_n and (_same(self.mean, self.reference_mean) or close)
 
 
 @dataclass
@@ -112,7 +113,7 @@ class SummaryComparison:
     def identical(self) -> bool:
         """Every mean and count equal, and the same rows and verdicts."""
         same = all(
-            r.mean == r.reference_mean and r.n == r.reference_n for r in self.rows
+            _same(r.mean, r.reference_mean) and r.n == r.reference_n for r in self.rows
         )
         return same and self.agrees
 
@@ -141,6 +142,11 @@ class SummaryComparison:
         lines += [f"extra row: {'/'.join(k)}" for k in self.extra[:10]]
         lines += [f"verdict {p}: {a!r} vs {b!r}" for p, (a, b) in self.verdicts.items()]
         return lines
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal, counting two NaNs (a measure undefined in both runs) as equal."""
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def read_summary(path: Path) -> dict[RowKey, dict[str, float]]:

@@ -91,3 +91,13 @@ def test_verdicts_are_found_anywhere_in_the_results():
         "/verdicts/recovery/verdict": "supported",
         "/sanity[0]/verdict": "passes",
     }
+
+
+def test_a_measure_undefined_in_both_runs_is_equal(tmp_path):
+    rows = [*ROWS, ["adversarial", "fgsm", "random", "rho", "nan", "nan", "nan", 0]]
+    comparison = compare_runs(_run(tmp_path / "a", rows), _run(tmp_path / "b", rows))
+    assert comparison.identical
+    defined = [*ROWS, ["adversarial", "fgsm", "random", "rho", 0.1, 0.0, 0.2, 0]]
+    assert not compare_runs(
+        _run(tmp_path / "c", rows), _run(tmp_path / "d", defined)
+    ).agrees
