@@ -30,6 +30,7 @@ from captum_contrastive.attr.guided_backprop import (
     GuidedBackprop as ExactGuidedBackprop,
 )
 from captum_contrastive.captum_warnings import quiet_captum
+from captum_contrastive.devices import model_device
 from captum_contrastive.random_streams import stream_seed
 
 __all__ = [
@@ -478,7 +479,8 @@ def compute_maps(
     Args:
         spec (MethodSpec): the method.
         model (nn.Module): the classifier on pixel-space inputs, in eval mode.
-        images (Tensor): ``(N, C, H, W)``.
+        images (Tensor): ``(N, C, H, W)``, on any device: each chunk is moved
+            to the model's.
         targets (Tensor or sequence of int): ``(N,)`` classes to explain.
         indices (sequence of int): dataset indices of the images.
         seed (int): the run's seed.
@@ -493,6 +495,7 @@ def compute_maps(
         ``(N, C', H, W)`` detached maps on the CPU.
     """
     attribute = spec.build(model)
+    device = model_device(model, images.device)
     n = images.shape[0]
     targets = [int(t) for t in targets]
     indices = [int(i) for i in indices]
@@ -509,7 +512,8 @@ def compute_maps(
         # graph (LayerGradCam when the weights require grad) would otherwise
         # keep every chunk's activations alive until the last chunk is done.
         part = None if contrasts is None else contrasts[rows]
-        return attribute(images[rows], targets[rows], part, **options).detach().cpu()
+        chunk = images[rows].to(device)
+        return attribute(chunk, targets[rows], part, **options).detach().cpu()
 
     parts = []
     with quiet_captum():

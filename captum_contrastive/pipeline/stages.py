@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
+from captum_contrastive.devices import reproducible_cuda
 from captum_contrastive.methods import MethodSpec, compute_maps
 from captum_contrastive.pipeline.cache import StageCache, StageKey, shards
 from captum_contrastive.pipeline.fingerprint import (
@@ -122,6 +123,8 @@ class StageContext:
         progress: bool = True,
     ) -> StageContext:
         device = torch.device(device)
+        if device.type == "cuda":
+            reproducible_cuda()
         model = preset.pixel_model().to(device)
         return cls(
             preset=preset,

@@ -34,11 +34,11 @@ def float32_convolutions():
 def test_attacks_on_cuda_match_a_fresh_gpu_forward_pass(make_attack):
     model, images = tiny_cnn().cuda(), data().cuda()
     with torch.no_grad():
-        labels = model(Normalize(MEAN, STD)(images)).argmax(1)
+        labels = model(Normalize(MEAN, STD).cuda()(images)).argmax(1)
     batch = make_attack()(model, images, labels, preprocessing=PREPROCESSING)
     assert batch.adversarial.device.type == "cuda"
     with torch.no_grad():
-        again = model(Normalize(MEAN, STD)(batch.adversarial)).argmax(1)
+        again = model(Normalize(MEAN, STD).cuda()(batch.adversarial)).argmax(1)
     assert torch.equal(batch.adversarial_predictions.to(again.device), again)
     assert batch.success.any()
     assert 0 <= batch.adversarial.min() and batch.adversarial.max() <= 1

@@ -101,3 +101,16 @@ def test_a_measure_undefined_in_both_runs_is_equal(tmp_path):
     assert not compare_runs(
         _run(tmp_path / "c", rows), _run(tmp_path / "d", defined)
     ).agrees
+
+
+def test_a_method_with_noise_drawn_on_the_device_may_move_by_a_half_width(tmp_path):
+    reference = _run(tmp_path / "a")
+    noisy = SummaryTolerance(noisy_methods=("enhanced_gbp",))
+    assert compare_runs(reference, _run(tmp_path / "b", _moved(0.09)), noisy).agrees
+    assert not compare_runs(reference, _run(tmp_path / "c", _moved(0.09))).agrees
+
+
+def test_the_plan_names_smoothgrad_as_noisy(tmp_path):
+    from captum_contrastive.gpu_check.steps import _noisy_methods
+
+    assert _noisy_methods() == ("smoothgrad",)
