@@ -108,6 +108,17 @@ def test_a_method_with_noise_drawn_on_the_device_may_move_by_a_half_width(tmp_pa
     noisy = SummaryTolerance(noisy_methods=("enhanced_gbp",))
     assert compare_runs(reference, _run(tmp_path / "b", _moved(0.09)), noisy).agrees
     assert not compare_runs(reference, _run(tmp_path / "c", _moved(0.09))).agrees
+    assert not compare_runs(reference, _run(tmp_path / "d", _moved(0.11)), noisy).agrees
+
+
+def test_a_share_of_yes_no_outcomes_may_move_by_a_half_width(tmp_path):
+    rows = [[*row[:3], "accuracy@0.01", *row[4:]] for row in ROWS]
+    moved = [list(row) for row in rows]
+    moved[0][4] += 0.09
+    reference = _run(tmp_path / "a", rows)
+    assert compare_runs(reference, _run(tmp_path / "b", moved)).agrees
+    moved[0][4] += 0.02
+    assert not compare_runs(reference, _run(tmp_path / "c", moved)).agrees
 
 
 def test_the_plan_names_smoothgrad_as_noisy(tmp_path):
