@@ -541,8 +541,8 @@ RANK_PHASES = ("attacks", "maps", "studies")
 
 def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]:
     """Write results.json, records.json, summary.csv, the figures, report.md
-    and report.html into ``out`` (default ``run.config.out``, the folder of the run's cache);
-    print the terminal summary. Returns the paths.
+    and report.html into ``out`` (default ``run.config.out``, the folder of the
+    run's cache); print the terminal summary. Returns the paths.
 
     The outputs are written under an exclusive lock on the folder, each file
     atomically, so two runs finishing at once leave one run's complete set.

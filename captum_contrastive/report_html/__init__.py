@@ -12,7 +12,11 @@ Written by :func:`~captum_contrastive.pipeline.report.write_outputs` beside
 """
 
 from captum_contrastive.report_html.explorer import ExplorerBound, explorer_data
-from captum_contrastive.report_html.page import FILE_NAME, render_page, write_report_html
+from captum_contrastive.report_html.page import (
+    FILE_NAME,
+    render_page,
+    write_report_html,
+)
 
 __all__ = [
     "ExplorerBound",

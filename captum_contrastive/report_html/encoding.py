@@ -98,7 +98,7 @@ def perturbation_uri(
     Returns:
         the PNG URI and the amplification factor (1 when nothing changed).
     """
-    delta = (adversarial.detach().float().cpu() - clean.detach().float().cpu())
+    delta = adversarial.detach().float().cpu() - clean.detach().float().cpu()
     largest = float(delta.abs().max()) if delta.numel() else 0.0
     gain = 0.5 / largest if largest > 0 else 1.0
     return image_uri(0.5 + gain * delta, max_side), gain

@@ -87,7 +87,9 @@ def _shard_groups(rows: list[int], shard_size: int) -> Iterator[list[int]]:
         yield group
 
 
-def runner_up(model: nn.Module, device: torch.device, images: Tensor, explained: Tensor):
+def runner_up(
+    model: nn.Module, device: torch.device, images: Tensor, explained: Tensor
+):
     """The highest-scoring class other than ``explained`` on each image: the
     contrast class of the contrastive methods (their default)."""
     with torch.no_grad():
@@ -103,7 +105,10 @@ def _class_name(names: Sequence[str], index: int) -> str:
 def _attack_setting(params: dict[str, Any]) -> dict[str, Any]:
     """The attack's strength: C&W's κ, or the radius ε of the others."""
     if "confidence" in params:
-        return {"kappa": params["confidence"], "setting": f"κ = {params['confidence']:g}"}
+        return {
+            "kappa": params["confidence"],
+            "setting": f"κ = {params['confidence']:g}",
+        }
     epsilon = params.get("epsilon")
     text = "" if epsilon is None else f"ε = {epsilon:.4g}"
     return {"kappa": None, "setting": text}
@@ -188,7 +193,9 @@ def explorer_data(run: Any, bound: ExplorerBound | None = None) -> dict[str, Any
                     "true": _class_name(names, label),
                     "runnerUp": _class_name(names, int(clean_contrast[k])),
                     "clean": image_uri(clean[k], bound.max_side),
-                    "maps": {m: map_uri(clean_maps[m][k], bound.max_side) for m in methods},
+                    "maps": {
+                        m: map_uri(clean_maps[m][k], bound.max_side) for m in methods
+                    },
                 }
             )
         del clean_maps
@@ -240,7 +247,9 @@ def _cards_of_group(
     batch = data.attacks[name].batch
     adversarial = loaded(batch.adversarial[positions])
     predicted = batch.adversarial_predictions[positions].cpu()
-    contrast = runner_up(data.context.model, data.context.device, adversarial, predicted)
+    contrast = runner_up(
+        data.context.model, data.context.device, adversarial, predicted
+    )
     maps = {}
     for m in methods:
         request = MapRequest(m, "adversarial", name)

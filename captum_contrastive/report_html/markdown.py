@@ -50,8 +50,7 @@ def _table(lines: list[str]) -> str:
     rows = [_cells(line) for line in lines[2:]]
     head = "".join(f'<th scope="col">{inline(h)}</th>' for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>"
-        for row in rows
+        "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in rows
     )
     return (
         '<div class="table-wrap"><table class="sortable">'
@@ -103,8 +102,13 @@ def markdown_html(text: str, heading_offset: int = 1) -> str:
             out.append("<ul>" + "".join(items) + "</ul>")
         else:
             paragraph = []
-            while position < len(lines) and lines[position].strip() and not any(
-                lines[position].strip().startswith(s) for s in ("#", "|", "- ", "```")
+            while (
+                position < len(lines)
+                and lines[position].strip()
+                and not any(
+                    lines[position].strip().startswith(s)
+                    for s in ("#", "|", "- ", "```")
+                )
             ):
                 paragraph.append(lines[position].strip())
                 position += 1

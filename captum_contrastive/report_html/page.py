@@ -129,19 +129,9 @@ Spearman ρ between the two (low: the map changed).</p>
 card) next and previous card; each card's <b>#</b> is its permalink. Sort by a
 method's ρ minus another's, ascending, for the images where the first changed most
 and the second least.</p>
-<form id="explorer-controls" onsubmit="return false">
- <label>attack run <select name="run"><option value="">all</option></select></label>
- <label>attack <select name="success"><option value="">fooled or not</option>
-  <option value="fooled">fooled</option><option value="failed">not fooled</option></select></label>
- <label>sort by <select name="sort"><option value="">run, then image</option></select></label>
- <label><select name="minus" aria-label="minus"><option value="">(nothing subtracted)</option></select></label>
- <label><select name="order" aria-label="order"><option value="ascending">ascending</option>
-  <option value="descending">descending</option></select></label>
- <fieldset class="methods"><legend>methods</legend></fieldset>
- <button type="reset">reset</button>
- <span class="count" aria-live="polite"></span>
-</form>
-<noscript><p>The explorer needs JavaScript; the tables and figures do not.</p></noscript>
+{_asset("explorer_controls.html")}
+<noscript><p>The explorer needs JavaScript; the tables and figures do
+not.</p></noscript>
 <div class="cards"></div>
 <script type="application/json" id="explorer-data">{blob}</script>"""
 
@@ -159,8 +149,7 @@ def render_page(
 
     Args:
         run (BenchmarkRun): the finished run.
-        sections: each unit's :class:`~captum_contrastive.pipeline.units.base.ReportSection`,
-            aligned with ``run.units``.
+        sections: each unit's ``ReportSection``, aligned with ``run.units``.
         verdicts: the claims' verdicts.
         figures: the figures written, by name (the PNGs are embedded).
         caveats: the report's caveats.
@@ -173,11 +162,15 @@ def render_page(
     anchors = {}
     for unit, section in zip(run.units, sections, strict=True):
         for verdict in section.verdicts:
-            anchors[verdict.key] = (study_anchor(unit.name), STUDY_TITLES.get(unit.name, unit.name))
-    claims = [
-        (v, *anchors.get(v.key, ("tables", "Tables"))) for v in verdicts
-    ]
+            anchors[verdict.key] = (
+                study_anchor(unit.name),
+                STUDY_TITLES.get(unit.name, unit.name),
+            )
+    claims = [(v, *anchors.get(v.key, ("tables", "Tables"))) for v in verdicts]
     sanity = sanity_cards(results.get("sanity", {}), study_anchor("sanity"))
+    sanity_part = (
+        f'<h3>Sanity checks</h3><div class="verdicts">{sanity}</div>' if sanity else ""
+    )
     explorer = explorer_data(run, bound)
     studies = "\n".join(
         _study_section(unit.name, section)
@@ -212,14 +205,16 @@ href="#caveats">Caveats</a></nav></header>
 <main>
 <section class="part" id="verdicts"><h2>Verdicts</h2>
 <h3>The paper's claims</h3><div class="verdicts">{claim_cards(claims)}</div>
-{'<h3>Sanity checks</h3><div class="verdicts">' + sanity + "</div>" if sanity else ""}
+{sanity_part}
 </section>
-<section class="part" id="explorer"><h2>Image explorer</h2>{_explorer(explorer)}</section>
+<section class="part" id="explorer"><h2>Image explorer</h2>
+{_explorer(explorer)}</section>
 <section class="part" id="tables"><h2>Tables</h2>
 <h3 id="attacks">Attacks</h3>{attacks_table(results["attacks"])}
 {studies}</section>
 <section class="part" id="figures"><h2>Figures</h2>{_figures(figures)}</section>
-<section class="part" id="caveats"><h2>Caveats</h2><ul>{caveat_items}</ul>{skipped_html}</section>
+<section class="part" id="caveats"><h2>Caveats</h2>
+<ul>{caveat_items}</ul>{skipped_html}</section>
 <footer class="note"><p>{html.escape(versions)}</p></footer>
 </main>
 <script>{_asset("report.js")}</script>

@@ -13,7 +13,8 @@ from typing import Any
 
 __all__ = ["attacks_table", "csv_text", "summary_table"]
 
-#: The columns of ``summary.csv`` (as :data:`~captum_contrastive.pipeline.report.SUMMARY_COLUMNS`).
+#: The columns of ``summary.csv``
+#: (:data:`~captum_contrastive.pipeline.report.SUMMARY_COLUMNS`).
 COLUMNS = ("study", "attack", "method", "measure", "mean", "ci_low", "ci_high", "n")
 _NUMERIC = {"mean", "ci_low", "ci_high", "n"}
 
@@ -53,7 +54,9 @@ def _table(
         for h in header
     )
     body = "\n".join(
-        "<tr>" + "".join(_cell(v, h in numeric) for h, v in zip(header, row)) + "</tr>"
+        "<tr>"
+        + "".join(_cell(v, h in numeric) for h, v in zip(header, row, strict=True))
+        + "</tr>"
         for row in rows
     )
     return (

@@ -11,7 +11,8 @@
   }
 
   function asNumber(text) {
-    if (text === "" || text === "n/a") return null;
+    if (/^(|n\/a|nan|none)$/i.test(text)) return null;
+    if (/^[-+]?inf(inity)?$/i.test(text)) return text.charAt(0) === "-" ? -Infinity : Infinity;
     var match = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?/i.exec(text);
     if (!match) return NaN;
     return parseFloat(match[0]);
@@ -32,7 +33,7 @@
         if (x === null && y === null) order = 0;
         else if (x === null) return 1;
         else if (y === null) return -1;
-        else order = x - y;
+        else order = x === y ? 0 : (x < y ? -1 : 1);
       } else {
         order = x.localeCompare(y, undefined, { numeric: true });
       }
@@ -192,8 +193,16 @@
         (!success || (success === "fooled") === card.success);
       node.hidden = !show;
       if (show) visible += 1;
-      explorer.list.appendChild(node);
     });
+    // Reorder only when the order changed: moving a node drops its focus.
+    var placed = explorer.list.children;
+    var same = placed.length === nodes.length &&
+      nodes.every(function (node, position) { return placed[position] === node; });
+    if (!same) {
+      var focused = document.activeElement;
+      nodes.forEach(function (node) { explorer.list.appendChild(node); });
+      if (focused && focused !== document.body) focused.focus({ preventScroll: true });
+    }
     explorer.container.querySelectorAll(".method").forEach(function (column) {
       column.hidden = !shownMethods[column.getAttribute("data-method")];
     });
@@ -280,6 +289,7 @@
     explorer = { form: form, nodes: nodes, list: list, container: container,
                  count: container.querySelector(".count") };
     form.addEventListener("change", applyControls);
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
     form.addEventListener("reset", function () { setTimeout(applyControls, 0); });
     list.addEventListener("click", function (event) {
       var node = event.target.closest(".card");
