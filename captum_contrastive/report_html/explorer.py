@@ -45,8 +45,9 @@ class ExplorerBound:
             per image, adversarial images, perturbations and maps once per
             card), counted at their size on the page. The default, 16 million,
             holds every card of the default shapes run (80 images x 4 attack
-            runs, 12 methods at 32 x 32: 4.8 million) and about 120 cards of
-            an ImageNet run with 12 methods (pictures shrunk to 96 x 96).
+            runs with 12 methods at 32 x 32: 69 pictures an image, 5.7 million
+            pixels) and 25 images (100 cards) of an ImageNet run with the same
+            methods and runs (pictures shrunk to 96 x 96).
         max_side: the longest side of a picture on the page.
         min_images: images shown however large they are.
     """

@@ -186,6 +186,8 @@ def render_page(
         if skipped
         else ""
     )
+    description = run.preset.get("description", "")
+    model = f" Model and data: {html.escape(description)}." if description else ""
     versions = ", ".join(f"{k} {v}" for k, v in results["run"]["versions"].items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -197,8 +199,7 @@ def render_page(
 <header class="page"><h1>{html.escape(title)}</h1>
 <p class="note">Every number on this page was computed by this run; the same
 numbers are in <code>report.md</code>, <code>results.json</code> and
-<code>summary.csv</code> beside this file. Model and data:
-{html.escape(run.preset.get("description", ""))}.</p>
+<code>summary.csv</code> beside this file.{model}</p>
 <nav class="sections"><a href="#verdicts">Verdicts</a><a href="#explorer">Image
 explorer</a><a href="#tables">Tables</a><a href="#figures">Figures</a><a
 href="#caveats">Caveats</a></nav></header>
