@@ -36,6 +36,9 @@ __all__ = [
 MAX_SIDE = 96
 #: The colour map of the maps, as in the report's maps grid.
 COLOUR_MAP = "inferno"
+#: Colours of a map's palette: 64 steps of the colour map (a 256-colour
+#: palette alone is 768 bytes, more than a 32 x 32 map's pixels compress to).
+MAP_LEVELS = 64
 
 
 def png_uri(pixels: np.ndarray, palette: np.ndarray | None = None) -> str:
@@ -44,8 +47,8 @@ def png_uri(pixels: np.ndarray, palette: np.ndarray | None = None) -> str:
     Args:
         pixels (np.ndarray): ``(H, W, 3)`` RGB or, with ``palette``, ``(H, W)``
             palette indices; ``uint8``.
-        palette (np.ndarray, optional): ``(256, 3)`` ``uint8`` colours of an
-            indexed-colour PNG (a third the bytes of RGB for a colour-mapped map).
+        palette (np.ndarray, optional): ``(K, 3)`` ``uint8`` colours (K <= 256)
+            of an indexed-colour PNG.
 
     Returns:
         The URI, for an ``<img src>``.
@@ -108,14 +111,16 @@ def perturbation_uri(
 def _palette() -> np.ndarray:
     import matplotlib
 
-    colours = matplotlib.colormaps[COLOUR_MAP](np.linspace(0.0, 1.0, 256))[:, :3]
+    steps = np.linspace(0.0, 1.0, MAP_LEVELS)
+    colours = matplotlib.colormaps[COLOUR_MAP](steps)[:, :3]
     return (colours * 255).round().astype(np.uint8)
 
 
 def map_uri(attribution: Tensor, max_side: int = MAX_SIDE) -> str:
     """One method's map (``(C, H, W)``) as drawn in the maps grid: channels
-    summed, positive part, divided by its largest value, in ``inferno``."""
+    summed, positive part, divided by its largest value, in ``inferno``
+    (:data:`MAP_LEVELS` steps)."""
     values = torch.from_numpy(display_map(attribution, "positive"))
     values = shrunk(values[None], max_side)[0].clamp(0, 1)
-    indices = (values.numpy() * 255).round().astype(np.uint8)
+    indices = (values.numpy() * (MAP_LEVELS - 1)).round().astype(np.uint8)
     return png_uri(indices, _palette())

@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from captum_contrastive.report_html.encoding import (
+    MAP_LEVELS,
     image_uri,
     map_uri,
     perturbation_uri,
@@ -34,10 +35,11 @@ def test_a_map_is_drawn_as_the_maps_grid_draws_it() -> None:
     picture = _decoded(map_uri(attribution))
     assert picture.mode == "P" and picture.size == (6, 6)
     indices = np.asarray(picture)
-    expected = (display_map(attribution, "positive") * 255).round().astype(np.uint8)
+    levels = MAP_LEVELS - 1
+    expected = (display_map(attribution, "positive") * levels).round().astype(np.uint8)
     np.testing.assert_array_equal(indices, expected)
-    palette = np.asarray(picture.getpalette()[: 256 * 3]).reshape(256, 3)
-    assert tuple(palette[0]) == (0, 0, 4) and tuple(palette[255]) == (252, 255, 164)
+    palette = np.asarray(picture.getpalette()).reshape(-1, 3)
+    assert tuple(palette[0]) == (0, 0, 4) and tuple(palette[levels]) == (252, 255, 164)
 
 
 def test_the_perturbation_is_amplified_to_the_display_range() -> None:
