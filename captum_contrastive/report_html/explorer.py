@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_contrastive.pipeline.units.base import MapRequest
 from captum_contrastive.report_html.encoding import (
     MAX_SIDE,
     image_uri,
@@ -33,7 +34,7 @@ from captum_contrastive.report_html.encoding import (
 )
 from captum_contrastive.studies.rows import loaded
 
-__all__ = ["ExplorerBound", "explorer_data", "sampled_rows"]
+__all__ = ["ExplorerBound", "explorer_data", "runner_up", "sampled_rows"]
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,6 @@ def _rho(records: Any, run: str, method: str, row: int) -> float | None:
 def _explored(run: Any) -> tuple[list[str], list[str]]:
     """The methods with clean maps, and the main attack runs with adversarial
     maps of one of them."""
-    from captum_contrastive.pipeline.units.base import MapRequest
-
     data = run.data
     methods = [m for m in run.config.methods if MapRequest(m, "clean") in data.maps]
     runs = [
@@ -161,8 +160,6 @@ def explorer_data(run: Any, bound: ExplorerBound | None = None) -> dict[str, Any
         >>> len(data["cards"]) == len(data["images"]) * len(data["runs"])
         True
     """
-    from captum_contrastive.pipeline.units.base import MapRequest
-
     bound = bound or ExplorerBound()
     data, config = run.data, run.config
     methods, runs = _explored(run)
@@ -172,34 +169,13 @@ def explorer_data(run: Any, bound: ExplorerBound | None = None) -> dict[str, Any
     rows = sampled_rows(n_images, fitting, config.seed) if runs else []
     adversarial = run.results.get("adversarial")
     records = adversarial.records if adversarial is not None else None
-    names = run.class_names
-    model, device = data.context.model, data.context.device
     images: list[dict[str, Any]] = []
     cards: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
     for group in _shard_groups(rows, config.shard_size):
         positions = torch.tensor(group, dtype=torch.long)
         clean = loaded(data.images[positions])
-        labels = loaded(data.labels[positions])
-        clean_contrast = runner_up(model, device, clean, labels)
         first = len(images)
-        clean_maps = {
-            m: loaded(data.maps[MapRequest(m, "clean")][positions]) for m in methods
-        }
-        for k, row in enumerate(group):
-            label = int(labels[k])
-            images.append(
-                {
-                    "row": row,
-                    "index": int(data.selection.indices[row]),
-                    "true": _class_name(names, label),
-                    "runnerUp": _class_name(names, int(clean_contrast[k])),
-                    "clean": image_uri(clean[k], bound.max_side),
-                    "maps": {
-                        m: map_uri(clean_maps[m][k], bound.max_side) for m in methods
-                    },
-                }
-            )
-        del clean_maps
+        images += _images_of_group(run, group, positions, clean, methods, bound)
         for name in runs:
             cards[name] += _cards_of_group(
                 run, name, group, positions, clean, first, methods, records, bound
@@ -230,6 +206,33 @@ def explorer_data(run: Any, bound: ExplorerBound | None = None) -> dict[str, Any
     }
 
 
+def _images_of_group(
+    run: Any,
+    group: list[int],
+    positions: Tensor,
+    clean: Tensor,
+    methods: list[str],
+    bound: ExplorerBound,
+) -> list[dict[str, Any]]:
+    """The clean side of the rows of one shard: the image, its true class and
+    runner-up, and each method's map of it for the true class."""
+    data = run.data
+    labels = loaded(data.labels[positions])
+    contrast = runner_up(data.context.model, data.context.device, clean, labels)
+    maps = {m: loaded(data.maps[MapRequest(m, "clean")][positions]) for m in methods}
+    return [
+        {
+            "row": row,
+            "index": int(data.selection.indices[row]),
+            "true": _class_name(run.class_names, int(labels[k])),
+            "runnerUp": _class_name(run.class_names, int(contrast[k])),
+            "clean": image_uri(clean[k], bound.max_side),
+            "maps": {m: map_uri(maps[m][k], bound.max_side) for m in methods},
+        }
+        for k, row in enumerate(group)
+    ]
+
+
 def _cards_of_group(
     run: Any,
     name: str,
@@ -242,8 +245,6 @@ def _cards_of_group(
     bound: ExplorerBound,
 ) -> list[dict[str, Any]]:
     """The cards of one attack run for the rows of one shard."""
-    from captum_contrastive.pipeline.units.base import MapRequest
-
     data = run.data
     batch = data.attacks[name].batch
     adversarial = loaded(batch.adversarial[positions])
