@@ -588,7 +588,8 @@ def _run(
         return 0
     run.timings["total"] = time.perf_counter() - start
     paths = write_outputs(run, args.report_out)
-    print(f"wrote {paths['report']} ({run.timings['total']:.0f} s)")
+    seconds = run.timings["total"]
+    print(f"wrote {paths['report']} and {paths['html'].name} ({seconds:.0f} s)")
     return 0
 
 

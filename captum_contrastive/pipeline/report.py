@@ -540,9 +540,9 @@ RANK_PHASES = ("attacks", "maps", "studies")
 
 
 def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]:
-    """Write results.json, records.json, summary.csv, the figures and report.md
-    into ``out`` (default ``run.config.out``, the folder of the run's cache);
-    print the terminal summary. Returns the paths.
+    """Write results.json, records.json, summary.csv, the figures, report.md
+    and report.html into ``out`` (default ``run.config.out``, the folder of the
+    run's cache); print the terminal summary. Returns the paths.
 
     The outputs are written under an exclusive lock on the folder, each file
     atomically, so two runs finishing at once leave one run's complete set.
@@ -550,6 +550,7 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
     not (its figures of runs no longer configured) are removed.
     """
     from captum_contrastive.pipeline.figures import maps_grid_figures
+    from captum_contrastive.report_html import write_report_html
 
     out = run.config.out if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -576,6 +577,9 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
         )
         paths["report"] = atomic_write_text(
             out / "report.md", _markdown(run, results, sections, verdicts, figures)
+        )
+        paths["html"] = write_report_html(
+            run, out, sections, verdicts, figures, _caveats(run, sections), results
         )
         written = [*paths.values(), *(p for ps in figures.values() for p in ps)]
         _replace_manifest(out, written)

@@ -162,7 +162,7 @@ def test_report_out_re_renders_a_finished_run_without_writing_to_it(
     assert _tree(out) == before
     summary = (again / "summary.csv").read_text()
     assert summary == (out / "summary.csv").read_text()
-    assert (again / "report.md").is_file()
+    assert (again / "report.md").is_file() and (again / "report.html").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
     argv = ["localization", "--out", str(empty), "--report-out", str(again)]
