@@ -352,80 +352,74 @@ def _enhanced_gbp(settings: MethodSettings) -> MethodSpec:
     )
 
 
-@register_method("saliency")
-def _saliency(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "saliency",
-        "Saliency",
-        "captum.attr.Saliency",
-        _captum(Saliency),
-        signed=False,
-        style=Style(OKABE_ITO["orange"], "^"),
+def _register_plain(
+    name: str,
+    label: str,
+    implementation: str,
+    method: Callable[[nn.Module], Any],
+    signed: bool,
+    **row: Any,
+) -> None:
+    """Register a method that is one attribution class with no settings."""
+    register_method(name)(
+        lambda settings: MethodSpec(
+            name, label, implementation, _captum(method), signed, **row
+        )
     )
 
 
-@register_method("guided_backprop")
-def _guided_backprop(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "guided_backprop",
-        "GuidedBP (Captum)",
-        "captum.attr.GuidedBackprop",
-        _captum(GuidedBackprop),
-        signed=True,
-        kind=Kind.GUIDED,
-        style=Style(OKABE_ITO["blue"], "s", highlighted=True),
-        twin=replace(_GRADIENT, exact="guided_backprop_exact"),
-    )
-
-
-@register_method("deconvolution")
-def _deconvolution(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "deconvolution",
-        "Deconvolution (Captum)",
-        "captum.attr.Deconvolution",
-        _captum(Deconvolution),
-        signed=True,
-        kind=Kind.GUIDED,
-        style=Style(OKABE_ITO["reddish_purple"], "v"),
-        twin=replace(_GRADIENT, exact="deconvolution_exact"),
-    )
-
-
-@register_method("guided_backprop_exact")
-def _guided_backprop_exact(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "guided_backprop_exact",
-        "GuidedBP (ours)",
-        "captum_contrastive.GuidedBackprop",
-        _captum(ExactGuidedBackprop),
-        signed=True,
-        kind=Kind.GUIDED,
-    )
-
-
-@register_method("deconvolution_exact")
-def _deconvolution_exact(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "deconvolution_exact",
-        "Deconvolution (ours)",
-        "captum_contrastive.Deconvolution",
-        _captum(ExactDeconvolution),
-        signed=True,
-        kind=Kind.GUIDED,
-    )
-
-
-@register_method("input_x_gradient")
-def _input_x_gradient(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "input_x_gradient",
-        "Input×Gradient",
-        "captum.attr.InputXGradient",
-        _captum(InputXGradient),
-        signed=True,
-        style=Style(OKABE_ITO["sky_blue"], "D"),
-    )
+_register_plain(
+    "saliency",
+    "Saliency",
+    "captum.attr.Saliency",
+    Saliency,
+    signed=False,
+    style=Style(OKABE_ITO["orange"], "^"),
+)
+_register_plain(
+    "guided_backprop",
+    "GuidedBP (Captum)",
+    "captum.attr.GuidedBackprop",
+    GuidedBackprop,
+    signed=True,
+    kind=Kind.GUIDED,
+    style=Style(OKABE_ITO["blue"], "s", highlighted=True),
+    twin=replace(_GRADIENT, exact="guided_backprop_exact"),
+)
+_register_plain(
+    "deconvolution",
+    "Deconvolution (Captum)",
+    "captum.attr.Deconvolution",
+    Deconvolution,
+    signed=True,
+    kind=Kind.GUIDED,
+    style=Style(OKABE_ITO["reddish_purple"], "v"),
+    twin=replace(_GRADIENT, exact="deconvolution_exact"),
+)
+_register_plain(
+    "guided_backprop_exact",
+    "GuidedBP (ours)",
+    "captum_contrastive.GuidedBackprop",
+    ExactGuidedBackprop,
+    signed=True,
+    kind=Kind.GUIDED,
+)
+_register_plain(
+    "deconvolution_exact",
+    "Deconvolution (ours)",
+    "captum_contrastive.Deconvolution",
+    ExactDeconvolution,
+    signed=True,
+    kind=Kind.GUIDED,
+)
+_register_plain(
+    "input_x_gradient",
+    "Input×Gradient",
+    "captum.attr.InputXGradient",
+    InputXGradient,
+    signed=True,
+    style=Style(OKABE_ITO["sky_blue"], "D"),
+)
 
 
 @register_method("integrated_gradients")
