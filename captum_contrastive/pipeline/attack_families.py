@@ -52,6 +52,8 @@ class AttackFamily:
         pattern: its run names as the error messages show them; ``None``: the name.
         calibrated: ``calibrated(config)``: whether the runner calibrates the
             run's radius before attacking (BIM with ``bim_calibrate_failure``).
+        check: ``check(config)`` raises ``ValueError`` when the config cannot
+            run the family (C&W without a κ); called when the family is chosen.
     """
 
     name: str
@@ -60,6 +62,7 @@ class AttackFamily:
     is_run: Callable[[str], bool] | None = None
     pattern: str | None = None
     calibrated: Callable[[BenchmarkConfig], bool] | None = None
+    check: Callable[[BenchmarkConfig], None] | None = None
 
     def runs(self, config: BenchmarkConfig) -> dict[str, FoolboxAttack]:
         """Every run of the family, by run name."""
@@ -105,6 +108,11 @@ def _cw_runs(config: BenchmarkConfig) -> dict[str, FoolboxAttack]:
     }
 
 
+def _check_cw(config: BenchmarkConfig) -> None:
+    if not config.kappas:
+        raise ValueError("`kappas` is empty but the C&W attack is on")
+
+
 def _is_cw_run(name: object) -> bool:
     if not isinstance(name, str) or not name.startswith("cw-k"):
         return False
@@ -121,6 +129,7 @@ register_family(
         main=lambda config: [cw_name(k) for k in config.kappas],
         is_run=_is_cw_run,
         pattern="cw-k<kappa>",
+        check=_check_cw,
     )
 )
 register_family(

@@ -581,8 +581,9 @@ class BenchmarkConfig:
             values = getattr(self, name)
             if any(not isinstance(k, int | float) or k < 0 for k in values):
                 raise ValueError(f"`{name}` must be non-negative, got {values!r}")
-        if "cw" in self.attacks and not self.kappas:
-            raise ValueError("`kappas` is empty but the C&W attack is on")
+        for family in self._families(self.attacks):
+            if family.check is not None:
+                family.check(self)
         _positive_int("cw_steps", self.cw_steps)
         _positive_int("cw_binary_search_steps", self.cw_binary_search_steps)
         _positive_int("bim_steps", self.bim_steps)
