@@ -24,7 +24,9 @@ from torch import Tensor, nn
 
 from captum_contrastive.guided import UnsupportedActivationWarning, guided_relu
 from captum_contrastive.methods import (
+    CAPTUM,
     DEFAULT_METHODS,
+    Kind,
     LayerNotFoundError,
     MethodSettings,
     MethodSpec,
@@ -46,16 +48,6 @@ __all__ = [
 STATUSES: tuple[str, ...] = ("ok", "degenerate", "fails")
 #: Cheap sampling settings for the probe (the status does not depend on them).
 PROBE_SETTINGS = MethodSettings(ig_steps=2, smoothgrad_samples=2)
-
-# Methods run by our guided-ReLU engine (every ReLU call path is guided).
-_GUIDED_ENGINE = ("enhanced_gbp", "guided_backprop_exact", "deconvolution_exact")
-# Captum's modified-ReLU methods, which hook ``nn.ReLU`` modules only; each with
-# the plain gradient it degenerates to and our exact implementation.
-_CAPTUM_GUIDED = {
-    "guided_backprop": "guided_backprop_exact",
-    "deconvolution": "deconvolution_exact",
-}
-_CAM = ("layer_gradcam", "guided_gradcam")
 
 
 @dataclass(frozen=True)
@@ -270,6 +262,30 @@ def _activations(probe: _Probe) -> str:
     return ", ".join(probe.unsupported) if probe.unsupported else "none seen"
 
 
+def _guided_by_captum(spec: MethodSpec) -> bool:
+    """Captum's modified-ReLU methods, which hook ``nn.ReLU`` modules only."""
+    return Kind.GUIDED in spec.kind and spec.owner == CAPTUM
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One method's maps on the probe, and what its checks may compute."""
+
+    model: nn.Module
+    spec: MethodSpec
+    specs: Mapping[str, MethodSpec]
+    probe: _Probe
+    seed: int
+    rtol: float
+    maps: Tensor
+
+    def maps_of(self, name: str, options: dict | None = None) -> Tensor:
+        return _maps(self.specs[name], self.model, self.probe, self.seed, options)
+
+    def equal(self, other: Tensor) -> bool:
+        return _equal(self.maps, other, self.rtol)
+
+
 def _assess(
     model: nn.Module,
     spec: MethodSpec,
@@ -278,82 +294,113 @@ def _assess(
     seed: int,
     rtol: float,
 ) -> Applicability:
-    name = spec.name
-
-    def result(status: str, reason: str = "") -> Applicability:
-        return Applicability(name, status, reason)
-
     try:
         maps = _maps(spec, model, probe, seed)
     except LayerNotFoundError as exc:
-        return result("fails", f"no Grad-CAM layer: {exc}")
+        return Applicability(spec.name, "fails", f"no Grad-CAM layer: {exc}")
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
-        if name == "deeplift" and "more than once" in str(exc):
-            return result(
-                "fails",
-                "Captum's DeepLift needs each activation module called once; this "
-                f"model calls {_some(probe.reused) or 'one'} more than once",
-            )
-        return result("fails", _text(exc))
+        return Applicability(spec.name, "fails", _failure(spec, probe, exc))
     if not bool(torch.isfinite(maps).all()):
-        return result("fails", "the map has NaN or infinite values")
+        return Applicability(spec.name, "fails", "the map has NaN or infinite values")
+    case = _Case(model, spec, specs, probe, seed, rtol, maps)
+    for check in (_no_relu, _twin, _input_layer, _captum_guided_inside):
+        reason = check(case)
+        if reason is not None:
+            return Applicability(spec.name, "degenerate", reason)
+    return Applicability(spec.name, "ok", _note(spec, probe))
 
-    no_relu = (
+
+def _failure(spec: MethodSpec, probe: _Probe, exc: Exception) -> str:
+    if Kind.RESCALE in spec.kind and "more than once" in str(exc):
+        return (
+            "Captum's DeepLift needs each activation module called once; this "
+            f"model calls {_some(probe.reused) or 'one'} more than once"
+        )
+    return _text(exc)
+
+
+def _no_relu_text(probe: _Probe) -> str:
+    return (
         "the model has no ReLU (its activations: "
         f"{_activations(probe)}), so the guided rule changes nothing"
     )
-    if name in _GUIDED_ENGINE and probe.relu_calls == 0:
-        what = "contrastive gradient" if spec.contrastive else "gradient"
-        return result("degenerate", f"{no_relu}: a plain {what} map")
-    if name == "deeplift":
-        twin = _maps(specs["input_x_gradient"], model, probe, seed)
-        if _equal(maps, twin, rtol):
-            return result("degenerate", f"equals input_x_gradient: {_deeplift(probe)}")
-    if name in _CAPTUM_GUIDED:
-        exact = _maps(specs[_CAPTUM_GUIDED[name]], model, probe, seed)
-        gradient = _maps(specs["saliency"], model, probe, seed, {"abs": False})
-        if probe.relu_calls == 0:
-            return result("degenerate", f"{no_relu}: equals the gradient")
-        if _equal(maps, gradient, rtol):
-            return result(
-                "degenerate",
-                "equals the gradient: Captum hooks nn.ReLU modules only and the "
-                f"model's {probe.relu_calls} ReLU calls are F.relu; use "
-                f"{_CAPTUM_GUIDED[name]}",
-            )
-        if not _equal(maps, exact, rtol):
-            return result(
-                "degenerate",
-                f"differs from {_CAPTUM_GUIDED[name]}: Captum guides "
-                f"{probe.relu_module_calls} of the model's {probe.relu_calls} ReLU "
-                f"calls (the rest are F.relu); use {_CAPTUM_GUIDED[name]}",
-            )
-    if name in _CAM:
-        layer_name = spec.settings.get("layer")
-        layer = cam_layer(model, None if layer_name == "last Conv2d" else layer_name)
-        if layer is probe.first_layer:
-            return result(
-                "degenerate",
-                "the last nn.Conv2d is the model's input layer (a patch embedding): "
-                "the map is of that layer, not of late features",
-            )
-    if name == "guided_gradcam":
-        if probe.relu_calls == 0:
-            return result("degenerate", f"{no_relu}: gradient x Grad-CAM")
-        if probe.relu_module_calls == 0:
-            return result(
-                "degenerate",
-                "gradient x Grad-CAM: Captum's GuidedBackprop inside it hooks "
-                f"nn.ReLU modules only and the model's {probe.relu_calls} ReLU calls "
-                "are F.relu",
-            )
-        if probe.relu_module_calls < probe.relu_calls:
-            return result(
-                "degenerate",
-                f"Captum's GuidedBackprop inside it guides {probe.relu_module_calls} "
-                f"of the model's {probe.relu_calls} ReLU calls (the rest are F.relu)",
-            )
-    if name == "deeplift":
+
+
+def _no_relu(case: _Case) -> str | None:
+    """A guided method (not a layer method) on a model without ReLU."""
+    spec = case.spec
+    if Kind.GUIDED not in spec.kind or spec.needs_layer or case.probe.relu_calls:
+        return None
+    if _guided_by_captum(spec):
+        return f"{_no_relu_text(case.probe)}: equals the gradient"
+    what = "contrastive gradient" if spec.contrastive else "gradient"
+    return f"{_no_relu_text(case.probe)}: a plain {what} map"
+
+
+def _twin(case: _Case) -> str | None:
+    """The method equals its degenerate twin; Captum's guided methods also when
+    they differ from our exact implementation."""
+    twin, probe = case.spec.twin, case.probe
+    if twin is None:
+        return None
+    equal = case.equal(case.maps_of(twin.method, twin.options or None))
+    if not _guided_by_captum(case.spec):
+        why = _deeplift(probe) if Kind.RESCALE in case.spec.kind else ""
+        return f"equals {twin.method}" + (f": {why}" if why else "") if equal else None
+    if equal:
+        return (
+            "equals the gradient: Captum hooks nn.ReLU modules only and the "
+            f"model's {probe.relu_calls} ReLU calls are F.relu; use {twin.exact}"
+        )
+    if twin.exact is not None and not case.equal(case.maps_of(twin.exact)):
+        return (
+            f"differs from {twin.exact}: Captum guides "
+            f"{probe.relu_module_calls} of the model's {probe.relu_calls} ReLU "
+            f"calls (the rest are F.relu); use {twin.exact}"
+        )
+    return None
+
+
+def _input_layer(case: _Case) -> str | None:
+    """A layer method whose layer is the model's input layer (a ViT's patch
+    embedding)."""
+    if not case.spec.needs_layer:
+        return None
+    name = case.spec.settings.get("layer")
+    layer = cam_layer(case.model, None if name == "last Conv2d" else name)
+    if layer is not case.probe.first_layer:
+        return None
+    return (
+        "the last nn.Conv2d is the model's input layer (a patch embedding): "
+        "the map is of that layer, not of late features"
+    )
+
+
+def _captum_guided_inside(case: _Case) -> str | None:
+    """A layer method with Captum's GuidedBackprop inside (Guided Grad-CAM) on a
+    model without ReLU, or whose ReLUs are (partly) F.relu calls."""
+    probe = case.probe
+    if not (case.spec.needs_layer and _guided_by_captum(case.spec)):
+        return None
+    if probe.relu_calls == 0:
+        return f"{_no_relu_text(probe)}: gradient x Grad-CAM"
+    if probe.relu_module_calls == 0:
+        return (
+            "gradient x Grad-CAM: Captum's GuidedBackprop inside it hooks "
+            f"nn.ReLU modules only and the model's {probe.relu_calls} ReLU calls "
+            "are F.relu"
+        )
+    if probe.relu_module_calls < probe.relu_calls:
+        return (
+            f"Captum's GuidedBackprop inside it guides {probe.relu_module_calls} "
+            f"of the model's {probe.relu_calls} ReLU calls (the rest are F.relu)"
+        )
+    return None
+
+
+def _note(spec: MethodSpec, probe: _Probe) -> str:
+    """What an applicable method passes over: activations without a rule."""
+    if Kind.RESCALE in spec.kind and spec.owner == CAPTUM:
         unhooked = [*probe.unsupported, *probe.deeplift_subclasses]
         if probe.relu_calls > probe.relu_module_calls:
             unhooked.append(
@@ -361,14 +408,13 @@ def _assess(
                 f"{probe.relu_calls} ReLU calls)"
             )
         if unhooked:
-            return result(
-                "ok",
+            return (
                 f"Captum's DeepLift has no rule for {', '.join(unhooked)}: "
-                "the gradient passes through unmodified",
+                "the gradient passes through unmodified"
             )
-    if probe.unsupported and (name in _GUIDED_ENGINE or name in _CAPTUM_GUIDED):
-        return result("ok", f"also {_activations(probe)}, passed through unguided")
-    return result("ok")
+    if probe.unsupported and Kind.GUIDED in spec.kind and not spec.needs_layer:
+        return f"also {_activations(probe)}, passed through unguided"
+    return ""
 
 
 def _some(names: Sequence[str], shown: int = 2) -> str:

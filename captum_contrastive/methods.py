@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import enum
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,10 +32,16 @@ from captum_contrastive.attr.guided_backprop import (
 )
 from captum_contrastive.captum_warnings import quiet_captum
 from captum_contrastive.devices import model_device
+from captum_contrastive.palette import OKABE_ITO, TOL_MUTED
 from captum_contrastive.random_streams import stream_seed
 
 __all__ = [
+    "CAPTUM",
     "DEFAULT_METHODS",
+    "Kind",
+    "OURS",
+    "Style",
+    "Twin",
     "METHODS",
     "MethodSettings",
     "MethodSpec",
@@ -124,23 +131,95 @@ class MethodSettings:
             )
 
 
+class Kind(enum.Flag):
+    """What a method is, as the tables that treat methods alike ask it.
+
+    ``GUIDED``: modifies the backward pass of the ReLUs (GuidedBP,
+    Deconvolution); ``CONTRASTIVE``: explains a class *against* a contrast
+    class (default: the runner-up); ``LAYER``: needs a layer of the model
+    (``--cam-layer``; Grad-CAM); ``RESCALE``: DeepLift's rules on the
+    nonlinearity modules it hooks. A method may be several (Enhanced GBP is
+    guided and contrastive) or none (Saliency).
+    """
+
+    PLAIN = 0
+    GUIDED = enum.auto()
+    CONTRASTIVE = enum.auto()
+    LAYER = enum.auto()
+    RESCALE = enum.auto()
+
+
 @dataclass(frozen=True)
-class MethodSpec:
-    """A named saliency method.
+class Style:
+    """How a method is drawn in every figure (see :mod:`captum_contrastive.plots`).
 
     Attributes:
-        name: registry key.
-        label: display name.
+        color: hex colour, from :mod:`captum_contrastive.palette`.
+        marker: matplotlib marker.
+        linestyle: matplotlib line style. Default: ``"-"``
+        highlighted: drawn in full colour and first (the paper's subjects).
+    """
+
+    color: str
+    marker: str
+    linestyle: str = "-"
+    highlighted: bool = False
+
+
+@dataclass(frozen=True)
+class Twin:
+    """What a method silently computes on some models: its degenerate twin.
+
+    Attributes:
+        method: the twin's registry key (e.g. ``"saliency"``).
+        options: keyword arguments of the twin's ``attribute`` call (e.g.
+            ``{"abs": False}`` for the signed gradient).
+        exact: our implementation that does not degenerate, if there is one.
+    """
+
+    method: str
+    options: dict[str, Any] = field(default_factory=dict)
+    exact: str | None = None
+
+    def describe(self) -> str:
+        """The twin as a call: ``saliency(abs=False)``."""
+        if not self.options:
+            return self.method
+        options = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.method}({options})"
+
+
+#: The owner of an implementation whose class path starts ``captum.``.
+CAPTUM = "Captum"
+#: The owner of an implementation of this package.
+OURS = "ours"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A named saliency method: one row of the method table.
+
+    Every table that treats methods alike reads these rows: the figures'
+    labels and styles (:mod:`captum_contrastive.plots.style`), the
+    applicability probe, the baseline checks and the runner.
+
+    Attributes:
+        name: registry key (the ``method`` column of ``summary.csv``).
+        label: the display name, the same in the report, the figures, the
+            profiling and the docs; it names the owner
+            (``"GuidedBP (Captum)"``, ``"GuidedBP (ours)"``) where the benchmark
+            has the method from both.
         implementation: the class that computes it (Captum's or ours), so two
             implementations of one idea never share a key.
         build: ``build(model) -> attribute(images, targets, contrast=None,
             **options) -> maps``; ``contrast`` is used by contrastive methods only.
         signed: whether maps take both signs (then an ``|map|`` ranking is also
             reported).
-        contrastive: explains a class *against* a contrast class (default: the
-            runner-up).
         per_image_noise: draws noise; run image by image from the image's stream.
         settings: what is recorded in the protocol (and in the cache key).
+        kind: what the method is (:class:`Kind`).
+        style: how the figures draw it; ``None``: a style hashed from the name.
+        twin: what it degenerates to on some models (:class:`Twin`), if anything.
     """
 
     name: str
@@ -148,9 +227,26 @@ class MethodSpec:
     implementation: str
     build: Callable[[nn.Module], Attribute]
     signed: bool
-    contrastive: bool = False
     per_image_noise: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
+    kind: Kind = Kind.PLAIN
+    style: Style | None = None
+    twin: Twin | None = None
+
+    @property
+    def contrastive(self) -> bool:
+        """Explains a class *against* a contrast class (default: the runner-up)."""
+        return Kind.CONTRASTIVE in self.kind
+
+    @property
+    def needs_layer(self) -> bool:
+        """Needs a layer of the model (``--cam-layer``, default the last Conv2d)."""
+        return Kind.LAYER in self.kind
+
+    @property
+    def owner(self) -> str:
+        """Whose implementation it is: :data:`CAPTUM` or :data:`OURS`."""
+        return CAPTUM if self.implementation.startswith("captum.") else OURS
 
     def key(self) -> dict[str, Any]:
         """What the maps depend on, for cache keys."""
@@ -239,90 +335,104 @@ def _grad_cam_on(model: nn.Module, layer_name: str | None) -> Attribute:
     return attribute
 
 
+# The rows of the method table, in the order of the report.
+_GRADIENT = Twin("saliency", {"abs": False})
+
+
 @register_method("enhanced_gbp")
 def _enhanced_gbp(settings: MethodSettings) -> MethodSpec:
     return MethodSpec(
         "enhanced_gbp",
-        "Enhanced GuidedBP",
+        "Enhanced GBP",
         "captum_contrastive.EnhancedGuidedBackprop",
         _contrastive(EnhancedGuidedBackprop),
         signed=False,
-        contrastive=True,
         settings={"contrast": "runner-up", "normalization": "channel_energy"},
+        kind=Kind.GUIDED | Kind.CONTRASTIVE,
+        style=Style(OKABE_ITO["vermillion"], "o", highlighted=True),
     )
 
 
-@register_method("saliency")
-def _saliency(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "saliency", "Saliency", "captum.attr.Saliency", _captum(Saliency), False
+def _register_plain(
+    name: str,
+    label: str,
+    implementation: str,
+    method: Callable[[nn.Module], Any],
+    signed: bool,
+    **row: Any,
+) -> None:
+    """Register a method that is one attribution class with no settings."""
+    register_method(name)(
+        lambda settings: MethodSpec(
+            name, label, implementation, _captum(method), signed, **row
+        )
     )
 
 
-@register_method("guided_backprop")
-def _guided_backprop(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "guided_backprop",
-        "GuidedBP (Captum)",
-        "captum.attr.GuidedBackprop",
-        _captum(GuidedBackprop),
-        signed=True,
-    )
-
-
-@register_method("deconvolution")
-def _deconvolution(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "deconvolution",
-        "Deconvolution (Captum)",
-        "captum.attr.Deconvolution",
-        _captum(Deconvolution),
-        signed=True,
-    )
-
-
-@register_method("guided_backprop_exact")
-def _guided_backprop_exact(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "guided_backprop_exact",
-        "GuidedBP (exact)",
-        "captum_contrastive.GuidedBackprop",
-        _captum(ExactGuidedBackprop),
-        signed=True,
-    )
-
-
-@register_method("deconvolution_exact")
-def _deconvolution_exact(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "deconvolution_exact",
-        "Deconvolution (exact)",
-        "captum_contrastive.Deconvolution",
-        _captum(ExactDeconvolution),
-        signed=True,
-    )
-
-
-@register_method("input_x_gradient")
-def _input_x_gradient(settings: MethodSettings) -> MethodSpec:
-    return MethodSpec(
-        "input_x_gradient",
-        "InputXGradient",
-        "captum.attr.InputXGradient",
-        _captum(InputXGradient),
-        signed=True,
-    )
+_register_plain(
+    "saliency",
+    "Saliency",
+    "captum.attr.Saliency",
+    Saliency,
+    signed=False,
+    style=Style(OKABE_ITO["orange"], "^"),
+)
+_register_plain(
+    "guided_backprop",
+    "GuidedBP (Captum)",
+    "captum.attr.GuidedBackprop",
+    GuidedBackprop,
+    signed=True,
+    kind=Kind.GUIDED,
+    style=Style(OKABE_ITO["blue"], "s", highlighted=True),
+    twin=replace(_GRADIENT, exact="guided_backprop_exact"),
+)
+_register_plain(
+    "deconvolution",
+    "Deconvolution (Captum)",
+    "captum.attr.Deconvolution",
+    Deconvolution,
+    signed=True,
+    kind=Kind.GUIDED,
+    style=Style(OKABE_ITO["reddish_purple"], "v"),
+    twin=replace(_GRADIENT, exact="deconvolution_exact"),
+)
+_register_plain(
+    "guided_backprop_exact",
+    "GuidedBP (ours)",
+    "captum_contrastive.GuidedBackprop",
+    ExactGuidedBackprop,
+    signed=True,
+    kind=Kind.GUIDED,
+)
+_register_plain(
+    "deconvolution_exact",
+    "Deconvolution (ours)",
+    "captum_contrastive.Deconvolution",
+    ExactDeconvolution,
+    signed=True,
+    kind=Kind.GUIDED,
+)
+_register_plain(
+    "input_x_gradient",
+    "Input×Gradient",
+    "captum.attr.InputXGradient",
+    InputXGradient,
+    signed=True,
+    style=Style(OKABE_ITO["sky_blue"], "D"),
+)
 
 
 @register_method("integrated_gradients")
 def _integrated_gradients(settings: MethodSettings) -> MethodSpec:
     return MethodSpec(
         "integrated_gradients",
-        "IntegratedGradients",
+        "Integrated Gradients",
         "captum.attr.IntegratedGradients",
         _captum(IntegratedGradients, n_steps=settings.ig_steps, **_ig_rows(settings)),
         signed=True,
         settings={"n_steps": settings.ig_steps, "baseline": "zeros (black image)"},
+        style=Style(TOL_MUTED["indigo"], "P"),
     )
 
 
@@ -330,11 +440,14 @@ def _integrated_gradients(settings: MethodSettings) -> MethodSpec:
 def _deeplift(settings: MethodSettings) -> MethodSpec:
     return MethodSpec(
         "deeplift",
-        "DeepLift",
+        "DeepLIFT",
         "captum.attr.DeepLift",
         _captum(DeepLift),
         signed=True,
         settings={"baseline": "zeros (black image)"},
+        kind=Kind.RESCALE,
+        style=Style(TOL_MUTED["olive"], "X"),
+        twin=Twin("input_x_gradient"),
     )
 
 
@@ -353,6 +466,7 @@ def _smoothgrad(settings: MethodSettings) -> MethodSpec:
         signed=False,
         per_image_noise=True,
         settings=dict(noise, stdev_units="pixel range [0, 1]"),
+        style=Style(TOL_MUTED["sand"], "h"),
     )
 
 
@@ -360,11 +474,13 @@ def _smoothgrad(settings: MethodSettings) -> MethodSpec:
 def _guided_gradcam(settings: MethodSettings) -> MethodSpec:
     return MethodSpec(
         "guided_gradcam",
-        "GuidedGradCam",
+        "Guided Grad-CAM",
         "captum.attr.GuidedGradCam",
         _captum(lambda m: GuidedGradCam(m, cam_layer(m, settings.cam_layer))),
         signed=True,
         settings={"layer": settings.cam_layer or "last Conv2d"},
+        kind=Kind.GUIDED | Kind.LAYER,
+        style=Style(TOL_MUTED["wine"], "<"),
     )
 
 
@@ -381,6 +497,8 @@ def _layer_gradcam(settings: MethodSettings) -> MethodSpec:
             "relu_attributions": True,
             "upsampling": "bilinear",
         },
+        kind=Kind.LAYER,
+        style=Style(TOL_MUTED["teal"], ">"),
     )
 
 
@@ -392,8 +510,9 @@ def _contrastive_saliency(settings: MethodSettings) -> MethodSpec:
         "captum_contrastive.ContrastiveAttribution(Saliency)",
         _contrastive(lambda m: ContrastiveAttribution(Saliency(m)), abs=False),
         signed=False,
-        contrastive=True,
         settings={"abs": False, "contrast": "runner-up"},
+        kind=Kind.CONTRASTIVE,
+        style=Style(TOL_MUTED["rose"], "p"),
     )
 
 
@@ -409,8 +528,9 @@ def _contrastive_ig(settings: MethodSettings) -> MethodSpec:
             **_ig_rows(settings),
         ),
         signed=False,
-        contrastive=True,
         settings={"n_steps": settings.ig_steps, "contrast": "runner-up"},
+        kind=Kind.CONTRASTIVE,
+        style=Style(TOL_MUTED["green"], "d"),
     )
 
 
@@ -440,7 +560,33 @@ def build_methods(settings: MethodSettings | None = None) -> dict[str, MethodSpe
     }
 
 
-METHODS: dict[str, MethodSpec] = build_methods()
+class _DefaultMethods(Mapping[str, MethodSpec]):
+    """Every registered method with the default settings, read from the registry
+    at each access: a method registered after import is in it too."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, MethodSpec] = {}
+
+    def __getitem__(self, name: str) -> MethodSpec:
+        if name not in _FACTORIES:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built[name] = _FACTORIES[name](MethodSettings())
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(_FACTORIES))
+
+    def __len__(self) -> int:
+        return len(_FACTORIES)
+
+    def __repr__(self) -> str:
+        return f"METHODS({', '.join(self)})"
+
+
+#: Every registered method with the default :class:`MethodSettings`, by key;
+#: read live, so it also holds the methods registered after import.
+METHODS: Mapping[str, MethodSpec] = _DefaultMethods()
 #: The methods of a default run, in report order. ``guided_backprop`` and
 #: ``deconvolution`` are Captum's; the ``*_exact`` entries are ours.
 DEFAULT_METHODS: tuple[str, ...] = (

@@ -35,6 +35,7 @@ extensions = [
     "benchmark_figures",
     "benchmark_config",
     "cli_reference",
+    "method_table",
 ]
 
 # Offline build: no intersphinx mapping, and unresolved references do not warn.

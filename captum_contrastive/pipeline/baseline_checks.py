@@ -4,7 +4,8 @@ Captum's DeepLift hooks activation modules by their exact type: on a model whose
 activation is a *subclass* of ``nn.ReLU`` it returns InputXGradient exactly.
 Captum's GuidedBackprop and Deconvolution hook ``nn.ReLU`` modules only: on a
 model calling ``F.relu`` they return the plain gradient. Each such baseline is
-compared with its degenerate twin on a few images; a row that equals its twin
+compared with its degenerate twin (the ``twin`` of its row in the method table,
+:class:`~captum_contrastive.methods.Twin`) on a few images; a row that equals its twin
 is flagged in the report (and an exact implementation named where we have one).
 """
 
@@ -18,14 +19,7 @@ from torch import Tensor, nn
 
 from captum_contrastive.methods import MethodSpec, compute_maps
 
-__all__ = ["TWINS", "BaselineCheck", "check_baselines"]
-
-#: Baseline -> (its degenerate twin, the twin's options, our exact alternative).
-TWINS: dict[str, tuple[str, dict, str | None]] = {
-    "deeplift": ("input_x_gradient", {}, None),
-    "guided_backprop": ("saliency", {"abs": False}, "guided_backprop_exact"),
-    "deconvolution": ("saliency", {"abs": False}, "deconvolution_exact"),
-}
+__all__ = ["BaselineCheck", "check_baselines"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +64,7 @@ def check_baselines(
     methods: Sequence[str],
     rtol: float = 1e-6,
 ) -> list[BaselineCheck]:
-    """Compare each baseline in ``methods`` that has a twin with that twin.
+    """Compare each method in ``methods`` that has a degenerate twin with it.
 
     Args:
         model (nn.Module): the pixel-space classifier, in eval mode.
@@ -85,19 +79,18 @@ def check_baselines(
     """
     checks = []
     indices = list(range(images.shape[0]))
-    for method in (m for m in methods if m in TWINS):
-        twin, options, exact = TWINS[method]
+    for method in (m for m in methods if specs[m].twin is not None):
+        twin = specs[method].twin
         found = compute_maps(specs[method], model, images, targets, indices, 0)
         reference = compute_maps(
-            specs[twin], model, images, targets, indices, 0, options=options
+            specs[twin.method], model, images, targets, indices, 0, options=twin.options
         )
         difference = float((found - reference).abs().max())
         scale = float(reference.abs().max())
-        name = twin if not options else f"{twin}({_options(options)})"
         degenerate = difference <= rtol * max(scale, torch.finfo(torch.float32).tiny)
-        checks.append(BaselineCheck(method, name, difference, scale, degenerate, exact))
+        checks.append(
+            BaselineCheck(
+                method, twin.describe(), difference, scale, degenerate, twin.exact
+            )
+        )
     return checks
-
-
-def _options(options: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in options.items())

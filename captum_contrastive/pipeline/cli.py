@@ -8,15 +8,17 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from captum_contrastive.methods import LayerNotFoundError, registered_methods
+from captum_contrastive.methods import LayerNotFoundError
 from captum_contrastive.pipeline.cache import MissingShardError
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.options import CLI_ONLY, Option, add_option, option_of
 from captum_contrastive.pipeline.out_folder import (
     NoRoomError,
     OutFolderError,
@@ -25,7 +27,6 @@ from captum_contrastive.pipeline.out_folder import (
     write_error,
 )
 from captum_contrastive.pipeline.ranks import (
-    DEFAULT_TIMEOUT_S,
     Ranks,
     RanksError,
     joined_ranks,
@@ -41,303 +42,38 @@ __all__ = [
 ]
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+def _field_options() -> list[tuple[Field, Option]]:
+    """The config fields the command line sets, with their options, in order."""
+    found = [(f, option_of(f)) for f in fields(BenchmarkConfig)]
+    return [(f, spec) for f, spec in found if spec is not None]
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not comma-separated numbers: {text!r}"
-        ) from None
-
-
-def _integer_or(word: str):
-    """An argparse type: an integer, or ``word`` itself."""
-
-    def parse(text: str) -> int | str:
-        if text == word:
-            return text
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"not an integer or {word!r}: {text!r}"
-            ) from None
-
-    return parse
-
-
-_image_size = _integer_or("native")
-_depth = _integer_or("all")
-
-
-def _memory(text: str) -> float:
-    from captum_contrastive.pipeline.memory import parse_memory
-
-    try:
-        return parse_memory(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-#: The default of ``--bim-calibration-bounds``, as typed.
-_BIM_BOUNDS = ",".join(f"{b:.4g}" for b in BenchmarkConfig.bim_calibration_bounds)
+def _default(field: Field) -> Any:
+    if field.default_factory is not MISSING:
+        return field.default_factory()
+    return field.default
 
 
 def build_parser(
     description: str, default_out: str, prog: str | None = None
 ) -> argparse.ArgumentParser:
+    """The parser of a study command: one option per config field that has one
+    (:mod:`~captum_contrastive.pipeline.options`), in the fields' order, and the
+    options of :data:`~captum_contrastive.pipeline.options.CLI_ONLY` in their
+    places."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument(
-        "--preset",
-        default="shapes",
-        choices=["shapes", "imagenet-vgg16"],
-        help="shapes: offline default; imagenet-vgg16: torchvision VGG16 with "
-        "ImageNet weights (from the torch hub cache or --weights)",
-    )
-    parser.add_argument(
-        "--data",
-        help="--model or imagenet-vgg16: an ImageFolder directory, or an image "
-        "directory with --labels; default: the 20 foolbox ImageNet samples",
-    )
-    parser.add_argument(
-        "--labels",
-        help="with a flat --data directory: the label file (one label per line in "
-        "sorted file order, or 'file label' lines)",
-    )
-    parser.add_argument(
-        "--model",
-        help="your classifier instead of a preset: torchvision:NAME, timm:NAME, "
-        "path/to/file.py:factory or package.module:factory",
-    )
-    parser.add_argument(
-        "--weights",
-        help="a local state dict (.pt, .pth or .safetensors) for --model or the "
-        "ImageNet preset; never downloaded",
-    )
-    parser.add_argument("--num-classes", type=int, help="--model's class count")
-    parser.add_argument(
-        "--mean",
-        type=_floats,
-        help="R,G,B normalization mean --model expects (default: ImageNet's; a "
-        "model that normalizes inside: 0,0,0)",
-    )
-    parser.add_argument(
-        "--std", type=_floats, help="R,G,B normalization std (inside: 1,1,1)"
-    )
-    parser.add_argument(
-        "--image-size",
-        type=_image_size,
-        help="resize and centre crop to N (default 224), or 'native' for none",
-    )
-    parser.add_argument("--class-names", help="a file with one class name per line")
-    parser.add_argument(
-        "--cam-layer", help="the Grad-CAM layer's name (default: the last Conv2d)"
-    )
-    parser.add_argument("--n-images", type=int, help="correctly classified images")
-    parser.add_argument(
-        "--methods",
-        type=_names,
-        help=f"comma-separated, from: {', '.join(registered_methods())}",
-    )
-    parser.add_argument(
-        "--attacks",
-        type=_names,
-        help=f"comma-separated, from: {', '.join(ATTACK_FAMILIES)}",
-    )
-    parser.add_argument(
-        "--attack",
-        action="append",
-        dest="extra_attacks",
-        metavar="NAME:SETTING=VALUE,...",
-        help="one more attack run from the attack registry, e.g. "
-        "'pgd_l2:epsilon=0.5,steps=20' (repeatable)",
-    )
-    parser.add_argument(
-        "--recovery-attacks",
-        type=_names,
-        help="attacks that get the perturbation-recovery study (default: cw)",
-    )
-    parser.add_argument(
-        "--bim-epsilon",
-        type=float,
-        help="BIM's fixed L-infinity radius in pixel units (default 3/255, the "
-        "paper's)",
-    )
-    parser.add_argument(
-        "--bim-calibrate-failure",
-        type=float,
-        metavar="SHARE",
-        help="instead of a fixed radius, calibrate BIM's per model so that this "
-        "share of its attacks fails (e.g. 0.5), by bisection on the first "
-        "--bim-calibration-images selected images; the chosen radius is recorded "
-        "in results.json",
-    )
-    parser.add_argument(
-        "--bim-calibration-images",
-        type=int,
-        metavar="K",
-        help="images of the BIM calibration subset (default "
-        f"{BenchmarkConfig.bim_calibration_images})",
-    )
-    parser.add_argument(
-        "--bim-calibration-bounds",
-        type=_floats,
-        metavar="LOW,HIGH",
-        help="the smallest and largest radius the BIM calibration tries "
-        f"(default {_BIM_BOUNDS})",
-    )
-    parser.add_argument(
-        "--studies",
-        type=_names,
-        help=f"comma-separated, from: {', '.join(STUDIES)} (default: every study "
-        "of the command)",
-    )
-    parser.add_argument(
-        "--sanity-images",
-        type=int,
-        help="clean images of the sanity checks (default "
-        f"{BenchmarkConfig.sanity_images})",
-    )
-    parser.add_argument(
-        "--sanity-depth",
-        type=_depth,
-        help="cascading randomisation steps before 'all', or 'all' for every layer "
-        f"(default {BenchmarkConfig.sanity_depth})",
-    )
-    parser.add_argument(
-        "--sanity-data-randomization",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also retrain the shapes model on permuted labels and compare its "
-        "maps (data randomisation; shapes preset only; a few minutes, cached; on "
-        "by default with --full)",
-    )
-    parser.add_argument(
-        "--road-images",
-        type=int,
-        help=f"clean images of ROAD (default {BenchmarkConfig.road_images})",
-    )
-    parser.add_argument(
-        "--max-memory",
-        type=_memory,
-        help="memory budget, e.g. 4G or 3500M (default 4G): every pass is split "
-        "to fit, and the peak is in report.md",
-    )
-    parser.add_argument(
-        "--attack-workers",
-        type=int,
-        help="attack shards computed at once in threads (default: one per CPU "
-        "core, at most 4; the results do not depend on it)",
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="a .toml (or a run's config.json) setting any option by its config "
-        "field name; options given here win over the file",
-    )
-    parser.add_argument("--out", type=Path, help=f"default: {default_out}")
-    parser.add_argument("--seed", type=int, help="default: 0")
-    parser.add_argument(
-        "--sample-order",
-        choices=["random", "index"],
-        help="the order the first --n-images correctly classified images are "
-        "taken in: random (default: seeded, class-balanced when labels are "
-        "known) or index (dataset index order, as in earlier versions)",
-    )
-    parser.add_argument(
-        "--device",
-        help="cpu, cuda or cuda:N (default: cpu); under torchrun, cuda means "
-        "cuda:LOCAL_RANK on each rank",
-    )
-    parser.add_argument(
-        "--shard",
-        metavar="I/N",
-        help="compute part I of N of the attacks and maps, without a process "
-        "group (array jobs), and stop; then run the same command without "
-        "--shard to merge and write the outputs",
-    )
-    parser.add_argument(
-        "--merge-only",
-        action="store_true",
-        help="compute no attack or map: write the outputs from the cache, or "
-        "name the missing work units and stop (exit status 3)",
-    )
-    parser.add_argument(
-        "--report-out",
-        type=Path,
-        metavar="DIR",
-        help="re-render the reports of the finished run in --out into DIR, "
-        "reading --out's cache and writing nothing there (e.g. on read-only "
-        "media); computes no attack or map",
-    )
-    parser.add_argument(
-        "--dist-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="SECONDS",
-        help="under torchrun, how long a rank waits for the others before it "
-        f"fails (default: {DEFAULT_TIMEOUT_S:g})",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="torch CPU threads (default 1: on small models more threads are "
-        "slower, measured 14x slower with 2 on a 2-core machine)",
-    )
-    parser.add_argument(
-        "--full",
-        action="store_true",
-        default=None,
-        help="more images and C&W steps (slower)",
-    )
-    parser.add_argument(
-        "--no-progress",
-        action="store_false",
-        dest="progress",
-        default=None,
-        help="hide the progress bars",
-    )
+    for field, spec in _field_options():
+        for extra in (o for o in CLI_ONLY if o.before == field.name):
+            add_option(parser, extra)
+        add_option(parser, spec, _default(field), default_out)
     return parser
 
 
-#: Config fields and the options that set them, for error messages.
-FIELD_OPTIONS = {
-    "preset": "--preset",
-    "data": "--data",
-    "labels_file": "--labels",
-    "weights_path": "--weights",
+#: Config fields (and CLI-only settings) and the options that set them, for
+#: error messages.
+FIELD_OPTIONS: dict[str, str] = {
+    **{f.name: spec.flag for f, spec in _field_options() if spec.renames()},
     "weights": "--weights",
-    "model": "--model",
-    "num_classes": "--num-classes",
-    "mean": "--mean",
-    "std": "--std",
-    "image_size": "--image-size",
-    "class_names_file": "--class-names",
-    "cam_layer": "--cam-layer",
-    "n_images": "--n-images",
-    "methods": "--methods",
-    "attacks": "--attacks",
-    "recovery_attacks": "--recovery-attacks",
-    "extra_attacks": "--attack",
-    "bim_epsilon": "--bim-epsilon",
-    "bim_calibrate_failure": "--bim-calibrate-failure",
-    "bim_calibration_images": "--bim-calibration-images",
-    "bim_calibration_bounds": "--bim-calibration-bounds",
-    "studies": "--studies",
-    "sanity_images": "--sanity-images",
-    "sanity_depth": "--sanity-depth",
-    "sanity_data_randomization": "--sanity-data-randomization",
-    "road_images": "--road-images",
-    "attack_workers": "--attack-workers",
-    "max_memory": "--max-memory",
-    "seed": "--seed",
-    "sample_order": "--sample-order",
-    "device": "--device",
-    "out": "--out",
     "threads": "--threads",
     "shard": "--shard",
 }
@@ -355,46 +91,13 @@ def option_error(error: Exception) -> str:
 
 def _option_values(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line, by config field name."""
-    values = {
-        "preset": args.preset,
-        "data": args.data,
-        "labels_file": args.labels,
-        "weights_path": args.weights,
-        "model": args.model,
-        "num_classes": args.num_classes,
-        "mean": args.mean,
-        "std": args.std,
-        "class_names_file": args.class_names,
-        "cam_layer": args.cam_layer,
-        "seed": args.seed,
-        "sample_order": args.sample_order,
-        "device": args.device,
-        "out": args.out,
-        "progress": args.progress,
-        "n_images": args.n_images,
-        "image_size": args.image_size,
-        "methods": args.methods,
-        "attacks": args.attacks,
-        "recovery_attacks": args.recovery_attacks,
-        "extra_attacks": tuple(args.extra_attacks) if args.extra_attacks else None,
-        "bim_epsilon": args.bim_epsilon,
-        "bim_calibrate_failure": args.bim_calibrate_failure,
-        "bim_calibration_images": args.bim_calibration_images,
-        "bim_calibration_bounds": args.bim_calibration_bounds,
-        "full": args.full,
-        "threads": args.threads,
-        "studies": args.studies,
-        "sanity_images": args.sanity_images,
-        "sanity_data_randomization": args.sanity_data_randomization,
-        "road_images": args.road_images,
-        "attack_workers": args.attack_workers,
-        "max_memory": args.max_memory,
-    }
-    values = {k: v for k, v in values.items() if v is not None}
-    if args.sanity_depth is not None:
-        values["sanity_depth"] = (
-            None if args.sanity_depth == "all" else args.sanity_depth
-        )
+    options = [(f.name, spec) for f, spec in _field_options()]
+    options += [(spec.name, spec) for spec in CLI_ONLY if spec.in_file]
+    values = {}
+    for name, spec in options:
+        value = getattr(args, spec.argument_dest())
+        if value is not None:
+            values[name] = value if spec.to_value is None else spec.to_value(value)
     return values
 
 

@@ -6,20 +6,16 @@ error that names the field.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from captum_contrastive.attacks.foolbox_attacks import (
-    BIM,
-    FGSM,
-    CarliniWagnerL2,
-    FoolboxAttack,
-)
+from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.attacks.registry import build_attack
 from captum_contrastive.methods import (
     DEFAULT_METHODS,
@@ -27,6 +23,18 @@ from captum_contrastive.methods import (
     registered_methods,
 )
 from captum_contrastive.metrics import DEFAULT_FRACTIONS
+from captum_contrastive.pipeline.attack_families import (
+    ATTACK_FAMILIES,
+    AttackFamily,
+    cw_name,
+)
+from captum_contrastive.pipeline.options import (
+    floats,
+    integer_or,
+    memory,
+    names,
+    option,
+)
 from captum_contrastive.pipeline.sample_order import SAMPLE_ORDERS
 
 __all__ = [
@@ -39,15 +47,9 @@ __all__ = [
     "parse_attack",
 ]
 
-ATTACK_FAMILIES = ("cw", "fgsm", "bim")
 STUDIES = ("recovery", "adversarial", "class", "localization", "sanity", "road")
 PRESETS = ("shapes", "imagenet-vgg16")
 FILLS = ("mean", "zero", "blur", "clean")
-
-
-def cw_name(kappa: float) -> str:
-    """The run name of C&W at confidence ``kappa`` (``cw-k0``, ``cw-k5``...)."""
-    return f"cw-k{kappa:g}"
 
 
 def parse_attack(text: str) -> tuple[str, FoolboxAttack]:
@@ -102,14 +104,7 @@ def _three_floats(name: str, values: Any, positive: bool) -> None:
 
 
 def _is_run_name(name: Any) -> bool:
-    if name in ("fgsm", "bim"):
-        return True
-    if not isinstance(name, str) or not name.startswith("cw-k"):
-        return False
-    try:
-        return float(name[4:]) >= 0
-    except ValueError:
-        return False
+    return any(family.names_run(name) for family in ATTACK_FAMILIES.values())
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -145,6 +140,11 @@ def _names(name: str, values: Any, allowed: tuple[str, ...] | list[str]) -> None
 class BenchmarkConfig:
     """Every choice of a run; all of it is written to the results JSON.
 
+    The fields the command line sets carry their option in their metadata
+    (:func:`~captum_contrastive.pipeline.options.option`): its spelling, type,
+    help and choices, from which the parser, its error messages and the
+    documentation's option reference are generated, in the order of the fields.
+
     Attributes:
         preset: ``"shapes"`` (offline default) or ``"imagenet-vgg16"``.
         model: your classifier instead of a preset (``"shapes"``: the shapes
@@ -168,7 +168,8 @@ class BenchmarkConfig:
             ``nn.Conv2d``).
         n_images: correctly classified images attacked and explained.
         n_multi_images: multi-object images for the class-discriminativity study.
-        methods: keys of :data:`~captum_contrastive.methods.METHODS`.
+        methods: keys of the method table
+            (:data:`~captum_contrastive.methods.METHODS`).
         class_methods: the methods of the class-discriminativity study (GuidedBP
             is its subject, the others are controls); only those also in
             ``methods`` run.
@@ -177,7 +178,9 @@ class BenchmarkConfig:
         failure_run: the attack run whose failed attacks (Adv_f) claim 3 compares
             with its successful ones; ``None`` for none. A run this config does
             not attack is reported as not evaluated.
-        attacks: attack families among ``cw``, ``fgsm``, ``bim``.
+        attacks: attack families, keys of
+            :data:`~captum_contrastive.pipeline.attack_families.ATTACK_FAMILIES`
+            (``cw``, ``fgsm``, ``bim``).
         extra_attacks: more attack runs, each ``"name:setting=value,..."`` with a
             name from :data:`~captum_contrastive.attacks.ATTACKS` (e.g.
             ``"pgd_l2:epsilon=0.5,steps=20"``); the run is called by the attack's
@@ -247,61 +250,233 @@ class BenchmarkConfig:
             (at most 4) on the CPU, 1 on CUDA.
     """
 
-    preset: str = "shapes"
-    model: str | None = None
-    data: str | None = None
-    labels_file: str | None = None
-    weights_path: str | None = None
-    num_classes: int | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    image_size: int | str = 224
-    class_names_file: str | None = None
-    cam_layer: str | None = None
-    n_images: int = 80
+    preset: str = option(
+        "shapes",
+        flag="--preset",
+        parser_default="shapes",
+        choices=PRESETS,
+        help="shapes: offline default; imagenet-vgg16: torchvision VGG16 with "
+        "ImageNet weights (from the torch hub cache or --weights)",
+    )
+    data: str | None = option(
+        None,
+        flag="--data",
+        help="--model or imagenet-vgg16: an ImageFolder directory, or an image "
+        "directory with --labels; default: the 20 foolbox ImageNet samples",
+    )
+    labels_file: str | None = option(
+        None,
+        flag="--labels",
+        help="with a flat --data directory: the label file (one label per line in "
+        "sorted file order, or 'file label' lines)",
+    )
+    model: str | None = option(
+        None,
+        flag="--model",
+        help="your classifier instead of a preset: torchvision:NAME, timm:NAME, "
+        "path/to/file.py:factory or package.module:factory",
+    )
+    weights_path: str | None = option(
+        None,
+        flag="--weights",
+        help="a local state dict (.pt, .pth or .safetensors) for --model or the "
+        "ImageNet preset; never downloaded",
+    )
+    num_classes: int | None = option(
+        None, flag="--num-classes", type=int, help="--model's class count"
+    )
+    mean: tuple[float, ...] | None = option(
+        None,
+        flag="--mean",
+        type=floats,
+        help="R,G,B normalization mean --model expects (default: ImageNet's; a "
+        "model that normalizes inside: 0,0,0)",
+    )
+    std: tuple[float, ...] | None = option(
+        None,
+        flag="--std",
+        type=floats,
+        help="R,G,B normalization std (inside: 1,1,1)",
+    )
+    image_size: int | str = option(
+        224,
+        flag="--image-size",
+        type=integer_or("native"),
+        help="resize and centre crop to N (default 224), or 'native' for none",
+    )
+    class_names_file: str | None = option(
+        None, flag="--class-names", help="a file with one class name per line"
+    )
+    cam_layer: str | None = option(
+        None,
+        flag="--cam-layer",
+        help="the Grad-CAM layer's name (default: the last Conv2d)",
+    )
+    n_images: int = option(
+        80, flag="--n-images", type=int, help="correctly classified images"
+    )
     n_multi_images: int = 60
-    methods: tuple[str, ...] = DEFAULT_METHODS
+    methods: tuple[str, ...] = option(
+        DEFAULT_METHODS,
+        flag="--methods",
+        type=names,
+        listed=registered_methods,
+        help="comma-separated, from: {choices}",
+    )
     class_methods: tuple[str, ...] = ("guided_backprop", "saliency", "enhanced_gbp")
     reference_method: str = "enhanced_gbp"
     failure_run: str | None = "bim"
-    attacks: tuple[str, ...] = ATTACK_FAMILIES
-    extra_attacks: tuple[str, ...] = ()
-    studies: tuple[str, ...] = STUDIES
+    attacks: tuple[str, ...] = option(
+        tuple(ATTACK_FAMILIES),
+        flag="--attacks",
+        type=names,
+        listed=lambda: list(ATTACK_FAMILIES),
+        help="comma-separated, from: {choices}",
+    )
+    extra_attacks: tuple[str, ...] = option(
+        (),
+        flag="--attack",
+        action="append",
+        dest="extra_attacks",
+        metavar="NAME:SETTING=VALUE,...",
+        to_value=tuple,
+        help="one more attack run from the attack registry, e.g. "
+        "'pgd_l2:epsilon=0.5,steps=20' (repeatable)",
+    )
     kappas: tuple[float, ...] = (0.0, 5.0)
     sweep_kappas: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0)
-    recovery_attacks: tuple[str, ...] = ("cw",)
+    recovery_attacks: tuple[str, ...] = option(
+        ("cw",),
+        flag="--recovery-attacks",
+        type=names,
+        help="attacks that get the perturbation-recovery study (default: cw)",
+    )
     control_runs: tuple[str, ...] = ("cw-k0", "bim")
     cw_steps: int = 100
     cw_binary_search_steps: int = 4
     cw_stepsize: float = 0.01
     cw_initial_const: float = 0.1
     fgsm_epsilon: float = 8 / 255
-    bim_epsilon: float = 3 / 255
+    bim_epsilon: float = option(
+        3 / 255,
+        flag="--bim-epsilon",
+        type=float,
+        help="BIM's fixed L-infinity radius in pixel units (default 3/255, the "
+        "paper's)",
+    )
     bim_steps: int = 10
-    bim_calibrate_failure: float | None = None
-    bim_calibration_images: int = 32
-    bim_calibration_bounds: tuple[float, ...] = (1e-4, 32 / 255)
+    bim_calibrate_failure: float | None = option(
+        None,
+        flag="--bim-calibrate-failure",
+        type=float,
+        metavar="SHARE",
+        help="instead of a fixed radius, calibrate BIM's per model so that this "
+        "share of its attacks fails (e.g. 0.5), by bisection on the first "
+        "--bim-calibration-images selected images; the chosen radius is recorded "
+        "in results.json",
+    )
+    bim_calibration_images: int = option(
+        32,
+        flag="--bim-calibration-images",
+        type=int,
+        metavar="K",
+        help="images of the BIM calibration subset (default {default})",
+    )
+    bim_calibration_bounds: tuple[float, ...] = option(
+        (1e-4, 32 / 255),
+        flag="--bim-calibration-bounds",
+        type=floats,
+        metavar="LOW,HIGH",
+        help="the smallest and largest radius the BIM calibration tries "
+        "(default {default})",
+    )
+    studies: tuple[str, ...] = option(
+        STUDIES,
+        flag="--studies",
+        type=names,
+        listed=lambda: STUDIES,
+        help="comma-separated, from: {choices} (default: every study of the command)",
+    )
+    sanity_images: int = option(
+        16,
+        flag="--sanity-images",
+        type=int,
+        help="clean images of the sanity checks (default {default})",
+    )
+    sanity_depth: int | None = option(
+        6,
+        flag="--sanity-depth",
+        type=integer_or("all"),
+        to_value=lambda depth: None if depth == "all" else depth,
+        help="cascading randomisation steps before 'all', or 'all' for every layer "
+        "(default {default})",
+    )
+    sanity_independent_layers: int = 4
+    sanity_data_randomization: bool = option(
+        False,
+        flag="--sanity-data-randomization",
+        action=argparse.BooleanOptionalAction,
+        help="also retrain the shapes model on permuted labels and compare its "
+        "maps (data randomisation; shapes preset only; a few minutes, cached; on "
+        "by default with --full)",
+    )
+    road_images: int = option(
+        32,
+        flag="--road-images",
+        type=int,
+        help="clean images of ROAD (default {default})",
+    )
+    road_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    max_memory: float = option(
+        4.0,
+        flag="--max-memory",
+        type=memory,
+        help="memory budget, e.g. 4G or 3500M (default 4G): every pass is split "
+        "to fit, and the peak is in report.md",
+    )
+    attack_workers: int | None = option(
+        None,
+        flag="--attack-workers",
+        type=int,
+        help="attack shards computed at once in threads (default: one per CPU "
+        "core, at most 4; the results do not depend on it)",
+    )
     ig_steps: int = 16
     smoothgrad_samples: int = 8
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     fill: str = "mean"
     grid_images: int = 4
     n_resamples: int = 2000
-    seed: int = 0
-    device: str = "cpu"
-    out: Path = field(default_factory=lambda: Path("results/benchmark"))
     shard_size: int = 32
     select_shard_size: int = 64
-    sample_order: str = "random"
-    progress: bool = True
-    sanity_images: int = 16
-    sanity_depth: int | None = 6
-    sanity_independent_layers: int = 4
-    sanity_data_randomization: bool = False
-    road_images: int = 32
-    road_fractions: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
-    attack_workers: int | None = None
-    max_memory: float = 4.0
+    out: Path = option(
+        default_factory=lambda: Path("results/benchmark"),
+        flag="--out",
+        type=Path,
+        help="default: {default_out}",
+    )
+    seed: int = option(0, flag="--seed", type=int, help="default: 0")
+    sample_order: str = option(
+        "random",
+        flag="--sample-order",
+        choices=SAMPLE_ORDERS,
+        help="the order the first --n-images correctly classified images are "
+        "taken in: random (default: seeded, class-balanced when labels are "
+        "known) or index (dataset index order, as in earlier versions)",
+    )
+    device: str = option(
+        "cpu",
+        flag="--device",
+        help="cpu, cuda or cuda:N (default: cpu); under torchrun, cuda means "
+        "cuda:LOCAL_RANK on each rank",
+    )
+    progress: bool = option(
+        True,
+        flag="--no-progress",
+        action="store_false",
+        dest="progress",
+        help="hide the progress bars",
+    )
 
     def __post_init__(self) -> None:
         for name in (
@@ -336,7 +511,7 @@ class BenchmarkConfig:
         _names("methods", self.methods, registered_methods())
         _names("class_methods", self.class_methods, registered_methods())
         _names("studies", self.studies, STUDIES)
-        _names("attacks", self.attacks, ATTACK_FAMILIES)
+        _names("attacks", self.attacks, list(ATTACK_FAMILIES))
         extra = list(self.extra_attack_runs())
         if self.recovery_attacks:
             _names(
@@ -406,8 +581,9 @@ class BenchmarkConfig:
             values = getattr(self, name)
             if any(not isinstance(k, int | float) or k < 0 for k in values):
                 raise ValueError(f"`{name}` must be non-negative, got {values!r}")
-        if "cw" in self.attacks and not self.kappas:
-            raise ValueError("`kappas` is empty but the C&W attack is on")
+        for family in self._families(self.attacks):
+            if family.check is not None:
+                family.check(self)
         _positive_int("cw_steps", self.cw_steps)
         _positive_int("cw_binary_search_steps", self.cw_binary_search_steps)
         _positive_int("bim_steps", self.bim_steps)
@@ -422,9 +598,10 @@ class BenchmarkConfig:
             values = [values] if isinstance(values, str) else values or []
             bad = [v for v in values if not _is_run_name(v) and v not in extra]
             if bad:
+                patterns = (f.pattern or f.name for f in ATTACK_FAMILIES.values())
                 raise ValueError(
                     f"`{name}` has {bad}, which are not attack run names "
-                    "(cw-k<kappa>, fgsm, bim)"
+                    f"({', '.join(patterns)})"
                 )
 
     def _check_bim_calibration(self) -> None:
@@ -508,7 +685,7 @@ class BenchmarkConfig:
             smoothgrad_samples=16,
             control_runs=("cw-k0", "cw-k5", "fgsm", "bim"),
             grid_images=6,
-            recovery_attacks=ATTACK_FAMILIES,
+            recovery_attacks=tuple(ATTACK_FAMILIES),
             sanity_data_randomization=True,
         )
 
@@ -533,56 +710,51 @@ class BenchmarkConfig:
         )
 
     def attack_runs(self) -> dict[str, FoolboxAttack]:
-        """The attack runs, by name (``cw-k0``, ``cw-k5``, ``fgsm``, ``bim``, and
-        the extra κ of the sweep).
+        """The attack runs, by name: each family of ``attacks`` in the order of
+        :data:`~captum_contrastive.pipeline.attack_families.ATTACK_FAMILIES`
+        (``cw-k0``, ``cw-k5`` and the extra κ of the sweep, ``fgsm``, ``bim``),
+        then :attr:`extra_attacks`.
 
         BIM has the radius ``bim_epsilon``; with ``bim_calibrate_failure`` set,
         :func:`~captum_contrastive.pipeline.runner.run_benchmark` replaces it by
-        the calibrated one."""
+        the calibrated one (:meth:`calibrated_runs`)."""
         runs: dict[str, FoolboxAttack] = {}
-        if "cw" in self.attacks:
-            for kappa in dict.fromkeys((*self.kappas, *self.sweep_kappas)):
-                runs[cw_name(kappa)] = CarliniWagnerL2(
-                    steps=self.cw_steps,
-                    binary_search_steps=self.cw_binary_search_steps,
-                    confidence=kappa,
-                    initial_const=self.cw_initial_const,
-                    stepsize=self.cw_stepsize,
-                    abort_early=True,
-                )
-        if "fgsm" in self.attacks:
-            runs["fgsm"] = FGSM(epsilon=self.fgsm_epsilon)
-        if "bim" in self.attacks:
-            runs["bim"] = BIM(epsilon=self.bim_epsilon, steps=self.bim_steps)
+        for family in self._families(self.attacks):
+            runs |= family.runs(self)
         return runs | self.extra_attack_runs()
+
+    def _families(self, chosen: tuple[str, ...]) -> list[AttackFamily]:
+        return [f for name, f in ATTACK_FAMILIES.items() if name in chosen]
 
     def extra_attack_runs(self) -> dict[str, FoolboxAttack]:
         """The runs of :attr:`extra_attacks`, by name."""
         runs: dict[str, FoolboxAttack] = {}
         for text in self.extra_attacks:
             name, attack = parse_attack(text)
-            if name in runs or name in ("fgsm", "bim") or name == "cw":
+            if name in runs or name in ATTACK_FAMILIES:
                 raise ValueError(f"`extra_attacks` runs {name!r} twice")
             runs[name] = attack
         return runs
 
     def main_runs(self) -> list[str]:
         """Runs that get every map and the discriminativity study."""
-        names = [cw_name(k) for k in self.kappas] if "cw" in self.attacks else []
-        names += [a for a in ("fgsm", "bim") if a in self.attacks]
+        names = [n for f in self._families(self.attacks) for n in f.main_runs(self)]
         return names + list(self.extra_attack_runs())
 
     def recovery_runs(self) -> list[str]:
-        names: list[str] = []
-        if "cw" in self.recovery_attacks and "cw" in self.attacks:
-            names += [
-                cw_name(k) for k in dict.fromkeys((*self.kappas, *self.sweep_kappas))
-            ]
-        names += [
-            a
-            for a in ("fgsm", "bim")
-            if a in self.recovery_attacks and a in self.attacks
-        ]
+        """Runs that get the perturbation-recovery study."""
+        chosen = tuple(a for a in self.recovery_attacks if a in self.attacks)
+        names = [n for f in self._families(chosen) for n in f.runs(self)]
         return names + [
             a for a in self.extra_attack_runs() if a in self.recovery_attacks
+        ]
+
+    def calibrated_runs(self) -> list[str]:
+        """Runs whose radius the runner calibrates before attacking (``bim``
+        with ``bim_calibrate_failure``)."""
+        return [
+            name
+            for family in self._families(self.attacks)
+            if family.calibrated is not None and family.calibrated(self)
+            for name in family.runs(self)
         ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from captum_contrastive.pipeline.config import BenchmarkConfig
+from captum_contrastive.pipeline.options import CLI_ONLY
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,8 +18,9 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["CLI_ONLY_KEYS", "read_config_file", "resolved_config"]
 
-#: Keys a file may set besides the config fields: command-line switches.
-CLI_ONLY_KEYS = ("full", "threads")
+#: Keys a file may set besides the config fields: the command-line switches
+#: of :data:`~captum_contrastive.pipeline.options.CLI_ONLY` marked ``in_file``.
+CLI_ONLY_KEYS: tuple[str, ...] = tuple(o.name for o in CLI_ONLY if o.in_file)
 
 
 def _read(path: Path) -> dict[str, Any]:

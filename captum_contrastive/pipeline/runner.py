@@ -160,9 +160,9 @@ def _applicable_methods(
 def _check_methods_apply(config: BenchmarkConfig, model: nn.Module) -> None:
     """Methods that need something of the model (a Grad-CAM layer) fail now,
     before any work, with an error naming the option."""
-    from captum_contrastive.methods import cam_layer
+    from captum_contrastive.methods import METHODS, cam_layer
 
-    if {"layer_gradcam", "guided_gradcam"} & set(config.methods):
+    if any(METHODS[name].needs_layer for name in config.methods):
         cam_layer(model, config.cam_layer)
 
 
@@ -253,7 +253,7 @@ def _chosen_attacks(
     for name, attack in config.attack_runs().items():
         if name not in needed:
             continue
-        if name == "bim" and config.bim_calibrate_failure is not None:
+        if name in config.calibrated_runs():
             attack = _calibrated_bim(run, context, data, attack)
         chosen[name] = attack
     workers = attack_workers(config.attack_workers, config.device)

@@ -1,14 +1,17 @@
 """One style per method name, the same in every figure and every run.
 
-Colours come from the colour-blind-safe Okabe–Ito and Paul Tol (muted) palettes.
-Fourteen base names have a fixed, hand-picked colour and marker; a signed method
+Colours come from the colour-blind-safe Okabe–Ito and Paul Tol (muted) palettes
+(:mod:`captum_contrastive.palette`). Every method of the method table
+(:data:`~captum_contrastive.methods.METHODS`) is labelled by its row's ``label``;
+a row with a ``style`` and the two references (random, the oracle) have a fixed,
+hand-picked colour and marker; a signed method
 ranked by its magnitude (``"<name> |abs|"``) keeps its base colour and gets a
 dashed line and a hollow, different marker; a contrastive method's fixed-contrast
 entry of the sanity checks (``"<name> (fixed contrast)"``) keeps its base colour
 and marker and gets a dashed line. Any other name gets a style from a
-stable hash of the name, chosen among (colour, marker, line style) combinations
-that no fixed name uses, so a name's style never depends on which other names are
-in the run. Two unknown names can still share a style (the hash space has several
+stable hash of the name (and the method's label), chosen among (colour, marker,
+line style) combinations that no fixed name uses, so a name's style never depends
+on which other names are in the run. Two unknown names can still share a style (the hash space has several
 hundred entries, so this is rare).
 
 Examples::
@@ -22,12 +25,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import matplotlib
+
+from captum_contrastive.methods import METHODS
+from captum_contrastive.palette import OKABE_ITO, TOL_MUTED
 
 __all__ = [
     "ABS_SUFFIX",
@@ -46,28 +52,6 @@ __all__ = [
 ABS_SUFFIX = " |abs|"
 #: As :data:`captum_contrastive.studies.sanity.FIXED_CONTRAST_SUFFIX`.
 FIXED_CONTRAST_SUFFIX = " (fixed contrast)"
-
-# Okabe & Ito (2008) and Paul Tol's "muted" scheme; both colour-blind safe.
-OKABE_ITO = {
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-    "black": "#000000",
-}
-TOL_MUTED = {
-    "indigo": "#332288",
-    "cyan": "#88CCEE",
-    "teal": "#44AA99",
-    "green": "#117733",
-    "olive": "#999933",
-    "sand": "#DDCC77",
-    "rose": "#CC6677",
-    "wine": "#882255",
-    "purple": "#AA4499",
-}
 
 
 @dataclass(frozen=True)
@@ -106,38 +90,65 @@ class MethodStyle:
         }
 
 
-# name: (label, colour, marker, line style)
-_BASE: dict[str, tuple[str, str, str, str]] = {
-    "enhanced_gbp": ("Enhanced GBP", OKABE_ITO["vermillion"], "o", "-"),
-    "guided_backprop": ("GuidedBP", OKABE_ITO["blue"], "s", "-"),
+# The reference rankings, which are not methods: name -> (label, colour, marker,
+# line style). The methods' labels and styles are rows of the method table.
+_REFERENCES: dict[str, tuple[str, str, str, str]] = {
     "random": ("random", OKABE_ITO["black"], "x", "--"),
     "oracle |x_adv - x|": ("oracle |x_adv − x|", "#555555", "*", "-."),
-    "saliency": ("Saliency", OKABE_ITO["orange"], "^", "-"),
-    "deconvolution": ("Deconvolution", OKABE_ITO["reddish_purple"], "v", "-"),
-    "input_x_gradient": ("Input×Gradient", OKABE_ITO["sky_blue"], "D", "-"),
-    "integrated_gradients": ("Integrated Gradients", TOL_MUTED["indigo"], "P", "-"),
-    "deeplift": ("DeepLIFT", TOL_MUTED["olive"], "X", "-"),
-    "smoothgrad": ("SmoothGrad", TOL_MUTED["sand"], "h", "-"),
-    "guided_gradcam": ("Guided Grad-CAM", TOL_MUTED["wine"], "<", "-"),
-    "layer_gradcam": ("Grad-CAM", TOL_MUTED["teal"], ">", "-"),
-    "contrastive_saliency": ("Contrastive Saliency", TOL_MUTED["rose"], "p", "-"),
-    "contrastive_ig": ("Contrastive IG", TOL_MUTED["green"], "d", "-"),
 }
 # The marker of a base method's |abs| ranking (hollow, dashed line).
 _ABS_MARKER = {"o": "8", "s": "D", "^": "v", "v": "^", "D": "s", "P": "X", "X": "P"}
 _ABS_MARKER.update({"h": "H", "<": ">", ">": "<", "p": "h", "d": "o", "x": "+"})
 _ABS_MARKER.update({"*": "p"})
 
-HIGHLIGHTED: tuple[str, ...] = (
-    "enhanced_gbp",
-    "guided_backprop",
-    "random",
-    "oracle |x_adv - x|",
-)
-
 _FALLBACK_COLORS = tuple(OKABE_ITO.values()) + tuple(TOL_MUTED.values())
 _FALLBACK_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "h", "<", ">", "p", "d", "*")
 _FALLBACK_LINESTYLES = ("-", "--", "-.", ":")
+
+
+def _fixed_styles() -> dict[str, MethodStyle]:
+    """The references and every registered method that has a style."""
+    styles = {name: MethodStyle(*row) for name, row in _REFERENCES.items()}
+    for name, spec in METHODS.items():
+        if spec.style is not None:
+            look = spec.style
+            styles[name] = MethodStyle(
+                spec.label, look.color, look.marker, look.linestyle
+            )
+            styles[name + ABS_SUFFIX] = _abs_variant(styles[name])
+    return styles
+
+
+class _KnownStyles(Mapping[str, MethodStyle]):
+    """The fixed styles, read from the method table at each access: a method
+    registered after import is in it too."""
+
+    def _styles(self) -> dict[str, MethodStyle]:
+        return _fixed_styles()
+
+    def __getitem__(self, name: str) -> MethodStyle:
+        return self._styles()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._styles())
+
+    def __len__(self) -> int:
+        return len(self._styles())
+
+
+#: Every fixed style by name: the references, each styled method of the
+#: method table and its ``|abs|`` ranking (read live from the table).
+KNOWN_STYLES: Mapping[str, MethodStyle] = _KnownStyles()
+
+
+def _highlighted() -> tuple[str, ...]:
+    methods = (n for n, s in METHODS.items() if s.style and s.style.highlighted)
+    return (*methods, *_REFERENCES)
+
+
+#: The names drawn in full colour, highlighted methods first (Enhanced GBP,
+#: GuidedBP (Captum)), then the references.
+HIGHLIGHTED: tuple[str, ...] = _highlighted()
 
 
 def _abs_variant(base: MethodStyle) -> MethodStyle:
@@ -160,31 +171,25 @@ def _fixed_contrast_variant(base: MethodStyle) -> MethodStyle:
     )
 
 
-def _known() -> dict[str, MethodStyle]:
-    styles = {name: MethodStyle(*spec) for name, spec in _BASE.items()}
-    for name in list(styles):
-        if name not in ("random", "oracle |x_adv - x|"):
-            styles[name + ABS_SUFFIX] = _abs_variant(styles[name])
-    return styles
+def _free(taken: Iterable[MethodStyle]) -> tuple[tuple[str, str, str], ...]:
+    """The (colour, marker, line style) combinations no fixed style uses."""
+    taken = list(taken)
+    triples = {(s.color, s.marker, s.linestyle) for s in taken}
+    pairs = {(s.color, s.marker) for s in taken}
+    return tuple(
+        (color, marker, linestyle)
+        for color in _FALLBACK_COLORS
+        for marker in _FALLBACK_MARKERS
+        for linestyle in _FALLBACK_LINESTYLES
+        if (color, marker) not in pairs and (color, marker, linestyle) not in triples
+    )
 
 
-KNOWN_STYLES: dict[str, MethodStyle] = _known()
-
-_TAKEN = {(s.color, s.marker, s.linestyle) for s in KNOWN_STYLES.values()}
-_TAKEN_PAIRS = {(s.color, s.marker) for s in KNOWN_STYLES.values()}
-_FREE = tuple(
-    (color, marker, linestyle)
-    for color in _FALLBACK_COLORS
-    for marker in _FALLBACK_MARKERS
-    for linestyle in _FALLBACK_LINESTYLES
-    if (color, marker) not in _TAKEN_PAIRS and (color, marker, linestyle) not in _TAKEN
-)
-
-
-def _hashed(name: str) -> MethodStyle:
+def _hashed(name: str, label: str, fixed: Mapping[str, MethodStyle]) -> MethodStyle:
+    free = _free(fixed.values())
     digest = hashlib.sha256(name.encode("utf-8")).digest()
-    color, marker, linestyle = _FREE[int.from_bytes(digest[:8], "big") % len(_FREE)]
-    return MethodStyle(name, color, marker, linestyle)
+    color, marker, linestyle = free[int.from_bytes(digest[:8], "big") % len(free)]
+    return MethodStyle(label, color, marker, linestyle)
 
 
 def method_style(name: str) -> MethodStyle:
@@ -201,14 +206,16 @@ def method_style(name: str) -> MethodStyle:
         base is dashed); for any other name a stable hash-based style that no
         known name uses.
     """
-    if name in KNOWN_STYLES:
-        return KNOWN_STYLES[name]
+    fixed = _fixed_styles()
+    if name in fixed:
+        return fixed[name]
     if name.endswith(ABS_SUFFIX) and name != ABS_SUFFIX:
         return _abs_variant(method_style(name[: -len(ABS_SUFFIX)]))
     if name.endswith(FIXED_CONTRAST_SUFFIX) and name != FIXED_CONTRAST_SUFFIX:
         base = method_style(name[: -len(FIXED_CONTRAST_SUFFIX)])
         return _fixed_contrast_variant(base)
-    return _hashed(name)
+    label = METHODS[name].label if name in METHODS else name
+    return _hashed(name, label, fixed)
 
 
 def display_name(name: str) -> str:
@@ -222,9 +229,13 @@ def is_reference(name: str) -> bool:
 
 
 def is_highlighted(name: str) -> bool:
-    """Whether ``name`` is drawn in full colour: Enhanced GBP, GuidedBP, random,
+    """Whether ``name`` is drawn in full colour: a method whose style is
+    highlighted in the method table (Enhanced GBP, GuidedBP (Captum)), random,
     or an oracle."""
-    return name in HIGHLIGHTED or is_reference(name)
+    if is_reference(name):
+        return True
+    spec = METHODS.get(name)
+    return spec is not None and spec.style is not None and spec.style.highlighted
 
 
 PAPER_RC: dict[str, Any] = {

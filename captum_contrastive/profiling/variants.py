@@ -31,26 +31,43 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_contrastive.methods import METHODS
+
 __all__ = [
     "ALL_VARIANTS",
     "CHUNKED_VARIANTS",
     "GUIDED_VARIANTS",
     "VARIANT_DESCRIPTIONS",
+    "VARIANT_METHODS",
     "build_variants",
     "expand_variants",
 ]
 
-#: name -> (letter of issue 5, one-line description), in the order of the table.
+#: name -> (letter of issue 5, the key of the method it times in the method
+#: table or ``None`` (the floor is no method), how it calls it).
+VARIANT_METHODS: dict[str, tuple[str, str | None, str]] = {
+    "egbp": ("a", "enhanced_gbp", "1 forward, 2 guided backward"),
+    "captum_gbp_x2": ("b", "guided_backprop", "2 calls (k, m) + contrast_maps"),
+    "floor": ("c", None, "plain autograd: 1 forward, 2 autograd.grad, no guiding"),
+    "gbp": ("d", "guided_backprop_exact", "class k"),
+    "captum_gbp": ("d", "guided_backprop", "class k"),
+    "contrastive_ig": ("e", "contrastive_ig", "1 call (k vs m)"),
+    "captum_ig_x2": ("e", "integrated_gradients", "2 calls (k, m) + contrast_maps"),
+    "egbp_chunked": ("a", "enhanced_gbp", "internal_batch_size"),
+    "gbp_chunked": ("d", "guided_backprop_exact", "internal_batch_size"),
+}
+
+
+def _description(method: str | None, how: str) -> str:
+    return how if method is None else f"{METHODS[method].label}: {how}"
+
+
+#: name -> (letter of issue 5, one-line description), in the order of the table;
+#: each description opens with the method's label in the method table
+#: (``"GuidedBP (Captum): class k"``).
 VARIANT_DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "egbp": ("a", "EnhancedGuidedBackprop (1 forward, 2 guided backward)"),
-    "captum_gbp_x2": ("b", "2 x captum GuidedBackprop (k, m) + contrast_maps"),
-    "floor": ("c", "plain autograd: 1 forward, 2 autograd.grad, no guiding"),
-    "gbp": ("d", "captum_contrastive.GuidedBackprop (k)"),
-    "captum_gbp": ("d", "captum.attr.GuidedBackprop (k)"),
-    "contrastive_ig": ("e", "ContrastiveAttribution(IntegratedGradients)"),
-    "captum_ig_x2": ("e", "2 x captum IntegratedGradients (k, m) + contrast_maps"),
-    "egbp_chunked": ("a", "EnhancedGuidedBackprop, internal_batch_size"),
-    "gbp_chunked": ("d", "captum_contrastive.GuidedBackprop, internal_batch_size"),
+    name: (letter, _description(method, how))
+    for name, (letter, method, how) in VARIANT_METHODS.items()
 }
 
 #: Variants (a)-(d): guided backpropagation and its floor.

@@ -6,7 +6,10 @@
 
 ``.. cli-reference::``
     One section per command of :func:`captum_contrastive.cli.command_names`,
-    each with its ``--help``; a new command appears without editing a page.
+    each with its ``--help``; a new command appears without editing a page, and
+    so does a new option: a study command's options are generated from the
+    metadata of :class:`~captum_contrastive.pipeline.config.BenchmarkConfig`'s
+    fields (:mod:`captum_contrastive.pipeline.options`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from sphinx.util.docutils import SphinxDirective
 
 
 def _note_sources(directive: SphinxDirective) -> None:
-    """Rebuild the page when a parser changes (Sphinx watches the .rst only)."""
-    from captum_contrastive import cli
+    """Rebuild the page when a parser changes (Sphinx watches the .rst only):
+    the study commands' options are generated from the config's fields, the
+    option schema, and the method and attack-family tables they list."""
+    from captum_contrastive import cli, methods
+    from captum_contrastive.pipeline import attack_families, config, options
     from captum_contrastive.pipeline import cli as pipeline_cli
     from captum_contrastive.profiling import cli as speed_cli
 
-    for module in (cli, pipeline_cli, speed_cli):
+    sources = (cli, pipeline_cli, config, options, attack_families, methods)
+    for module in (*sources, speed_cli):
         source = inspect.getsourcefile(module)
         if source:
             directive.env.note_dependency(source)

@@ -97,8 +97,8 @@ def test_sanity_cascade_skips_nan_and_missing_steps(tmp_path):
     lines = {ln.get_label(): ln for ln in spearman.lines}
     assert list(lines["Saliency"].get_xdata()) == [0, 2]  # the NaN at "2" skipped
     lines = {ln.get_label(): ln for ln in ssim.lines}
-    assert list(lines["GuidedBP"].get_xdata()) == [0, 2]  # no "2" at all
-    assert all(np.isfinite(lines["GuidedBP"].get_ydata()))
+    assert list(lines["GuidedBP (Captum)"].get_xdata()) == [0, 2]  # no "2" at all
+    assert all(np.isfinite(lines["GuidedBP (Captum)"].get_ydata()))
     base, fixed = lines["Contrastive Saliency"], lines[display_name(FIXED)]
     assert fixed.get_color() == base.get_color()
     assert fixed.get_linestyle() == "--" and base.get_linestyle() == "-"
