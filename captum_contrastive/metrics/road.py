@@ -72,6 +72,7 @@ from captum_contrastive.metrics.imputation import (
     check_imputation_inputs,
     check_solver_options,
     linear_imputation,
+    measured_chunk_systems,
 )
 from captum_contrastive.metrics.perturbation import (
     PerImageCurve,
@@ -359,6 +360,9 @@ class RoadProfile:
             softmax read-out).
         forward_images: images passed forward.
         forward_calls: forward passes.
+        curve_seconds: in :func:`road_curves` calls, all of it (imputations,
+            forward passes, rankings, noise), less the single-image timings.
+        curve_calls: the :func:`road_curves` calls.
     """
 
     time_alone: bool = False
@@ -370,6 +374,8 @@ class RoadProfile:
     forward_seconds: float = 0.0
     forward_images: int = 0
     forward_calls: int = 0
+    curve_seconds: float = 0.0
+    curve_calls: int = 0
 
     def per_imputation(self) -> float:
         """Seconds per image imputation inside the stacked calls."""
@@ -450,6 +456,8 @@ def _timed_impute(
     """:func:`_impute` of a stack of images, its cost recorded (and each
     image's alone, for the profiles that ask)."""
     profiles = _PROFILES.get()
+    if profiles:  # the chunk size is measured once; not part of a call's cost
+        measured_chunk_systems(*images.shape[-2:], images.device)
     start = time.perf_counter()
     imputed = _solve(images, mask, fields, options)
     elapsed = time.perf_counter() - start
@@ -774,9 +782,20 @@ def road_curves(
         )
         for order in orders
     }
+    profiles = _PROFILES.get()
+    start = time.perf_counter()
+    alone_before = [profile.alone_seconds for profile in profiles]
     base, base_prob, columns = _predict_road(
         model, images, labels, rankings, index_array, values, options, batch_size
     )
+    alone = max(
+        (p.alone_seconds - b for p, b in zip(profiles, alone_before, strict=True)),
+        default=0.0,
+    )
+    elapsed = time.perf_counter() - start - alone
+    for profile in profiles:
+        profile.curve_seconds += elapsed
+        profile.curve_calls += 1
     truth = labels.detach().cpu().numpy().astype(np.int64)
     size = tuple(images.shape[-2:])
     return {
