@@ -354,8 +354,10 @@ class RoadProfile:
         imputed_images: images imputed by those calls (one per image and
             fraction).
         imputation_calls: the stacked calls.
+        imputation_cpu_seconds: the process's CPU time in the stacked calls.
         alone_seconds: in the single-image calls (with ``time_alone``).
         alone_images: the single-image calls.
+        alone_cpu_seconds: the process's CPU time in those calls.
         forward_seconds: in the model's forward passes (with the arg-max and
             softmax read-out).
         forward_images: images passed forward.
@@ -369,8 +371,10 @@ class RoadProfile:
     imputation_seconds: float = 0.0
     imputed_images: int = 0
     imputation_calls: int = 0
+    imputation_cpu_seconds: float = 0.0
     alone_seconds: float = 0.0
     alone_images: int = 0
+    alone_cpu_seconds: float = 0.0
     forward_seconds: float = 0.0
     forward_images: int = 0
     forward_calls: int = 0
@@ -386,6 +390,14 @@ class RoadProfile:
         if not self.alone_images:
             return float("nan")
         return self.alone_seconds / self.alone_images
+
+    def cpu_ratio(self) -> float:
+        """CPU seconds per imputation in the stacked calls over those of the
+        single-image calls (``nan`` without them)."""
+        if not self.alone_images or not self.alone_cpu_seconds:
+            return float("nan")
+        stacked = self.imputation_cpu_seconds / max(self.imputed_images, 1)
+        return stacked / (self.alone_cpu_seconds / self.alone_images)
 
     def per_forward_image(self) -> float:
         """Seconds per image of a forward pass."""
@@ -458,21 +470,23 @@ def _timed_impute(
     profiles = _PROFILES.get()
     if profiles:  # the chunk size is measured once; not part of a call's cost
         measured_chunk_systems(*images.shape[-2:], images.device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     imputed = _solve(images, mask, fields, options)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     for profile in profiles:
         profile.imputation_seconds += elapsed
+        profile.imputation_cpu_seconds += cpu
         profile.imputed_images += images.shape[0]
         profile.imputation_calls += 1
     alone = [profile for profile in profiles if profile.time_alone]
     for row in range(images.shape[0] if alone else 0):
         one = slice(row, row + 1)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         _solve(images[one], mask[one], fields[one], options)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         for profile in alone:
             profile.alone_seconds += elapsed
+            profile.alone_cpu_seconds += cpu
             profile.alone_images += 1
     return imputed
 

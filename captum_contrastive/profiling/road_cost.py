@@ -126,6 +126,9 @@ class RoadStudyCost:
     Attributes:
         command_seconds: the whole command (selection, maps, ROAD, report),
             less the single-image timings.
+        command_cpu_seconds: the process's CPU time in the command (all its
+            threads), less the single-image timings: on a busy machine closer
+            to the work done than the wall time.
         curve_seconds: the ROAD curves (imputations, forward passes, rankings,
             noise), less the single-image timings.
         profile: the raw counts and seconds
@@ -134,6 +137,7 @@ class RoadStudyCost:
     """
 
     command_seconds: float
+    command_cpu_seconds: float
     curve_seconds: float
     profile: RoadProfile
     exit_code: int
@@ -146,10 +150,12 @@ class RoadStudyCost:
         """JSON-ready: the seconds, the ratio and the raw profile."""
         return {
             "command_seconds": self.command_seconds,
+            "command_cpu_seconds": self.command_cpu_seconds,
             "curve_seconds": self.curve_seconds,
             "seconds_per_imputation_in_study": self.profile.per_imputation(),
             "seconds_per_imputation_alone": self.profile.per_alone_imputation(),
             "stacking_ratio": self.stacking_ratio(),
+            "stacking_cpu_ratio": self.profile.cpu_ratio(),
             "seconds_per_forward_image": self.profile.per_forward_image(),
             "exit_code": self.exit_code,
             "profile": asdict(self.profile),
@@ -176,11 +182,12 @@ def profile_road_study(argv: Sequence[str], time_alone: bool = True) -> RoadStud
     from captum_contrastive.cli import main
 
     with record_road_costs(time_alone=time_alone) as profile:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         code = main(["road", *argv])
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     return RoadStudyCost(
         command_seconds=elapsed - profile.alone_seconds,
+        command_cpu_seconds=cpu - profile.alone_cpu_seconds,
         curve_seconds=profile.curve_seconds,
         profile=profile,
         exit_code=int(code or 0),
@@ -192,7 +199,8 @@ def format_road_cost(cost: RoadStudyCost) -> str:
     p = cost.profile
     lines = [
         f"ROAD curves: {cost.curve_seconds:.1f} s "
-        f"(the command: {cost.command_seconds:.1f} s)",
+        f"(the command: {cost.command_seconds:.1f} s, "
+        f"{cost.command_cpu_seconds:.1f} s of CPU)",
         f"imputations: {p.imputed_images} images in {p.imputation_calls} stacked "
         f"calls, {p.imputation_seconds:.1f} s, "
         f"{1000 * p.per_imputation():.1f} ms per image",
@@ -203,7 +211,7 @@ def format_road_cost(cost: RoadStudyCost) -> str:
         lines.append(
             f"same solver alone: {p.alone_images} single-image calls, "
             f"{1000 * p.per_alone_imputation():.1f} ms per image; in-study / alone "
-            f"= {cost.stacking_ratio():.2f}"
+            f"= {cost.stacking_ratio():.2f} (CPU time: {p.cpu_ratio():.2f})"
         )
     return "\n".join(lines)
 
