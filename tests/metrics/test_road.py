@@ -343,3 +343,22 @@ def test_road_curves_share_the_base_pass_and_equal_single_curves() -> None:
     with record_road_costs() as plain:
         road_curve(model, images, labels, maps, FRACTIONS, **kwargs)
     assert plain.alone_images == 0 and plain.imputed_images == 5 * len(FRACTIONS)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_curves_impute_every_fraction_in_one_call_with_cpu_results() -> None:
+    model, images, labels, maps = toy_problem(6)
+    images = images + 0.3 * torch.rand(images.shape)
+    rankings = {"weights": maps + torch.rand(maps.shape)}
+    kwargs = {"seed": 5, "noise": 0.2, "probabilities": True, "batch_size": 4}
+    cpu = road_curves(model, images, labels, rankings, FRACTIONS, **kwargs)
+    with record_road_costs() as profile:
+        gpu = road_curves(model.cuda(), images, labels, rankings, FRACTIONS, **kwargs)
+    # 2 chunks x 2 orders: one solver call for all fractions of a chunk.
+    assert profile.imputation_calls == 4
+    assert profile.imputed_images == 6 * 2 * len(FRACTIONS)
+    for order in ("morf", "lerf"):
+        found, expected = gpu["weights"][order], cpu["weights"][order]
+        np.testing.assert_array_equal(found.predictions, expected.predictions)
+        np.testing.assert_allclose(found.probability, expected.probability, atol=1e-5)
