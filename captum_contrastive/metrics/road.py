@@ -55,9 +55,7 @@ Protocol choices (all recorded in :attr:`RoadCurve.protocol`):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,6 +84,11 @@ from captum_contrastive.metrics.ranking import (
     pixel_ranking,
     ranking_mask,
     spatial_map,
+)
+from captum_contrastive.metrics.road_costs import (
+    RoadProfile,
+    active_road_profiles,
+    record_road_costs,
 )
 from captum_contrastive.metrics.stats import bootstrap_ci, paired_bootstrap_diff
 from captum_contrastive.random_streams import image_generator
@@ -156,7 +159,7 @@ def noisy_linear_imputation(
     seed: int = 0,
     indices: IndicesLike = None,
     *,
-    tol: float = 1e-6,
+    tol: float = IMPUTATION_TOL,
     max_iter: int | None = None,
 ) -> Tensor:
     r"""ROAD's noisy linear imputation of the masked pixels of a batch of images.
@@ -164,8 +167,10 @@ def noisy_linear_imputation(
     Every removed pixel, in every channel, is solved for so that it equals the
     weighted mean of its 8 neighbours (``1/6`` direct, ``1/12`` diagonal,
     renormalized at the border); the kept pixels are fixed and returned exactly.
-    The sparse system of each image and channel is solved by Jacobi-preconditioned
-    conjugate gradient in ``float64`` until every equation's residual is at most
+    The sparse system of each image and channel is solved by
+    :func:`~captum_contrastive.metrics.imputation.linear_imputation`
+    (Jacobi-preconditioned conjugate gradient in ``float32``, checked and refined
+    in ``float64``) until every equation's ``float64`` residual is at most
     ``tol``; a :class:`RuntimeWarning` says when ``max_iter`` is reached first. A
     removed region touching no kept pixel gets the mean of the image's kept
     pixels in that channel (0 when none is kept). Then Gaussian noise of standard
@@ -339,98 +344,6 @@ class _RoadOptions:
     max_iter: int | None
 
 
-@dataclass
-class RoadProfile:
-    """Seconds a ROAD run spent imputing and in forward passes.
-
-    Collected by :func:`road_curves` inside :func:`record_road_costs`. With
-    ``time_alone``, every stacked imputation call is followed by one call of the
-    same solver per image of the stack, timed apart (``alone_seconds``), so the
-    cost of stacking is measured on the same images, masks and machine state.
-
-    Attributes:
-        time_alone: also time each image's imputation alone.
-        imputation_seconds: in the stacked imputation calls (solver and noise).
-        imputed_images: images imputed by those calls (one per image and
-            fraction).
-        imputation_calls: the stacked calls.
-        imputation_cpu_seconds: the process's CPU time in the stacked calls.
-        alone_seconds: in the single-image calls (with ``time_alone``).
-        alone_images: the single-image calls.
-        alone_cpu_seconds: the process's CPU time in those calls.
-        forward_seconds: in the model's forward passes (with the arg-max and
-            softmax read-out).
-        forward_images: images passed forward.
-        forward_calls: forward passes.
-        curve_seconds: in :func:`road_curves` calls, all of it (imputations,
-            forward passes, rankings, noise), less the single-image timings.
-        curve_calls: the :func:`road_curves` calls.
-    """
-
-    time_alone: bool = False
-    imputation_seconds: float = 0.0
-    imputed_images: int = 0
-    imputation_calls: int = 0
-    imputation_cpu_seconds: float = 0.0
-    alone_seconds: float = 0.0
-    alone_images: int = 0
-    alone_cpu_seconds: float = 0.0
-    forward_seconds: float = 0.0
-    forward_images: int = 0
-    forward_calls: int = 0
-    curve_seconds: float = 0.0
-    curve_calls: int = 0
-
-    def per_imputation(self) -> float:
-        """Seconds per image imputation inside the stacked calls."""
-        return self.imputation_seconds / max(self.imputed_images, 1)
-
-    def per_alone_imputation(self) -> float:
-        """Seconds per single-image call of the same solver (``nan`` if none)."""
-        if not self.alone_images:
-            return float("nan")
-        return self.alone_seconds / self.alone_images
-
-    def cpu_ratio(self) -> float:
-        """CPU seconds per imputation in the stacked calls over those of the
-        single-image calls (``nan`` without them)."""
-        if not self.alone_images or not self.alone_cpu_seconds:
-            return float("nan")
-        stacked = self.imputation_cpu_seconds / max(self.imputed_images, 1)
-        return stacked / (self.alone_cpu_seconds / self.alone_images)
-
-    def per_forward_image(self) -> float:
-        """Seconds per image of a forward pass."""
-        return self.forward_seconds / max(self.forward_images, 1)
-
-
-_PROFILES: ContextVar[tuple[RoadProfile, ...]] = ContextVar("road_profiles", default=())
-
-
-@contextmanager
-def record_road_costs(time_alone: bool = False) -> Iterator[RoadProfile]:
-    """Collect the imputation and forward costs of every ROAD curve computed
-    inside the block (:func:`road_curve`, :func:`road_curves` and so the ROAD
-    study of the pipeline), into the :class:`RoadProfile` it yields.
-
-    Args:
-        time_alone (bool): also time each image's imputation in a single-image
-            call of the same solver, right after its stacked call. Default: False
-
-    Examples::
-
-        >>> with record_road_costs(time_alone=True) as profile:
-        ...     road_curve(model, images, labels, maps)
-        >>> profile.per_imputation() / profile.per_alone_imputation()
-    """
-    profile = RoadProfile(time_alone=time_alone)
-    token = _PROFILES.set((*_PROFILES.get(), profile))
-    try:
-        yield profile
-    finally:
-        _PROFILES.reset(token)
-
-
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -440,7 +353,7 @@ def _timed_outputs(
     model: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_label_outputs` of a forward pass, its cost recorded."""
-    profiles = _PROFILES.get()
+    profiles = active_road_profiles()
     start = time.perf_counter()
     outputs = _label_outputs(_scores(model, images), labels)
     elapsed = time.perf_counter() - start
@@ -467,7 +380,7 @@ def _timed_impute(
 ) -> Tensor:
     """:func:`_impute` of a stack of images, its cost recorded (and each
     image's alone, for the profiles that ask)."""
-    profiles = _PROFILES.get()
+    profiles = active_road_profiles()
     if profiles:  # the chunk size is measured once; not part of a call's cost
         measured_chunk_systems(*images.shape[-2:], images.device)
     start, cpu = time.perf_counter(), time.process_time()
@@ -639,7 +552,7 @@ def road_curve(
     noise: float = 0.01,
     absolute: bool = False,
     probabilities: bool = False,
-    tol: float = 1e-6,
+    tol: float = IMPUTATION_TOL,
     max_iter: int | None = None,
 ) -> RoadCurve:
     r"""ROAD: per-image accuracy on the true label as ranked pixels are imputed.
@@ -796,7 +709,7 @@ def road_curves(
         )
         for order in orders
     }
-    profiles = _PROFILES.get()
+    profiles = active_road_profiles()
     start = time.perf_counter()
     alone_before = [profile.alone_seconds for profile in profiles]
     base, base_prob, columns = _predict_road(
