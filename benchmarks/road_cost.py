@@ -55,10 +55,11 @@ def main() -> int:
     cost = profile_road_study(argv, time_alone=not args.no_alone)
     print(format_road_cost(cost))
     found = cost.to_json()
+    atomic_write_json(args.out / "road_cost.json", found, indent=1)
     if args.compare is not None:
         found["compare"] = compare_road_results(args.compare, args.out)
         print(json.dumps(found["compare"], indent=1))
-    atomic_write_json(args.out / "road_cost.json", found, indent=1)
+        atomic_write_json(args.out / "road_cost.json", found, indent=1)
     return cost.exit_code
 
 
