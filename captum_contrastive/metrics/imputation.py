@@ -295,7 +295,8 @@ def measured_chunk_systems(height: int, width: int, device=None) -> int:
     wins, so a stacked call
     costs per system at most what one system alone costs. The search stops once
     a count is 25% slower than the best. On a GPU every system goes in one
-    chunk (the answer is 0, meaning all).
+    chunk (the answer is 0, meaning all; :func:`linear_imputation` then caps a
+    chunk at a quarter of the device's free memory).
 
     Args:
         height (int): image height.
@@ -322,6 +323,24 @@ def measured_chunk_systems(height: int, width: int, device=None) -> int:
         best = min(costs.values())
         _MEASURED[key] = min(c for c, cost in costs.items() if cost <= 1.1 * best)
     return _MEASURED[key]
+
+
+#: Bytes per pixel of one system in :func:`_solve_chunk`, with room to spare:
+#: about 120 at the peak (five ``float64`` arrays and the ``float64`` stencil's
+#: temporaries, seven ``float32`` CG vectors and their temporaries).
+_BYTES_PER_PIXEL = 160
+#: The share of an accelerator's free memory one chunk may take.
+_MEMORY_SHARE = 0.25
+
+
+def _fitting_systems(count: int, height: int, width: int, device) -> int:
+    """All ``count`` systems, or on a CUDA device as many as fit in a quarter
+    of its free memory (at least 1)."""
+    if torch.device(device).type != "cuda":
+        return max(count, 1)
+    free, _ = torch.cuda.mem_get_info(device)
+    fitting = int(_MEMORY_SHARE * free) // (_BYTES_PER_PIXEL * height * width)
+    return max(1, min(count, fitting))
 
 
 # ---------------------------------------------------------------- entry points
@@ -388,7 +407,8 @@ def linear_imputation(
         max_iter (int, optional): the most CG iterations per system; ``None``
             means ``10 * (H + W) + 100``. Default: None
         chunk_systems (int, optional): systems solved together; ``None``:
-            :func:`measured_chunk_systems` for the images' device, 0: all.
+            :func:`measured_chunk_systems` for the images' device; 0: all (on a
+            CUDA device, as many as fit in a quarter of its free memory).
             Default: None
         stats (SolveStats, optional): filled with what the call did.
 
@@ -420,7 +440,8 @@ def linear_imputation(
             if chunk_systems is None
             else int(chunk_systems)
         )
-        chunk = systems.numel() if chunk <= 0 else chunk
+        if chunk <= 0:
+            chunk = _fitting_systems(systems.numel(), height, width, values.device)
         limit = default_max_iter(height, width) if max_iter is None else max_iter
         worst, refinements, iterations = 0.0, 0, 0
         for start in range(0, systems.numel(), max(chunk, 1)):
