@@ -684,8 +684,18 @@ def road_curves(
             Default: ``(0.1, 0.2, ..., 0.9)``
         orders (sequence of str): ``"morf"`` and/or ``"lerf"``.
             Default: ``("morf", "lerf")``
-        seed, indices, batch_size, noise, absolute, probabilities, tol,
-            max_iter: as :func:`road_curve`.
+        seed (int): the run's seed for tie-breaks and the noise. Default: 0
+        indices (Tensor, ndarray, sequence of int or None): dataset indices;
+            ``None`` means ``0..N-1``. Default: None
+        batch_size (int): images per chunk: per solver call and forward pass
+            of a fraction. Default: 64
+        noise (float): the imputation noise's standard deviation. Default: 0.01
+        absolute (bool): rank by the channel sum of ``|map|``. Default: False
+        probabilities (bool): also record the softmax probability of the true
+            label. Default: False
+        tol (float): the imputation's residual tolerance. Default: 1e-6
+        max_iter (int, optional): the most CG iterations; ``None`` means
+            ``10 * (H + W) + 100``. Default: None
 
     Returns:
         ``{name: {order: RoadCurve}}`` in the order of ``rankings`` and
