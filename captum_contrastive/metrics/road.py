@@ -16,19 +16,22 @@ Protocol choices (all recorded in :attr:`RoadCurve.protocol`):
   neighbours inside the image are renormalized (the reference's
   ``sum_neighbors``). Kept pixels are fixed, so the removed pixels solve one
   sparse linear system per image and channel;
-- **solver**: Jacobi-preconditioned conjugate gradient in ``float64``, batched
-  over images and channels, the matrix applied as a 3x3 convolution (no scipy).
-  Each image-and-channel system stops once every one of its removed pixels has
-  a residual ``|s_i x_i - sum_j w_ij x_j| <= tol`` (the sums over in-image
-  neighbours, kept ones included; ``s_i`` the sum of their weights; ``tol=1e-6``
-  in the units of the images), so its result does not depend on the rest of the
-  batch; after ``max_iter`` iterations a :class:`RuntimeWarning` is raised
-  instead. The iterations grow with the width of the largest removed region
-  (on 224x224 images, measured: about 45 for 90% of the pixels removed at
-  random, 270 for a 204x204 hole). A removed region that touches no
-  kept pixel (e.g. the whole image) has no defined imputation: it keeps the
-  starting value, the mean of the image's kept pixels in that channel (0 when
-  nothing is kept);
+- **solver**: :func:`~captum_contrastive.metrics.imputation.linear_imputation`:
+  Jacobi-preconditioned conjugate gradient in ``float32`` with a slice stencil,
+  checked and if needed refined in ``float64``, in chunks of systems whose size
+  is measured per process (every system at once on a GPU; no scipy). Each
+  image-and-channel system is solved once every one of its removed pixels has a
+  ``float64`` residual ``|s_i x_i - sum_j w_ij x_j| <= tol`` (the sums over
+  in-image neighbours, kept ones included; ``s_i`` the sum of their weights;
+  ``tol=1e-6`` in the units of the images), so its result does not depend on
+  the rest of the batch; after ``max_iter`` iterations a :class:`RuntimeWarning`
+  is raised instead. The iterations grow with the width of the largest removed
+  region. A removed region that touches no kept pixel (the whole image) has no
+  defined imputation: it keeps the starting value, the mean of the image's kept
+  pixels in that channel (0 when nothing is kept). The former ``float64``
+  ``conv2d`` solver is
+  :func:`~captum_contrastive.metrics.imputation.reference_linear_imputation`,
+  the tests' oracle: the two answers differ by at most ``||A^-1|| * 2 tol``;
 - **noise**: Gaussian with standard deviation ``noise`` (default 0.01, as ROAD)
   on the removed pixels only. It is drawn per image from the stream
   ``(seed, index, "road")`` (:func:`~captum_contrastive.random_streams.image_generator`)
@@ -51,17 +54,24 @@ Protocol choices (all recorded in :attr:`RoadCurve.protocol`):
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from captum_contrastive.devices import model_device
+from captum_contrastive.metrics.imputation import (
+    IMPUTATION_TOL,
+    ROAD_NEIGHBOUR_WEIGHTS,
+    check_imputation_inputs,
+    check_solver_options,
+    linear_imputation,
+    measured_chunk_systems,
+)
 from captum_contrastive.metrics.perturbation import (
     PerImageCurve,
     _check_fractions,
@@ -75,6 +85,11 @@ from captum_contrastive.metrics.ranking import (
     ranking_mask,
     spatial_map,
 )
+from captum_contrastive.metrics.road_costs import (
+    RoadProfile,
+    active_road_profiles,
+    record_road_costs,
+)
 from captum_contrastive.metrics.stats import bootstrap_ci, paired_bootstrap_diff
 from captum_contrastive.random_streams import image_generator
 
@@ -83,8 +98,11 @@ __all__ = [
     "ROAD_NEIGHBOUR_WEIGHTS",
     "ROAD_PURPOSE",
     "RoadCurve",
+    "RoadProfile",
     "noisy_linear_imputation",
+    "record_road_costs",
     "road_curve",
+    "road_curves",
     "road_gap",
     "road_summary",
 ]
@@ -96,115 +114,6 @@ Order = Literal["morf", "lerf"]
 ROAD_PURPOSE = "road"
 #: The removed fractions of the ROAD paper: 10%, 20%, ..., 90%.
 DEFAULT_ROAD_FRACTIONS: tuple[float, ...] = tuple(k / 10 for k in range(1, 10))
-#: The 3x3 neighbour weights of the reference ``NoisyLinearImputer``.
-ROAD_NEIGHBOUR_WEIGHTS: tuple[tuple[float, float, float], ...] = (
-    (1 / 12, 1 / 6, 1 / 12),
-    (1 / 6, 0.0, 1 / 6),
-    (1 / 12, 1 / 6, 1 / 12),
-)
-
-
-def _check_imputation_inputs(images: Tensor, mask: Tensor) -> None:
-    if images.ndim != 4:
-        raise ValueError(f"`images` must be (N, C, H, W), got {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise ValueError(f"`images` must be floating point, got {images.dtype}")
-    batch, _, height, width = images.shape
-    if mask.dtype != torch.bool:
-        raise ValueError(f"`mask` must be a bool tensor, got {mask.dtype}")
-    if tuple(mask.shape) != (batch, height, width):
-        raise ValueError(
-            f"`mask` has shape {tuple(mask.shape)}, expected (N, H, W) = "
-            f"{(batch, height, width)}"
-        )
-
-
-def _neighbour_sum(values: Tensor) -> Tensor:
-    """``sum_j w_ij v_j`` over each pixel's in-image neighbours; ``(B, 1, H, W)``."""
-    kernel = torch.tensor(ROAD_NEIGHBOUR_WEIGHTS, dtype=values.dtype)
-    return F.conv2d(values, kernel.to(values.device).view(1, 1, 3, 3), padding=1)
-
-
-def _initial_guess(flat: Tensor, removed: Tensor) -> Tensor:
-    """Per system, the mean of the kept pixels (0 if none) on the removed ones."""
-    kept = 1.0 - removed
-    count = kept.sum(dim=(2, 3), keepdim=True)
-    total = (flat * kept).sum(dim=(2, 3), keepdim=True)
-    mean = torch.where(count > 0, total / count.clamp_min(1.0), torch.zeros_like(total))
-    return mean * removed
-
-
-def _cg_step_sizes(numerator: Tensor, denominator: Tensor) -> Tensor:
-    """``numerator / denominator`` per system, 0 where the denominator is 0."""
-    safe = torch.where(denominator != 0, denominator, torch.ones_like(denominator))
-    return torch.where(denominator != 0, numerator / safe, torch.zeros_like(safe))
-
-
-def _conjugate_gradient(
-    apply: Callable[[Tensor], Tensor],
-    rhs: Tensor,
-    start: Tensor,
-    diagonal: Tensor,
-    tol: float,
-    max_iter: int,
-) -> tuple[Tensor, float]:
-    """Jacobi-preconditioned CG, batched over the leading dimension.
-
-    A system stops moving once its own residual is at most ``tol``, so its
-    result does not depend on the other systems of the batch. Returns the
-    solution and the largest final residual.
-    """
-    dims = (1, 2, 3)
-    solution = start.clone()
-    residual = rhs - apply(solution)
-    precond = residual / diagonal
-    direction = precond.clone()
-    rz = (residual * precond).sum(dim=dims, keepdim=True)
-    for _ in range(max_iter):
-        active = residual.abs().amax(dim=dims, keepdim=True) > tol
-        if not bool(active.any()):
-            break
-        product = apply(direction)
-        alpha = _cg_step_sizes(rz, (direction * product).sum(dim=dims, keepdim=True))
-        alpha = torch.where(active, alpha, torch.zeros_like(alpha))
-        solution = solution + alpha * direction
-        residual = residual - alpha * product
-        precond = residual / diagonal
-        rz_next = (residual * precond).sum(dim=dims, keepdim=True)
-        step = precond + _cg_step_sizes(rz_next, rz) * direction
-        direction = torch.where(active, step, direction)
-        rz = rz_next
-    worst = float(residual.abs().amax()) if residual.numel() else 0.0
-    return solution, worst
-
-
-def _linear_imputation(
-    images: Tensor, mask: Tensor, tol: float, max_iter: int | None
-) -> Tensor:
-    """The noise-free imputation in ``float64``, ``(N, C, H, W)``."""
-    batch, channels, height, width = images.shape
-    flat = images.detach().to(torch.float64).reshape(batch * channels, 1, height, width)
-    removed = mask.to(flat.device, torch.float64).repeat_interleave(channels, dim=0)
-    removed = removed.unsqueeze(1)
-    weight_sum = _neighbour_sum(torch.ones_like(removed[:1]))
-    rhs = _neighbour_sum(flat * (1.0 - removed)) * removed
-    diagonal = torch.where(removed > 0, weight_sum, torch.ones_like(removed))
-
-    def apply(values: Tensor) -> Tensor:
-        return (weight_sum * values - _neighbour_sum(values)) * removed
-
-    limit = 10 * (height + width) + 100 if max_iter is None else max_iter
-    start = _initial_guess(flat, removed)
-    solution, worst = _conjugate_gradient(apply, rhs, start, diagonal, tol, limit)
-    if worst > tol:
-        warnings.warn(
-            f"ROAD imputation: conjugate gradient stopped after {limit} iterations "
-            f"with a residual of {worst:.3g} > tol={tol:g}",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-    imputed = torch.where(removed > 0, solution, flat)
-    return imputed.reshape(batch, channels, height, width)
 
 
 def _noise_fields(
@@ -223,10 +132,7 @@ def _noise_fields(
 def _check_solver_options(noise: float, tol: float, max_iter: int | None) -> None:
     if not noise >= 0:
         raise ValueError(f"`noise` must be non-negative, got {noise}")
-    if not tol > 0:
-        raise ValueError(f"`tol` must be positive, got {tol}")
-    if max_iter is not None and max_iter < 1:
-        raise ValueError(f"`max_iter` must be positive or None, got {max_iter}")
+    check_solver_options(tol, max_iter)
 
 
 def _impute(
@@ -238,7 +144,7 @@ def _impute(
     max_iter: int | None,
 ) -> Tensor:
     """The imputation plus ``noise * fields`` on the removed pixels."""
-    imputed = _linear_imputation(images, mask, tol, max_iter)
+    imputed = linear_imputation(images, mask, tol, max_iter)
     removed = mask.to(imputed.device).unsqueeze(1)
     if noise > 0:
         noisy = imputed + noise * fields.to(imputed.device, torch.float64)
@@ -253,7 +159,7 @@ def noisy_linear_imputation(
     seed: int = 0,
     indices: IndicesLike = None,
     *,
-    tol: float = 1e-6,
+    tol: float = IMPUTATION_TOL,
     max_iter: int | None = None,
 ) -> Tensor:
     r"""ROAD's noisy linear imputation of the masked pixels of a batch of images.
@@ -261,8 +167,10 @@ def noisy_linear_imputation(
     Every removed pixel, in every channel, is solved for so that it equals the
     weighted mean of its 8 neighbours (``1/6`` direct, ``1/12`` diagonal,
     renormalized at the border); the kept pixels are fixed and returned exactly.
-    The sparse system of each image and channel is solved by Jacobi-preconditioned
-    conjugate gradient in ``float64`` until every equation's residual is at most
+    The sparse system of each image and channel is solved by
+    :func:`~captum_contrastive.metrics.imputation.linear_imputation`
+    (Jacobi-preconditioned conjugate gradient in ``float32``, checked and refined
+    in ``float64``) until every equation's ``float64`` residual is at most
     ``tol``; a :class:`RuntimeWarning` says when ``max_iter`` is reached first. A
     removed region touching no kept pixel gets the mean of the image's kept
     pixels in that channel (0 when none is kept). Then Gaussian noise of standard
@@ -295,7 +203,7 @@ def noisy_linear_imputation(
         >>> bool((out[:, :, 0] == images[:, :, 0]).all())
         True
     """
-    _check_imputation_inputs(images, mask)
+    check_imputation_inputs(images, mask)
     _check_solver_options(noise, tol, max_iter)
     index_array = as_indices(indices, images.shape[0])
     fields = _noise_fields(index_array, tuple(images.shape[1:]), seed)
@@ -436,67 +344,159 @@ class _RoadOptions:
     max_iter: int | None
 
 
-def _predict_chunk(
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed_outputs(
+    model: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_label_outputs` of a forward pass, its cost recorded."""
+    profiles = active_road_profiles()
+    start = time.perf_counter()
+    outputs = _label_outputs(_scores(model, images), labels)
+    elapsed = time.perf_counter() - start
+    for profile in profiles:
+        profile.forward_seconds += elapsed
+        profile.forward_images += images.shape[0]
+        profile.forward_calls += 1
+    return outputs
+
+
+def _solve(
+    images: Tensor, mask: Tensor, fields: Tensor, options: _RoadOptions
+) -> Tensor:
+    """:func:`_impute` with the curve's options, finished on its device."""
+    imputed = _impute(
+        images, mask, options.noise, fields, options.tol, options.max_iter
+    )
+    _synchronize(imputed.device)
+    return imputed
+
+
+def _timed_impute(
+    images: Tensor, mask: Tensor, fields: Tensor, options: _RoadOptions
+) -> Tensor:
+    """:func:`_impute` of a stack of images, its cost recorded (and each
+    image's alone, for the profiles that ask)."""
+    profiles = active_road_profiles()
+    if profiles:  # the chunk size is measured once; not part of a call's cost
+        measured_chunk_systems(*images.shape[-2:], images.device)
+    start, cpu = time.perf_counter(), time.process_time()
+    imputed = _solve(images, mask, fields, options)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for profile in profiles:
+        profile.imputation_seconds += elapsed
+        profile.imputation_cpu_seconds += cpu
+        profile.imputed_images += images.shape[0]
+        profile.imputation_calls += 1
+    alone = [profile for profile in profiles if profile.time_alone]
+    for row in range(images.shape[0] if alone else 0):
+        one = slice(row, row + 1)
+        start, cpu = time.perf_counter(), time.process_time()
+        _solve(images[one], mask[one], fields[one], options)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        for profile in alone:
+            profile.alone_seconds += elapsed
+            profile.alone_cpu_seconds += cpu
+            profile.alone_images += 1
+    return imputed
+
+
+def _stack_fractions(device: torch.device) -> bool:
+    """Impute every fraction of a chunk in one solver call: on accelerators,
+    where one large stack is cheapest; on the CPU one fraction at a time keeps
+    the ``float64`` copies of a stack small."""
+    return device.type != "cpu"
+
+
+def _curve_columns(
     model: Callable[[Tensor], Tensor],
     chunk: Tensor,
     labels: Tensor,
-    chunk_maps: Tensor,
-    chunk_indices: np.ndarray,
+    ranking: Tensor,
+    fields: Tensor,
     values: np.ndarray,
     options: _RoadOptions,
-) -> tuple[np.ndarray, ...]:
-    """Base and per-fraction predictions and label probabilities of one chunk."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-fraction predictions and label probabilities ``(B, F)`` of a chunk
+    whose pixels are removed in ``ranking`` order; one forward pass a fraction."""
     height, width = chunk.shape[-2:]
-    ranking = _road_ranking(
-        chunk_maps, options.order, options.seed, chunk_indices, options.absolute
-    ).to(chunk.device)
-    fields = _noise_fields(chunk_indices, tuple(chunk.shape[1:]), options.seed)
-    base, base_prob = _label_outputs(_scores(model, chunk), labels)
-    predictions = np.empty((chunk.shape[0], values.size), dtype=np.int64)
-    probability = np.empty((chunk.shape[0], values.size), dtype=np.float64)
-    for column, fraction in enumerate(values):
-        mask = ranking_mask(ranking, float(fraction), height, width)
-        imputed = _impute(
-            chunk, mask, options.noise, fields, options.tol, options.max_iter
+    count = chunk.shape[0]
+    masks = [ranking_mask(ranking, float(f), height, width) for f in values]
+    if _stack_fractions(chunk.device) and len(masks) > 1:
+        stacked = _timed_impute(
+            chunk.repeat(len(masks), 1, 1, 1),
+            torch.cat(masks),
+            fields.repeat(len(masks), 1, 1, 1),
+            options,
         )
-        predictions[:, column], probability[:, column] = _label_outputs(
-            _scores(model, imputed), labels
+        imputed = list(stacked.split(count))
+    else:
+        imputed = [_timed_impute(chunk, mask, fields, options) for mask in masks]
+    predictions = np.empty((count, values.size), dtype=np.int64)
+    probability = np.empty((count, values.size), dtype=np.float64)
+    for column, images in enumerate(imputed):
+        predictions[:, column], probability[:, column] = _timed_outputs(
+            model, images, labels
         )
-    return base, base_prob, predictions, probability
+    return predictions, probability
+
+
+def _stack_columns(found: list, fractions: int) -> list[np.ndarray]:
+    """The chunks' ``(predictions, probabilities)`` as two ``(N, F)`` arrays."""
+    if not found:
+        return [np.empty((0, fractions), np.int64), np.empty((0, fractions))]
+    return [np.concatenate(column) for column in zip(*found, strict=True)]
 
 
 def _predict_road(
     model: Callable[[Tensor], Tensor],
     images: Tensor,
     labels: Tensor,
-    maps: Tensor,
+    rankings: Mapping[str, Tensor],
     index_array: np.ndarray,
     values: np.ndarray,
-    options: _RoadOptions,
+    options: dict[str, _RoadOptions],
     batch_size: int,
-) -> list[np.ndarray]:
-    """Base ``(N,)`` and per-fraction ``(N, F)`` predictions and probabilities,
-    chunk by chunk (rankings and noise fields too, to bound memory)."""
-    parts: list[tuple[np.ndarray, ...]] = []
+) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, str], list[np.ndarray]]]:
+    """Base ``(N,)`` predictions and probabilities, shared by every curve, and
+    per curve ``(name, order)`` its ``(N, F)`` predictions and probabilities,
+    chunk by chunk (images, rankings and noise fields too, to bound memory).
+    Each chunk's unmodified images pass forward once, for all curves."""
+    base_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    parts: dict[tuple[str, str], list] = {
+        (name, order): [] for name in rankings for order in options
+    }
     device = model_device(model, images.device)
+    seed = next(iter(options.values())).seed
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             rows = slice(start, start + batch_size)
-            parts.append(
-                _predict_chunk(
-                    model,
-                    images[rows].to(device),
-                    labels[rows].to(device),
-                    maps[rows],
+            chunk = images[rows].to(device)
+            chunk_labels = labels[rows].to(device)
+            fields = _noise_fields(index_array[rows], tuple(chunk.shape[1:]), seed)
+            base_parts.append(_timed_outputs(model, chunk, chunk_labels))
+            for (name, order), found in parts.items():
+                option = options[order]
+                ranking = _road_ranking(
+                    rankings[name][rows],
+                    order,
+                    option.seed,
                     index_array[rows],
-                    values,
-                    options,
+                    option.absolute,
+                ).to(device)
+                found.append(
+                    _curve_columns(
+                        model, chunk, chunk_labels, ranking, fields, values, option
+                    )
                 )
-            )
-    if not parts:
-        empty = np.empty((0, values.size))
-        return [np.empty(0, np.int64), np.empty(0), empty.astype(np.int64), empty]
-    return [np.concatenate(column) for column in zip(*parts, strict=True)]
+    columns = {key: _stack_columns(found, values.size) for key, found in parts.items()}
+    if not base_parts:
+        return np.empty(0, np.int64), np.empty(0), columns
+    base, base_prob = (np.concatenate(c) for c in zip(*base_parts, strict=True))
+    return base, base_prob, columns
 
 
 def _road_protocol(
@@ -520,7 +520,10 @@ def _road_protocol(
             "noisy linear: removed pixel = weighted mean of its 8 in-image "
             "neighbours (1/6 direct, 1/12 diagonal, renormalized at the border)"
         ),
-        "solver": "Jacobi-preconditioned conjugate gradient, float64",
+        "solver": (
+            "Jacobi-preconditioned conjugate gradient, float32 iterations, "
+            "float64 residual check and refinement"
+        ),
         "tol": options.tol,
         "max_iter": options.max_iter,
         "noise": options.noise,
@@ -549,7 +552,7 @@ def road_curve(
     noise: float = 0.01,
     absolute: bool = False,
     probabilities: bool = False,
-    tol: float = 1e-6,
+    tol: float = IMPUTATION_TOL,
     max_iter: int | None = None,
 ) -> RoadCurve:
     r"""ROAD: per-image accuracy on the true label as ranked pixels are imputed.
@@ -596,21 +599,39 @@ def road_curve(
         ...                   indices=indices)
         >>> road_summary(morf, lerf)["gap"]["mean_diff"]
     """
-    labels = _check_curve_inputs(images, labels, maps, order, batch_size)
-    options = _RoadOptions(
-        str(order), bool(absolute), int(seed), float(noise), float(tol), max_iter
-    )
-    _check_solver_options(options.noise, options.tol, max_iter)
-    values = _check_fractions(fractions)
-    index_array = as_indices(indices, images.shape[0])
-    base, base_prob, predictions, probability = _predict_road(
-        model, images, labels, maps, index_array, values, options, batch_size
-    )
-    truth = labels.detach().cpu().numpy().astype(np.int64)
+    return road_curves(
+        model,
+        images,
+        labels,
+        {"map": maps},
+        fractions,
+        (str(order),),
+        seed=seed,
+        indices=indices,
+        batch_size=batch_size,
+        noise=noise,
+        absolute=absolute,
+        probabilities=probabilities,
+        tol=tol,
+        max_iter=max_iter,
+    )["map"][str(order)]
+
+
+def _curve(
+    order: str,
+    index_array: np.ndarray,
+    values: np.ndarray,
+    truth: np.ndarray,
+    base: tuple[np.ndarray, np.ndarray],
+    found: list[np.ndarray],
+    probabilities: bool,
+    protocol: dict[str, Any],
+) -> RoadCurve:
+    predictions, probability = found
     correct = predictions == truth[:, None]
-    base_correct = base == truth
+    base_correct = base[0] == truth
     return RoadCurve(
-        order=str(order),
+        order=order,
         indices=index_array,
         fractions=values,
         correct=correct,
@@ -618,12 +639,118 @@ def road_curve(
         base_correct=base_correct,
         auc=trapezoid_auc(base_correct, correct, values),
         probability=probability if probabilities else None,
-        base_probability=base_prob if probabilities else None,
+        base_probability=base[1] if probabilities else None,
         probability_auc=(
-            trapezoid_auc(base_prob, probability, values) if probabilities else None
+            trapezoid_auc(base[1], probability, values) if probabilities else None
         ),
-        protocol=_road_protocol(values, tuple(images.shape[-2:]), options),
+        protocol=protocol,
     )
+
+
+def road_curves(
+    model: Callable[[Tensor], Tensor],
+    images: Tensor,
+    labels: Tensor,
+    rankings: Mapping[str, Tensor],
+    fractions: Sequence[float] = DEFAULT_ROAD_FRACTIONS,
+    orders: Sequence[str] = ("morf", "lerf"),
+    *,
+    seed: int = 0,
+    indices: IndicesLike = None,
+    batch_size: int = 64,
+    noise: float = 0.01,
+    absolute: bool = False,
+    probabilities: bool = False,
+    tol: float = IMPUTATION_TOL,
+    max_iter: int | None = None,
+) -> dict[str, dict[str, RoadCurve]]:
+    r""":func:`road_curve` of several maps and orders of the same images.
+
+    Each curve equals :func:`road_curve` of its map and order; the images are
+    moved to the model's device, and the unmodified images passed forward, once
+    per chunk of ``batch_size`` images for all curves, and the noise fields are
+    drawn once per image. Each fraction's imputations of a chunk are one solver
+    call (every fraction at once on an accelerator), each fraction's imputed
+    chunk one forward pass.
+
+    Args:
+        model (nn.Module or callable): maps ``(B, C, H, W)`` images to ``(B, K)``
+            scores; the prediction is the arg-max.
+        images (Tensor): ``(N, C, H, W)`` floating-point images.
+        labels (Tensor): ``(N,)`` true labels.
+        rankings (mapping of str to Tensor): per name, ``(N, C, H, W)`` or
+            ``(N, H, W)`` maps without NaN that rank the pixels.
+        fractions (sequence of float): strictly increasing, in ``(0, 1]``.
+            Default: ``(0.1, 0.2, ..., 0.9)``
+        orders (sequence of str): ``"morf"`` and/or ``"lerf"``.
+            Default: ``("morf", "lerf")``
+        seed (int): the run's seed for tie-breaks and the noise. Default: 0
+        indices (Tensor, ndarray, sequence of int or None): dataset indices;
+            ``None`` means ``0..N-1``. Default: None
+        batch_size (int): images per chunk: per solver call and forward pass
+            of a fraction. Default: 64
+        noise (float): the imputation noise's standard deviation. Default: 0.01
+        absolute (bool): rank by the channel sum of ``|map|``. Default: False
+        probabilities (bool): also record the softmax probability of the true
+            label. Default: False
+        tol (float): the imputation's residual tolerance. Default: 1e-6
+        max_iter (int, optional): the most CG iterations; ``None`` means
+            ``10 * (H + W) + 100``. Default: None
+
+    Returns:
+        ``{name: {order: RoadCurve}}`` in the order of ``rankings`` and
+        ``orders``.
+
+    Examples::
+
+        >>> curves = road_curves(model, images, labels,
+        ...                      {"saliency": saliency_maps, "random": noise})
+        >>> road_gap(curves["saliency"]["morf"], curves["saliency"]["lerf"])
+    """
+    for maps in rankings.values():
+        for order in orders:
+            labels = _check_curve_inputs(images, labels, maps, order, batch_size)
+    _check_solver_options(float(noise), float(tol), max_iter)
+    values = _check_fractions(fractions)
+    index_array = as_indices(indices, images.shape[0])
+    options = {
+        str(order): _RoadOptions(
+            str(order), bool(absolute), int(seed), float(noise), float(tol), max_iter
+        )
+        for order in orders
+    }
+    profiles = active_road_profiles()
+    start = time.perf_counter()
+    alone_before = [profile.alone_seconds for profile in profiles]
+    base, base_prob, columns = _predict_road(
+        model, images, labels, rankings, index_array, values, options, batch_size
+    )
+    alone = max(
+        (p.alone_seconds - b for p, b in zip(profiles, alone_before, strict=True)),
+        default=0.0,
+    )
+    elapsed = time.perf_counter() - start - alone
+    for profile in profiles:
+        profile.curve_seconds += elapsed
+        profile.curve_calls += 1
+    truth = labels.detach().cpu().numpy().astype(np.int64)
+    size = tuple(images.shape[-2:])
+    return {
+        name: {
+            order: _curve(
+                order,
+                index_array,
+                values,
+                truth,
+                (base, base_prob),
+                columns[(name, order)],
+                probabilities,
+                _road_protocol(values, size, option),
+            )
+            for order, option in options.items()
+        }
+        for name in rankings
+    }
 
 
 def _check_pair(morf: RoadCurve, lerf: RoadCurve) -> None:

@@ -9,7 +9,9 @@ from captum_contrastive.metrics import (
     ROAD_PURPOSE,
     RoadCurve,
     noisy_linear_imputation,
+    record_road_costs,
     road_curve,
+    road_curves,
     road_gap,
     road_summary,
     trapezoid_auc,
@@ -310,3 +312,53 @@ def test_curve_validation_names_the_argument(kwargs: dict, name: str) -> None:
     }
     with pytest.raises(ValueError, match=f"`{name}`"):
         road_curve(**args)
+
+
+def test_road_curves_share_the_base_pass_and_equal_single_curves() -> None:
+    model, images, labels, maps = toy_problem(5)
+    images = images + 0.3 * torch.rand(images.shape)
+    rankings = {"weights": maps + torch.rand(maps.shape), "noise": torch.rand(5, 8, 8)}
+    kwargs = {"seed": 3, "indices": [4, 5, 6, 7, 8], "batch_size": 2}
+    with record_road_costs(time_alone=True) as profile:
+        curves = road_curves(model, images, labels, rankings, FRACTIONS, **kwargs)
+    # 3 chunks: one base pass each, then a solver call and a pass per curve and
+    # fraction; every imputed image is timed again alone.
+    curve_columns = 2 * 2 * len(FRACTIONS)
+    assert profile.curve_calls == 1
+    assert profile.forward_calls == 3 * (1 + curve_columns)
+    assert profile.forward_images == 5 * (1 + curve_columns)
+    assert profile.imputation_calls == 3 * curve_columns
+    assert profile.imputed_images == profile.alone_images == 5 * curve_columns
+    assert 0 < profile.imputation_seconds < profile.curve_seconds
+    assert profile.per_alone_imputation() > 0
+    for name, maps_ in rankings.items():
+        for order in ("morf", "lerf"):
+            single = road_curve(
+                model, images, labels, maps_, FRACTIONS, order, **kwargs
+            )
+            found = curves[name][order]
+            np.testing.assert_array_equal(found.predictions, single.predictions)
+            np.testing.assert_array_equal(found.auc, single.auc)
+            assert found.protocol == single.protocol
+    with record_road_costs() as plain:
+        road_curve(model, images, labels, maps, FRACTIONS, **kwargs)
+    assert plain.alone_images == 0 and plain.imputed_images == 5 * len(FRACTIONS)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_curves_impute_every_fraction_in_one_call_with_cpu_results() -> None:
+    model, images, labels, maps = toy_problem(6)
+    images = images + 0.3 * torch.rand(images.shape)
+    rankings = {"weights": maps + torch.rand(maps.shape)}
+    kwargs = {"seed": 5, "noise": 0.2, "probabilities": True, "batch_size": 4}
+    cpu = road_curves(model, images, labels, rankings, FRACTIONS, **kwargs)
+    with record_road_costs() as profile:
+        gpu = road_curves(model.cuda(), images, labels, rankings, FRACTIONS, **kwargs)
+    # 2 chunks x 2 orders: one solver call for all fractions of a chunk.
+    assert profile.imputation_calls == 4
+    assert profile.imputed_images == 6 * 2 * len(FRACTIONS)
+    for order in ("morf", "lerf"):
+        found, expected = gpu["weights"][order], cpu["weights"][order]
+        np.testing.assert_array_equal(found.predictions, expected.predictions)
+        np.testing.assert_allclose(found.probability, expected.probability, atol=1e-5)

@@ -106,7 +106,7 @@ def test_rerun_reuses_both_studies_and_a_new_depth_recomputes(written, monkeypat
         raise AssertionError("recomputed a cached study")
 
     monkeypatch.setattr(sanity_unit, "cascading_randomization", refuse)
-    monkeypatch.setattr(road_unit, "road_curve", refuse)
+    monkeypatch.setattr(road_unit, "road_curves", refuse)
     again = run_benchmark(run.config, fake_preset())
     assert again.results["sanity"].summary == run.results["sanity"].summary
     assert again.results["road"].summary == run.results["road"].summary

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.metrics import bootstrap_ci
-from captum_contrastive.metrics.road import RoadCurve, road_curve, road_summary
+from captum_contrastive.metrics.road import RoadCurve, road_curves, road_summary
 from captum_contrastive.pipeline.memory import forward_batch
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
@@ -89,7 +89,8 @@ class RoadUnit(StudyUnit):
     def evaluate(self, data: RunData) -> StudyResult:
         c = self.config
         k = min(c.road_images, len(data.selection.indices))
-        images, labels = data.images[:k].to(data.context.device), data.labels[:k]
+        # road_curves moves one chunk at a time to the model's device.
+        images, labels = data.images[:k], data.labels[:k]
         indices = data.selection.indices[:k]
         rankings = {m: loaded(data.maps[MapRequest(m, "clean")][:k]) for m in c.methods}
         rankings[RANDOM_RANKING] = random_maps(tuple(images.shape[1:]), indices, c.seed)
@@ -98,21 +99,18 @@ class RoadUnit(StudyUnit):
         # when the methods' passes are not split).
         specs = [data.specs[m].settings for m in c.methods]
         summary["methods"], records = {}, {}
-        for name, maps in rankings.items():
-            curves = {
-                order: road_curve(
-                    data.context.model,
-                    images,
-                    labels,
-                    maps,
-                    c.road_fractions,
-                    order,
-                    seed=c.seed,
-                    indices=indices,
-                    batch_size=forward_batch(specs, c.shard_size),
-                )
-                for order in ("morf", "lerf")
-            }
+        every = road_curves(
+            data.context.model,
+            images,
+            labels,
+            rankings,
+            c.road_fractions,
+            ("morf", "lerf"),
+            seed=c.seed,
+            indices=indices,
+            batch_size=forward_batch(specs, c.shard_size),
+        )
+        for name, curves in every.items():
             summary["methods"][name] = self._summarise(curves)
             records[name] = {o: curve.records() for o, curve in curves.items()}
         summary["protocol"] = curves["morf"].protocol
