@@ -520,8 +520,9 @@ class SanityWork:
         """The seconds spent, JSON-ready: per column (``"trained"``,
         ``"<test>@<step>"``, ``"random_logit"``, ``"data_randomization"``), per
         entry (a method, its fixed-contrast entry, :data:`SIMILARITY_COST`,
-        :data:`MODELS_COST`); ``reused``: the columns whose records were taken
-        from an earlier column (their maps cost nothing); the torch threads."""
+        :data:`MODELS_COST`), in the order computed; ``reused``: the columns
+        whose records were taken from an earlier column (no entries: nothing was
+        computed); the torch threads."""
         return {
             "unit": "seconds",
             "threads": torch.get_num_threads(),
@@ -604,6 +605,7 @@ def _compare_models(
         if layers is not None and layers in work.steps:
             source, step_changed, values = work.steps[layers]
             work.reused[column] = source
+            work.seconds.setdefault(column, {})
         else:
             step_changed, values = _evaluate_model(
                 column, build, layers, runner, references, data, work

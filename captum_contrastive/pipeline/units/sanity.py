@@ -554,7 +554,7 @@ def cost_table(summary: dict[str, Any]) -> str:
     if not cost:
         return ""
     seconds, reused = cost["seconds"], cost["reused"]
-    columns = list(seconds) + [c for c in reused if c not in seconds]
+    columns = list(seconds)
     entries = list(
         dict.fromkeys(e for c in seconds.values() for e in c if e not in _OVERHEADS)
     )
@@ -573,7 +573,7 @@ def cost_table(summary: dict[str, Any]) -> str:
         for entry in entries
     ]
     totals = [
-        f"{sum(seconds[c].values()):.2f}" if c in seconds else "reused" for c in columns
+        "reused" if c in reused else f"{sum(seconds[c].values()):.2f}" for c in columns
     ]
     grand = sum(sum(c.values()) for c in seconds.values())
     rows.append(["total"] + totals + [f"{grand:.2f}"])
