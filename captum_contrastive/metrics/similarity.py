@@ -19,29 +19,43 @@ from captum_contrastive.metrics.ranking import (
     top_fraction_mask,
 )
 
-__all__ = ["avg_diff", "binarized_similarity", "spearman", "top_iou"]
+__all__ = [
+    "avg_diff",
+    "binarized_similarity",
+    "centred_ranks",
+    "mask_iou",
+    "rank_correlation",
+    "spearman",
+    "top_iou",
+]
 
 ArrayLike = Tensor | np.ndarray
 
 
+def _flat(value: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().double().numpy()
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim < 2:
+        raise ValueError(
+            f"`{name}` must be a batch of maps (N, ...), got shape {value.shape}"
+        )
+    return value.reshape(value.shape[0], -1)
+
+
+def _check_no_nan(value: np.ndarray, name: str) -> None:
+    if np.isnan(value).any():
+        raise ValueError(f"`{name}` contains NaN values")
+
+
 def _flat_pair(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    arrays = []
-    for name, value in (("a", a), ("b", b)):
-        if isinstance(value, Tensor):
-            value = value.detach().cpu().double().numpy()
-        value = np.asarray(value, dtype=np.float64)
-        if value.ndim < 2:
-            raise ValueError(
-                f"`{name}` must be a batch of maps (N, ...), got shape {value.shape}"
-            )
-        arrays.append(value.reshape(value.shape[0], -1))
+    arrays = [_flat(a, "a"), _flat(b, "b")]
     if arrays[0].shape != arrays[1].shape:
         raise ValueError(
             f"`a` and `b` must have the same shape, got {np.shape(a)} and {np.shape(b)}"
         )
     for name, value in zip(("a", "b"), arrays, strict=True):
-        if np.isnan(value).any():
-            raise ValueError(f"`{name}` contains NaN values")
+        _check_no_nan(value, name)
     return arrays[0], arrays[1]
 
 
@@ -77,10 +91,51 @@ def spearman(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     flat_a, flat_b = _flat_pair(a, b)
     if flat_a.shape[1] == 0:
         return np.full(flat_a.shape[0], np.nan)
-    ranks_a = rankdata(flat_a, method="average", axis=1)
-    ranks_b = rankdata(flat_b, method="average", axis=1)
-    ranks_a -= ranks_a.mean(axis=1, keepdims=True)
-    ranks_b -= ranks_b.mean(axis=1, keepdims=True)
+    return rank_correlation(centred_ranks(flat_a), centred_ranks(flat_b))
+
+
+def centred_ranks(maps: ArrayLike) -> np.ndarray:
+    r"""Per image, the average ranks (ties shared) of every element after the
+    batch axis, minus their mean: one side of :func:`spearman`, to compute once
+    when one map is compared with many.
+
+    Args:
+        maps (Tensor or ndarray): ``(N, ...)`` maps, no NaN (ranked in float64).
+
+    Returns:
+        ``(N, P)`` float64 centred ranks, ``P`` the elements per image.
+
+    Examples::
+
+        >>> centred_ranks(np.array([[3.0, 1.0, 2.0]]))
+        array([[ 1., -1.,  0.]])
+    """
+    flat = _flat(maps, "maps")
+    _check_no_nan(flat, "maps")
+    ranks = rankdata(flat, method="average", axis=1)
+    ranks -= ranks.mean(axis=1, keepdims=True)
+    return ranks
+
+
+def rank_correlation(ranks_a: np.ndarray, ranks_b: np.ndarray) -> np.ndarray:
+    r"""Spearman's ρ per row from :func:`centred_ranks` of both sides (NaN where
+    a side is constant), clipped to ``[-1, 1]``; ``spearman(a, b)`` is
+    ``rank_correlation(centred_ranks(a), centred_ranks(b))`` on the flattened
+    float64 maps.
+
+    Args:
+        ranks_a (ndarray): ``(N, P)`` centred ranks.
+        ranks_b (ndarray): ``(N, P)`` centred ranks.
+
+    Returns:
+        ``np.ndarray`` of shape ``(N,)``.
+
+    Examples::
+
+        >>> ranks = centred_ranks(np.array([[3.0, 1.0, 2.0]]))
+        >>> rank_correlation(ranks, -ranks)
+        array([-1.])
+    """
     cov = (ranks_a * ranks_b).sum(axis=1)
     scale = np.sqrt((ranks_a**2).sum(axis=1) * (ranks_b**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -131,7 +186,29 @@ def top_iou(
             f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
     mask_a = top_fraction_mask(a, q, seed, indices, reduce)
-    mask_b = top_fraction_mask(b, q, seed, indices, reduce).to(mask_a.device)
+    mask_b = top_fraction_mask(b, q, seed, indices, reduce)
+    return mask_iou(mask_a, mask_b)
+
+
+def mask_iou(mask_a: Tensor, mask_b: Tensor) -> np.ndarray:
+    r"""Intersection over union of two batches of boolean masks, per image (the
+    last step of :func:`top_iou`, for masks computed once and compared often).
+
+    Args:
+        mask_a (Tensor): ``(N, H, W)`` boolean masks, e.g. from
+            :func:`~captum_contrastive.metrics.top_fraction_mask`.
+        mask_b (Tensor): masks of the same shape.
+
+    Returns:
+        ``np.ndarray`` of shape ``(N,)`` (NaN where both masks are empty).
+
+    Examples::
+
+        >>> mask = torch.tensor([[[True, False], [True, False]]])
+        >>> mask_iou(mask, torch.tensor([[[True, True], [False, False]]]))
+        array([0.33333333])
+    """
+    mask_b = mask_b.to(mask_a.device)
     inter = (mask_a & mask_b).sum(dim=(1, 2)).double()
     union = (mask_a | mask_b).sum(dim=(1, 2)).double()
     return (inter / union).cpu().numpy()

@@ -36,6 +36,8 @@ the other map's local means are near 0 too).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -48,7 +50,10 @@ __all__ = [
     "SSIM_K2",
     "SSIM_SIGMA",
     "SSIM_WINDOW",
+    "SSIMSide",
     "normalize_unit_range",
+    "ssim_side",
+    "ssim_of_sides",
     "structural_similarity",
 ]
 
@@ -148,25 +153,103 @@ def structural_similarity(
         >>> structural_similarity(maps, 5 * maps + 2)  # normalised: scale is ignored
         array([1., 1.])
     """
+    side_a = ssim_side(a, reduce, window_size, sigma, name="a")
+    side_b = ssim_side(b, reduce, window_size, sigma, name="b")
+    return ssim_of_sides(side_a, side_b)
+
+
+@dataclass(frozen=True)
+class SSIMSide:
+    """What SSIM needs of one batch of maps alone, to compute once when one map
+    is compared with many (:func:`ssim_side`, :func:`ssim_of_sides`).
+
+    Attributes:
+        unit: the normalised spatial maps ``(N, H, W)`` (float64, ``[0, 1]``).
+        mean: their Gaussian-filtered local means (valid positions).
+        square: the filtered squares (local second moments).
+        kernel: the 1-D Gaussian kernel.
+    """
+
+    unit: Tensor
+    mean: Tensor
+    square: Tensor
+    kernel: Tensor
+
+
+def ssim_side(
+    maps: Tensor | np.ndarray,
+    reduce: Reduce = "sum",
+    window_size: int = SSIM_WINDOW,
+    sigma: float = SSIM_SIGMA,
+    name: str = "maps",
+) -> SSIMSide:
+    r"""One side of :func:`structural_similarity`: the channel collapse, the
+    normalisation and the local statistics of ``maps`` alone.
+
+    The Gaussian filter runs on each map on its own (a float64 convolution, one
+    map at a time), so the statistics equal those the two-sided call computes.
+
+    Args:
+        maps (Tensor or ndarray): ``(N, C, H, W)`` or ``(N, H, W)``, no NaN.
+        reduce (str): ``"sum"`` or ``"abs_sum"``. Default: ``"sum"``
+        window_size (int): the Gaussian window's side (odd). Default: 11
+        sigma (float): the Gaussian's standard deviation. Default: 1.5
+        name (str): the argument's name in error messages. Default: ``"maps"``
+
+    Returns:
+        :class:`SSIMSide`.
+
+    Examples::
+
+        >>> maps = torch.rand(2, 3, 32, 32)
+        >>> side = ssim_side(maps)
+        >>> ssim_of_sides(side, side)
+        array([1., 1.])
+    """
     if window_size < 1 or window_size % 2 == 0 or not sigma > 0:
         raise ValueError(
             "`window_size` must be a positive odd integer and `sigma` positive, got "
             f"{window_size} and {sigma}"
         )
-    x, y = _as_spatial(a, reduce, "a"), _as_spatial(b, reduce, "b")
-    if x.shape != y.shape:
+    unit = _as_spatial(maps, reduce, name)
+    side = min(window_size, unit.shape[1], unit.shape[2])
+    kernel = _gaussian_window(side - (1 - side % 2), sigma)
+    if unit.shape[0] == 0:
+        return SSIMSide(unit, unit, unit, kernel)
+    unit = normalize_unit_range(unit)
+    mean, square = _filter(torch.cat([unit, unit * unit]), kernel).split(unit.shape[0])
+    return SSIMSide(unit, mean, square, kernel)
+
+
+def ssim_of_sides(a: SSIMSide, b: SSIMSide) -> np.ndarray:
+    r"""SSIM per image from two :func:`ssim_side` results (same window and
+    sigma); ``structural_similarity(a, b)`` is
+    ``ssim_of_sides(ssim_side(a), ssim_side(b))``.
+
+    Args:
+        a (SSIMSide): one side.
+        b (SSIMSide): the other, of the same batch and spatial size.
+
+    Returns:
+        ``np.ndarray`` of shape ``(N,)`` with values in ``[-1, 1]``.
+
+    Examples::
+
+        >>> side = ssim_side(torch.rand(2, 3, 32, 32))
+        >>> ssim_of_sides(side, side)
+        array([1., 1.])
+    """
+    if a.unit.shape != b.unit.shape:
         raise ValueError(
             "`a` and `b` need the same batch and spatial size, got "
-            f"{tuple(x.shape)} and {tuple(y.shape)}"
+            f"{tuple(a.unit.shape)} and {tuple(b.unit.shape)}"
         )
-    n = x.shape[0]
-    if n == 0:
+    if not torch.equal(a.kernel, b.kernel):
+        raise ValueError("`a` and `b` were computed with different windows")
+    if a.unit.shape[0] == 0:
         return np.zeros(0)
-    x, y = normalize_unit_range(x), normalize_unit_range(y)
-    side = min(window_size, x.shape[1], x.shape[2])
-    kernel = _gaussian_window(side - (1 - side % 2), sigma)
-    filtered = _filter(torch.cat([x, y, x * x, y * y, x * y]), kernel)
-    mu_x, mu_y, xx, yy, xy = filtered.split(n)
+    mu_x, mu_y, xx, yy = a.mean, b.mean, a.square, b.square
+    xy = _filter(a.unit * b.unit, a.kernel)
     var_x, var_y = xx - mu_x**2, yy - mu_y**2
     cov = xy - mu_x * mu_y
     c1, c2 = SSIM_K1**2, SSIM_K2**2

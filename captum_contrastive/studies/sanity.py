@@ -49,8 +49,9 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -60,8 +61,13 @@ from torch import Tensor, nn
 
 from captum_contrastive.attr._targets import runner_up
 from captum_contrastive.methods import MethodSpec, compute_maps
-from captum_contrastive.metrics import bootstrap_ci, spatial_map, spearman, top_iou
-from captum_contrastive.metrics.ssim import structural_similarity
+from captum_contrastive.metrics import bootstrap_ci, spatial_map, top_fraction_mask
+from captum_contrastive.metrics.similarity import (
+    centred_ranks,
+    mask_iou,
+    rank_correlation,
+)
+from captum_contrastive.metrics.ssim import ssim_of_sides, ssim_side
 from captum_contrastive.random_streams import image_generator, stream_seed
 from captum_contrastive.studies.verdicts import format_ci
 
@@ -76,7 +82,10 @@ __all__ = [
     "SanityResult",
     "SanityRule",
     "SanityVerdict",
+    "SanityWork",
+    "SimilarityReference",
     "cascading_randomization",
+    "cascading_steps",
     "data_randomization",
     "independent_randomization",
     "map_similarity",
@@ -217,12 +226,64 @@ def map_similarity(
         >>> map_similarity(maps, maps, 0, [0, 1])["spearman_abs"]
         array([1., 1.])
     """
-    return {
-        "spearman": spearman(spatial_map(a), spatial_map(b)),
-        "spearman_abs": spearman(spatial_map(a, "abs_sum"), spatial_map(b, "abs_sum")),
-        "ssim": structural_similarity(a, b, reduce="abs_sum"),
-        "iou": top_iou(a, b, q, seed, indices, reduce="abs_sum"),
-    }
+    return SimilarityReference(a, seed, indices, q).compare(b)
+
+
+class SimilarityReference:
+    r"""The original maps of :func:`map_similarity`, prepared once for many
+    comparisons.
+
+    Every test compares a method's trained-model maps with the maps of many
+    changed models (each cascading and independent step, both contrasts, the
+    random logit). What the measures need of the original side alone is computed
+    here once: the centred ranks of the signed and of the ``|map|`` channel sums
+    (Spearman), the normalised ``|map|`` sums and their local Gaussian statistics
+    (SSIM), and the top-``q`` mask (IoU). :meth:`compare` computes the changed
+    side and combines, with the same arithmetic as
+    :func:`~captum_contrastive.metrics.spearman`,
+    :func:`~captum_contrastive.metrics.structural_similarity` and
+    :func:`~captum_contrastive.metrics.top_iou` (the values are equal, bit for
+    bit).
+
+    Args:
+        maps (Tensor): the original maps ``(N, C, H, W)``.
+        seed (int): the run's seed (IoU tie-breaks).
+        indices (sequence of int): the images' dataset indices.
+        q (float): the top fraction of the IoU. Default: 0.10
+
+    Examples::
+
+        >>> reference = SimilarityReference(trained, seed=0, indices=[0, 1])
+        >>> reference.compare(randomized)["ssim"]
+    """
+
+    def __init__(
+        self, maps: Tensor, seed: int, indices: Sequence[int], q: float = 0.10
+    ) -> None:
+        self.shape = tuple(maps.shape)
+        self.seed, self.indices, self.q = seed, list(indices), q
+        self.signed = centred_ranks(spatial_map(maps))
+        self.absolute = centred_ranks(spatial_map(maps, "abs_sum"))
+        self.ssim = ssim_side(maps, "abs_sum", name="a")
+        self.mask = top_fraction_mask(maps, q, seed, self.indices, "abs_sum")
+
+    def compare(self, maps: Tensor) -> dict[str, np.ndarray]:
+        """The measures of the original maps against ``maps`` (same shape), by
+        the names of :data:`MEASURES`."""
+        if tuple(maps.shape) != self.shape:
+            raise ValueError(
+                f"the maps have shape {tuple(maps.shape)}, the original maps "
+                f"{self.shape}"
+            )
+        mask = top_fraction_mask(maps, self.q, self.seed, self.indices, "abs_sum")
+        return {
+            "spearman": rank_correlation(self.signed, centred_ranks(spatial_map(maps))),
+            "spearman_abs": rank_correlation(
+                self.absolute, centred_ranks(spatial_map(maps, "abs_sum"))
+            ),
+            "ssim": ssim_of_sides(self.ssim, ssim_side(maps, "abs_sum", name="b")),
+            "iou": mask_iou(self.mask, mask),
+        }
 
 
 @dataclass
@@ -323,12 +384,6 @@ class _Inputs:
     options: Mapping[str, dict[str, Any]]
     trained: Mapping[str, Tensor] = field(default_factory=dict)
 
-    def trained_maps(self, name: str, model: nn.Module, runner: Tensor) -> Tensor:
-        """The trained model's maps of ``name``: given, or computed now."""
-        if name in self.trained:
-            return self.trained[name]
-        return self.maps(name, model, self.targets, runner)
-
     def maps(
         self, name: str, model: nn.Module, targets: Tensor, contrast: Tensor | None
     ) -> Tensor:
@@ -391,38 +446,215 @@ def _protocol(test: str, data: _Inputs, **extra: Any) -> dict[str, Any]:
     }
 
 
+#: The cost table's entry of the randomisation and the runner-up passes.
+MODELS_COST = "randomisation and runner-up passes"
+#: The cost table's entry of the similarity measures.
+SIMILARITY_COST = "similarity measures"
+#: The cost table's column of the trained model's maps.
+TRAINED = "trained"
+
+#: ``(step, layer set or None, model factory)``: a changed model of a test; a
+#: layer set names a randomisation of the trained model (shared between tests).
+ChangedModel = tuple[str | None, frozenset[str] | None, Callable[[], nn.Module]]
+
+
+class SanityWork:
+    r"""What the sanity tests of one run share, and what each part cost.
+
+    Pass one instance as ``work`` to :func:`trained_model_maps` and to every
+    test of a run (the same images, methods, seed and ``q``; a mismatch raises).
+    It holds:
+
+    - per method, the :class:`SimilarityReference` of the trained model's maps,
+      prepared once for every comparison of every test;
+    - the trained model's runner-up classes;
+    - per randomised model, by the set of layers it re-initialises, the per-image
+      measures and runner-up changes: a model randomised the same way in two
+      tests (the cascade's ``@1`` and the independent test of the layer nearest
+      the logits) is evaluated once, and the second test reuses the records (the
+      same model, images and classes give the same maps);
+    - the maps of the first ``example_images`` images of the layer sets asked
+      for with :meth:`keep` (the report's example figure), so nothing is
+      recomputed for it;
+    - the seconds of each part (:meth:`cost`).
+
+    A fixed-contrast entry whose contrast equals the randomised model's own
+    runner-up for every image is the own-contrast maps, and is not recomputed.
+
+    Args:
+        example_images (int): images whose maps :meth:`keep` keeps. Default: 0
+
+    Examples::
+
+        >>> work = SanityWork(example_images=1)
+        >>> trained = trained_model_maps(model, images, labels, indices, specs,
+        ...                              work=work)
+        >>> cascading = cascading_randomization(model, images, labels, indices,
+        ...                                     specs, trained_maps=trained,
+        ...                                     work=work)
+        >>> work.cost()["seconds"]["cascading@1"]["saliency"]
+    """
+
+    def __init__(self, example_images: int = 0) -> None:
+        self.example_images = int(example_images)
+        self.references: dict[str, SimilarityReference] = {}
+        self.runner: Tensor | None = None
+        self.steps: dict[frozenset[str], tuple[str, list[bool], dict]] = {}
+        self.kept_layers: list[frozenset[str]] = []
+        self.examples: dict[frozenset[str], dict[str, Tensor]] = {}
+        self.seconds: dict[str, dict[str, float]] = {}
+        self.reused: dict[str, str] = {}
+        self._data: tuple | None = None
+
+    def keep(self, layers: Iterable[str]) -> None:
+        """Keep the maps of the first ``example_images`` images of the model
+        with ``layers`` randomised (an empty set: the trained model)."""
+        self.kept_layers.append(frozenset(layers))
+
+    def kept(self, layers: Iterable[str]) -> dict[str, Tensor]:
+        """Per method, the kept maps of the model with ``layers`` randomised
+        (own contrast); empty if that model was not evaluated."""
+        return self.examples.get(frozenset(layers), {})
+
+    def cost(self) -> dict[str, Any]:
+        """The seconds spent, JSON-ready: per column (``"trained"``,
+        ``"<test>@<step>"``, ``"random_logit"``, ``"data_randomization"``), per
+        entry (a method, its fixed-contrast entry, :data:`SIMILARITY_COST`,
+        :data:`MODELS_COST`), in the order computed; ``reused``: the columns
+        whose records were taken from an earlier column (no entries: nothing was
+        computed); the torch threads."""
+        return {
+            "unit": "seconds",
+            "threads": torch.get_num_threads(),
+            "seconds": {k: dict(v) for k, v in self.seconds.items()},
+            "reused": dict(self.reused),
+        }
+
+    def _add(self, column: str, entry: str, seconds: float) -> None:
+        entries = self.seconds.setdefault(column, {})
+        entries[entry] = entries.get(entry, 0.0) + seconds
+
+    def _bind(self, data: _Inputs) -> None:
+        """Check that every test of this work sees the same data."""
+        found = (tuple(data.indices), data.seed, data.q, tuple(data.specs))
+        if self._data is None:
+            self._data = found
+        elif self._data != found:
+            raise ValueError(
+                "a SanityWork serves the tests of one run: the same images, "
+                "methods, seed and q"
+            )
+
+    def _trained_runner(self, model: nn.Module, data: _Inputs) -> Tensor:
+        if self.runner is None:
+            start = time.perf_counter()
+            self.runner = _runner_up(model, data.images, data.targets, data.batch_size)
+            self._add(TRAINED, MODELS_COST, time.perf_counter() - start)
+        return self.runner
+
+    def _reference(
+        self, name: str, model: nn.Module, data: _Inputs
+    ) -> SimilarityReference:
+        if name not in self.references:
+            maps = data.trained.get(name)
+            if maps is None:
+                start = time.perf_counter()
+                maps = data.maps(
+                    name, model, data.targets, self._trained_runner(model, data)
+                )
+                self._add(TRAINED, name, time.perf_counter() - start)
+            self._keep(frozenset(), name, maps)
+            start = time.perf_counter()
+            self.references[name] = SimilarityReference(
+                maps, data.seed, data.indices, data.q
+            )
+            self._add(TRAINED, SIMILARITY_COST, time.perf_counter() - start)
+        return self.references[name]
+
+    def _keep(self, layers: frozenset[str] | None, name: str, maps: Tensor) -> None:
+        if layers is not None and layers in self.kept_layers:
+            kept = maps[: self.example_images].clone()
+            self.examples.setdefault(layers, {}).setdefault(name, kept)
+
+
+def _column(test: str, step: str | None) -> str:
+    return test if step is None else f"{test}@{step}"
+
+
 def _compare_models(
     test: str,
     model: nn.Module,
     data: _Inputs,
-    changed_models: Iterable[tuple[str | None, nn.Module]],
+    changed_models: Iterable[ChangedModel],
+    work: SanityWork | None = None,
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[bool]]]:
     """Every method's maps of ``model`` against those of each changed model.
 
-    ``changed_models`` yields ``(step, model)``, lazily (one copy at a time);
-    a ``None`` step names the measures ``<test>_<measure>`` and the runner-up
-    change ``test``. Returns the records and, per step, whether the runner-up
-    changed."""
-    runner = _runner_up(model, data.images, data.targets, data.batch_size)
-    original = {name: data.trained_maps(name, model, runner) for name in data.specs}
+    ``changed_models`` yields :data:`ChangedModel` entries, lazily (one copy at
+    a time); a ``None`` step names the measures ``<test>_<measure>`` and the
+    runner-up change ``test``. Returns the records and, per step, whether the
+    runner-up changed."""
+    work = work if work is not None else SanityWork()
+    work._bind(data)
+    runner = work._trained_runner(model, data)
+    references = {name: work._reference(name, model, data) for name in data.specs}
     records: dict[str, dict[str, list[float]]] = {}
     changed: dict[str, list[bool]] = {}
-    for step, other in changed_models:
-        new_runner = _runner_up(other, data.images, data.targets, data.batch_size)
-        changed[test if step is None else step] = (new_runner != runner).tolist()
-        for name, spec in data.specs.items():
-            variants = {name: new_runner}
-            if spec.contrastive:
-                variants[name + FIXED_CONTRAST_SUFFIX] = runner
-            for key, contrast in variants.items():
-                maps = data.maps(name, other, data.targets, contrast)
-                values = map_similarity(
-                    original[name], maps, data.seed, data.indices, data.q
-                )
-                records.setdefault(key, {}).update(
-                    {_measure(test, k, step): v.tolist() for k, v in values.items()}
-                )
+    for step, layers, build in changed_models:
+        column = _column(test, step)
+        if layers is not None and layers in work.steps:
+            source, step_changed, values = work.steps[layers]
+            work.reused[column] = source
+            work.seconds.setdefault(column, {})
+        else:
+            step_changed, values = _evaluate_model(
+                column, build, layers, runner, references, data, work
+            )
+            if layers is not None:
+                work.steps[layers] = (column, step_changed, values)
+        changed[test if step is None else step] = step_changed
+        for key, measures in values.items():
+            records.setdefault(key, {}).update(
+                {_measure(test, k, step): v.tolist() for k, v in measures.items()}
+            )
     return records, changed
+
+
+def _evaluate_model(
+    column: str,
+    build: Callable[[], nn.Module],
+    layers: frozenset[str] | None,
+    runner: Tensor,
+    references: Mapping[str, SimilarityReference],
+    data: _Inputs,
+    work: SanityWork,
+) -> tuple[list[bool], dict[str, dict[str, np.ndarray]]]:
+    """One changed model's runner-up change and measures, per map entry."""
+    start = time.perf_counter()
+    other = build()
+    new_runner = _runner_up(other, data.images, data.targets, data.batch_size)
+    work._add(column, MODELS_COST, time.perf_counter() - start)
+    same_contrast = torch.equal(new_runner, runner)
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for name, spec in data.specs.items():
+        variants = {name: new_runner}
+        if spec.contrastive:
+            variants[name + FIXED_CONTRAST_SUFFIX] = runner
+        for key, contrast in variants.items():
+            if key != name and same_contrast:
+                # The same model, classes and contrasts: the same maps.
+                values[key] = values[name]
+                work._add(column, key, 0.0)
+                continue
+            start = time.perf_counter()
+            maps = data.maps(name, other, data.targets, contrast)
+            work._add(column, key, time.perf_counter() - start)
+            if key == name:
+                work._keep(layers, name, maps)
+            start = time.perf_counter()
+            values[key] = references[name].compare(maps)
+            work._add(column, SIMILARITY_COST, time.perf_counter() - start)
+    return (new_runner != runner).tolist(), values
 
 
 def _randomization_test(
@@ -431,13 +663,17 @@ def _randomization_test(
     data: _Inputs,
     steps: dict[str, list[str]],
     n_resamples: int,
+    work: SanityWork | None,
 ) -> SanityResult:
     """Maps of the original and of each step's randomised copy, compared."""
-    randomized = (
-        (step, randomize_layers(model, layers, data.seed))
-        for step, layers in steps.items()
+
+    def randomized(layers: list[str]) -> Callable[[], nn.Module]:
+        return lambda: randomize_layers(model, layers, data.seed)
+
+    changed_models = (
+        (step, frozenset(layers), randomized(layers)) for step, layers in steps.items()
     )
-    records, changed = _compare_models(test, model, data, randomized)
+    records, changed = _compare_models(test, model, data, changed_models, work)
     if test == "cascading":
         _add_step_means(records, test, [s for s in steps if s != "0"])
     result = SanityResult(
@@ -487,6 +723,7 @@ def cascading_randomization(
     options: Mapping[str, dict[str, Any]] | None = None,
     trained_maps: Mapping[str, Tensor] | None = None,
     include_unchanged: bool = False,
+    work: SanityWork | None = None,
 ) -> SanityResult:
     r"""Cascading randomisation: the top ``K`` layers from the logits, cumulative.
 
@@ -518,6 +755,9 @@ def cascading_randomization(
         include_unchanged (bool): also report step ``"0"`` (nothing randomised:
             similarity 1 unless a method is not deterministic). Default: False
 
+        work (SanityWork, optional): what the tests of a run share (prepared
+            trained maps, randomised models evaluated once, example maps, the
+            cost of each part); a private one when missing.
     Returns:
         :class:`SanityResult` with measures ``cascading_<measure>@<K>``.
 
@@ -531,11 +771,39 @@ def cascading_randomization(
         images, targets, indices, specs, seed, batch_size, q, options, trained_maps
     )
     names = [name for name, _ in parameterized_layers(model)]
+    steps = cascading_steps(names, depth, include_unchanged)
+    return _randomization_test("cascading", model, data, steps, n_resamples, work)
+
+
+def cascading_steps(
+    names: Sequence[str], depth: int | None = None, include_unchanged: bool = False
+) -> dict[str, list[str]]:
+    r"""The steps of :func:`cascading_randomization` and the layers each
+    randomises: ``"1"`` to ``str(min(depth, L - 1))`` (the top ``K`` of
+    ``names``), then ``"all"``; ``"0"`` (nothing) first with
+    ``include_unchanged``.
+
+    Args:
+        names (sequence of str): the layers from the logits down
+            (:func:`parameterized_layers`).
+        depth (int, optional): the largest ``K`` before ``"all"``; ``None``:
+            every ``K``. Default: None
+        include_unchanged (bool): also step ``"0"``. Default: False
+
+    Returns:
+        dict from step label to its layer names.
+
+    Examples::
+
+        >>> cascading_steps(["fc", "conv2", "conv1"], depth=1)
+        {'1': ['fc'], 'all': ['fc', 'conv2', 'conv1']}
+    """
+    names = list(names)
     last = len(names) - 1 if depth is None else min(int(depth), len(names) - 1)
     steps = {"0": []} if include_unchanged else {}
     steps.update({str(k): names[:k] for k in range(1, last + 1)})
     steps[ALL] = names
-    return _randomization_test("cascading", model, data, steps, n_resamples)
+    return steps
 
 
 def independent_randomization(
@@ -552,6 +820,7 @@ def independent_randomization(
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
     trained_maps: Mapping[str, Tensor] | None = None,
+    work: SanityWork | None = None,
 ) -> SanityResult:
     r"""Independent randomisation: one layer re-initialised, the others trained.
 
@@ -574,6 +843,9 @@ def independent_randomization(
             model's runner-up), from :func:`trained_model_maps`, to share them
             between tests; computed when missing.
 
+        work (SanityWork, optional): what the tests of a run share (prepared
+            trained maps, randomised models evaluated once, example maps, the
+            cost of each part); a private one when missing.
     Returns:
         :class:`SanityResult` with measures ``independent_<measure>@<layer>``.
 
@@ -588,7 +860,7 @@ def independent_randomization(
     if layers is None:
         layers = [name for name, _ in parameterized_layers(model)]
     steps = {name: [name] for name in layers}
-    return _randomization_test("independent", model, data, steps, n_resamples)
+    return _randomization_test("independent", model, data, steps, n_resamples, work)
 
 
 def random_other_classes(
@@ -618,6 +890,7 @@ def random_logit(
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
     trained_maps: Mapping[str, Tensor] | None = None,
+    work: SanityWork | None = None,
 ) -> SanityResult:
     r"""The map of the explained class against the map of a random other class.
 
@@ -642,6 +915,9 @@ def random_logit(
             model's runner-up), from :func:`trained_model_maps`, to share them
             between tests; computed when missing.
 
+        work (SanityWork, optional): what the tests of a run share (prepared
+            trained maps, randomised models evaluated once, example maps, the
+            cost of each part); a private one when missing.
     Returns:
         :class:`SanityResult` with measures ``random_logit_<measure>`` (no
         ``runner_up_changed`` steps).
@@ -655,19 +931,23 @@ def random_logit(
     data = _inputs(
         images, targets, indices, specs, seed, batch_size, q, options, trained_maps
     )
+    test = "random_logit"
+    work = work if work is not None else SanityWork()
+    work._bind(data)
     other = random_other_classes(data.targets, data.indices, data.seed, num_classes)
-    runners = [
-        _runner_up(model, data.images, classes, data.batch_size)
-        for classes in (data.targets, other)
-    ]
+    start = time.perf_counter()
+    other_runner = _runner_up(model, data.images, other, data.batch_size)
+    work._add(test, MODELS_COST, time.perf_counter() - start)
     records = {}
     for name in data.specs:
-        original = data.trained_maps(name, model, runners[0])
-        maps = data.maps(name, model, other, runners[1])
-        values = map_similarity(original, maps, data.seed, data.indices, data.q)
-        records[name] = {
-            _measure("random_logit", k, None): v.tolist() for k, v in values.items()
-        }
+        reference = work._reference(name, model, data)
+        start = time.perf_counter()
+        maps = data.maps(name, model, other, other_runner)
+        work._add(test, name, time.perf_counter() - start)
+        start = time.perf_counter()
+        values = reference.compare(maps)
+        work._add(test, SIMILARITY_COST, time.perf_counter() - start)
+        records[name] = {_measure(test, k, None): v.tolist() for k, v in values.items()}
     why = f"uniform over the other classes, stream (seed, index, {RANDOM_PURPOSE!r})"
     result = SanityResult(
         "random_logit",
@@ -696,6 +976,7 @@ def data_randomization(
     n_resamples: int = 2000,
     options: Mapping[str, dict[str, Any]] | None = None,
     trained_maps: Mapping[str, Tensor] | None = None,
+    work: SanityWork | None = None,
 ) -> SanityResult:
     r"""Data randomisation: the trained model's maps against a random-label model's.
 
@@ -727,6 +1008,9 @@ def data_randomization(
             model's runner-up), from :func:`trained_model_maps`, to share them
             between tests; computed when missing.
 
+        work (SanityWork, optional): what the tests of a run share (prepared
+            trained maps, randomised models evaluated once, example maps, the
+            cost of each part); a private one when missing.
     Returns:
         :class:`SanityResult` with test ``"data_randomization"``, measures
         ``data_randomization_<measure>`` (no step) and the runner-up change under
@@ -743,7 +1027,8 @@ def data_randomization(
         images, targets, indices, specs, seed, batch_size, q, options, trained_maps
     )
     _check_same_outputs(model, random_label_model, data.images[:1])
-    records, changed = _compare_models(test, model, data, [(None, random_label_model)])
+    changed_models = [(None, None, lambda: random_label_model)]
+    records, changed = _compare_models(test, model, data, changed_models, work)
     result = SanityResult(
         test,
         data.indices,
@@ -920,6 +1205,7 @@ def trained_model_maps(
     *,
     batch_size: int = 64,
     options: Mapping[str, dict[str, Any]] | None = None,
+    work: SanityWork | None = None,
 ) -> dict[str, Tensor]:
     r"""Every method's maps of the trained model, the reference of every test.
 
@@ -937,6 +1223,9 @@ def trained_model_maps(
         options (Mapping[str, dict], optional): per method name, extra keyword
             arguments of its ``attribute`` call.
 
+        work (SanityWork, optional): what the tests of a run share (prepared
+            trained maps, randomised models evaluated once, example maps, the
+            cost of each part); a private one when missing.
     Returns:
         dict from method name to its ``(N, C, H, W)`` maps.
 
@@ -947,5 +1236,11 @@ def trained_model_maps(
         ...                         trained_maps=trained)
     """
     data = _inputs(images, targets, indices, specs, seed, batch_size, 0.1, options)
-    runner = _runner_up(model, data.images, data.targets, data.batch_size)
-    return {name: data.maps(name, model, data.targets, runner) for name in specs}
+    work = work if work is not None else SanityWork()
+    runner = work._trained_runner(model, data)
+    maps = {}
+    for name in specs:
+        start = time.perf_counter()
+        maps[name] = data.maps(name, model, data.targets, runner)
+        work._add(TRAINED, name, time.perf_counter() - start)
+    return maps

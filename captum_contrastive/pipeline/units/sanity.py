@@ -22,8 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from captum_contrastive.attr._targets import runner_up
-from captum_contrastive.methods import compute_maps
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
@@ -50,14 +48,17 @@ from captum_contrastive.studies.sanity import (
     ALL,
     FIXED_CONTRAST_SUFFIX,
     MEAN,
+    MODELS_COST,
+    SIMILARITY_COST,
     SanityResult,
     SanityRule,
+    SanityWork,
     cascading_randomization,
+    cascading_steps,
     data_randomization,
     independent_randomization,
     parameterized_layers,
     random_logit,
-    randomize_layers,
     sanity_verdict,
     trained_model_maps,
 )
@@ -66,6 +67,7 @@ from captum_contrastive.studies.verdicts import format_ci
 __all__ = [
     "RANDOM_LABEL_SETTINGS",
     "SanityUnit",
+    "cost_table",
     "data_randomization_skip",
     "evenly_spaced_layers",
     "load_or_train_random_label_model",
@@ -195,6 +197,16 @@ def _example_map(maps: Tensor) -> list:
     return (spatial[:, 0] / peak[:, None, None]).numpy().round(4).tolist()
 
 
+def _example_steps(cascade: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The example figure's steps: the trained model (``"0"``), the first and
+    the middle numbered cascading steps, and ``"all"``, with their layers."""
+    numbered = [s for s in cascade if s not in (ALL, "0")]
+    chosen = dict.fromkeys(
+        [numbered[0], numbered[len(numbered) // 2]] if numbered else []
+    )
+    return {"0": [], **{s: cascade[s] for s in chosen}, ALL: cascade[ALL]}
+
+
 @register_unit
 class SanityUnit(StudyUnit):
     """Model-parameter randomisation, cascading and independent, and RandomLogit."""
@@ -240,14 +252,20 @@ class SanityUnit(StudyUnit):
         # Forward passes (the runner-up classes) of at most the memory plan's
         # forward rows; the maps' passes are bounded by their own settings.
         batch = forward_batch([s.settings for s in specs.values()], c.shard_size)
+        names = [name for name, _ in parameterized_layers(model)]
+        work = SanityWork(example_images=min(EXAMPLE_IMAGES, k))
+        example_steps = _example_steps(cascading_steps(names, c.sanity_depth))
+        for layers in example_steps.values():
+            work.keep(layers)
         trained = trained_model_maps(
-            model, images, targets, indices, specs, c.seed, batch_size=batch
+            model, images, targets, indices, specs, c.seed, batch_size=batch, work=work
         )
         common = dict(
             seed=c.seed,
             batch_size=batch,
             n_resamples=c.n_resamples,
             trained_maps=trained,
+            work=work,
         )
         tests = {
             "cascading": cascading_randomization(
@@ -263,7 +281,6 @@ class SanityUnit(StudyUnit):
                 **common,
             ),
         }
-        names = [name for name, _ in parameterized_layers(model)]
         layers = evenly_spaced_layers(names, c.sanity_independent_layers)
         if layers:
             tests["independent"] = independent_randomization(
@@ -286,13 +303,14 @@ class SanityUnit(StudyUnit):
         summary["verdicts"] = {
             m: v.to_json() for m, v in sanity_verdict(tests["cascading"], rule).items()
         }
-        summary["examples"] = self._examples(data, model, images, targets, tests)
+        summary["examples"] = self._examples(data, targets, example_steps, work)
         if c.sanity_data_randomization:
             found, summary[DATA_RANDOMIZATION] = self._data_randomization(
                 data, images, targets, specs, common
             )
             if found is not None:
                 tests[DATA_RANDOMIZATION] = found
+        summary["cost"] = {"images": k, **work.cost()}
         summary["settings"] = {"images": k, **self.settings()}
         records = {
             name: {
@@ -344,44 +362,25 @@ class SanityUnit(StudyUnit):
     def _examples(
         self,
         data: RunData,
-        model: nn.Module,
-        images: Tensor,
         targets: Tensor,
-        tests: dict[str, SanityResult],
+        steps: dict[str, list[str]],
+        work: SanityWork,
     ) -> dict[str, Any]:
-        """Maps of the first images: trained model, then a few cascading steps."""
-        cascade = tests["cascading"].steps
-        numbered = [s for s in cascade if s not in (ALL, "0")]
-        chosen = dict.fromkeys(
-            [numbered[0], numbered[len(numbered) // 2]] if numbered else []
-        )
-        steps = {"0": [], **{s: cascade[s] for s in chosen}, ALL: cascade[ALL]}
-        n = min(EXAMPLE_IMAGES, images.shape[0])
-        indices = data.selection.indices[:n]
-        per_step: dict[str, list] = {name: [] for name in self.config.methods}
-        for layers in steps.values():
-            randomized = randomize_layers(model, layers, self.config.seed)
-            with torch.no_grad():
-                contrast = runner_up(randomized(images[:n]), targets[:n])
-            for name in self.config.methods:
-                spec = data.specs[name]
-                found = compute_maps(
-                    spec,
-                    randomized,
-                    images[:n],
-                    targets[:n],
-                    indices,
-                    self.config.seed,
-                    contrast=contrast if spec.contrastive else None,
-                )
-                per_step[name].append(_example_map(found))
-            del randomized
+        """Maps of the first images: trained model, then a few cascading steps,
+        kept by the tests while they computed them (:meth:`SanityWork.keep`)."""
+        n = work.example_images
         maps = {
-            name: [[found[s][i] for s in range(len(steps))] for i in range(n)]
-            for name, found in per_step.items()
+            name: [
+                [
+                    _example_map(work.kept(layers)[name][i : i + 1])[0]
+                    for layers in steps.values()
+                ]
+                for i in range(n)
+            ]
+            for name in self.config.methods
         }
         return {
-            "indices": list(indices),
+            "indices": list(data.selection.indices[:n]),
             "labels": targets[:n].tolist(),
             "steps": list(steps),
             "maps": maps,
@@ -400,6 +399,7 @@ class SanityUnit(StudyUnit):
                 self._independent_table(summary),
                 self._random_logit_table(summary),
                 self._data_randomization_table(summary),
+                cost_table(summary),
             ]
         )
         section.figures = self._figures(summary, out)
@@ -543,6 +543,61 @@ class SanityUnit(StudyUnit):
                 "data, so no pass can be trusted."
             )
         return caveats
+
+
+def cost_table(summary: dict[str, Any]) -> str:
+    """The report's cost paragraph: seconds per method (rows) and per model the
+    maps were computed on (columns: the trained model, each cascading and
+    independent step, the random logit), with totals; ``""`` for a result
+    without costs (computed before they were recorded)."""
+    cost = summary.get("cost")
+    if not cost:
+        return ""
+    seconds, reused = cost["seconds"], cost["reused"]
+    columns = list(seconds)
+    entries = list(
+        dict.fromkeys(e for c in seconds.values() for e in c if e not in _OVERHEADS)
+    )
+    entries += [e for e in _OVERHEADS if any(e in c for c in seconds.values())]
+
+    def cell(column: str, entry: str) -> str:
+        if column in reused:
+            return "reused"
+        value = seconds[column].get(entry)
+        return "" if value is None else f"{value:.2f}"
+
+    rows = [
+        [entry]
+        + [cell(column, entry) for column in columns]
+        + [f"{sum(c.get(entry, 0.0) for c in seconds.values()):.2f}"]
+        for entry in entries
+    ]
+    totals = [
+        "reused" if c in reused else f"{sum(seconds[c].values()):.2f}" for c in columns
+    ]
+    grand = sum(sum(c.values()) for c in seconds.values())
+    rows.append(["total"] + totals + [f"{grand:.2f}"])
+    layers = summary["cascading"]["steps"]
+    added = [
+        f"@{step}: {layers[step][-1]}" for step in layers if step not in ("0", ALL)
+    ]
+    notes = [f"{c} reuses {reused[c]} (the same randomised model)" for c in reused]
+    return (
+        f"\nCost of the sanity checks: seconds of {cost['images']} images with "
+        f"{cost['threads']} torch thread(s), per method and per model the maps were "
+        "computed on (`trained`; each cascading step, which adds the layer "
+        f"{', '.join(added) or 'none'} and then every layer at @all; each "
+        "independently randomised layer; the random logit). A fixed-contrast entry "
+        "costs nothing where the randomised model's runner-up equals the trained "
+        "model's for every image (the same maps). "
+        f"{'; '.join(notes) + '.' if notes else ''}\n\n"
+        + table(["entry"] + columns + ["total"], rows)
+        + "\n"
+    )
+
+
+#: The cost table's rows that are no method, last.
+_OVERHEADS = (SIMILARITY_COST, MODELS_COST)
 
 
 def _rows(summary: dict[str, Any]) -> list[SummaryRow]:
