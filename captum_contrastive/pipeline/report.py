@@ -154,8 +154,9 @@ def _held_sentence(memory: dict[str, Any]) -> str:
     bound = memory.get("held_images_bound_gib")
     images = "" if bound is None else f", and at most {bound * 1024:.0f} MiB of images"
     return (
-        f" The run held {held * 1024:.2f} MiB of labels, predictions and attack "
-        f"outcomes ({memory['held_per_image_mib'] * 1024:.2f} KiB per image){images}: "
+        f" The run held {held * 2**20:,.0f} KiB of labels, predictions and attack "
+        f"outcomes ({memory['held_per_image_mib'] * 2**20:.0f} bytes per image)"
+        f"{images}: "
         "the images and maps stay in the cache and are read a shard at a time."
     )
 
