@@ -10,7 +10,7 @@ from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.pipeline.cache import StageKey
-from captum_contrastive.pipeline.memory import forward_batch
+from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
 from captum_contrastive.pipeline.stages import StoredBatch, cached_maps_for, maps_key
 from captum_contrastive.pipeline.stored_maps import StoredImages
 from captum_contrastive.pipeline.units.base import MapRequest, RunData
@@ -46,6 +46,8 @@ def predict_in_shards(
         parts += [
             predict(rows[start : start + size]) for start in range(0, len(rows), size)
         ]
+        del rows
+        return_freed_memory()
     return torch.cat(parts)
 
 

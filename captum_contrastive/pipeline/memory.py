@@ -29,6 +29,9 @@ backward pass, so one of its rows costs at most its layer outputs, a
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import math
 import resource
 import sys
@@ -55,6 +58,7 @@ __all__ = [
     "parse_memory",
     "peak_memory",
     "plan_memory",
+    "return_freed_memory",
     "warn_if_bound_exceeds",
 ]
 
@@ -140,6 +144,51 @@ def _resident_bytes() -> int:
         return pages * resource.getpagesize()
     except (OSError, ValueError, IndexError):
         return _peak_rss_bytes()
+
+
+#: Resident memory a process may gain over its level after the last
+#: :func:`return_freed_memory` before freed memory is returned again.
+TRIM_GROWTH_BYTES = 256 * 2**20
+_after_last_trim: list[int] = []
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or ``None`` (another C library)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def return_freed_memory() -> bool:
+    """Return the memory the process freed to the system, when its resident
+    memory grew by :data:`TRIM_GROWTH_BYTES` since the last time; returns
+    whether it did.
+
+    glibc's malloc raises its mmap threshold each time a large block is freed
+    (up to 32 MiB), after which blocks of a shard's size (19 MB of 224 x 224
+    images) come from its heaps, where freed memory is kept for reuse rather
+    than returned. A run that reads thousands of shards then grows its resident
+    memory with the number of shards read, though it holds no more of them
+    (measured: 3.5 GiB at 512 images against 1.4 GiB at 64). ``malloc_trim``
+    hands the free pages back (about 0.1 s); calling it only after such growth
+    keeps its cost to a few calls a run, and the peak to the memory in use plus
+    :data:`TRIM_GROWTH_BYTES`. Fixing the mmap threshold instead would double
+    the time of a convolution pass (every large block mapped afresh). Without
+    glibc this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    resident = _resident_bytes()
+    if _after_last_trim and resident - _after_last_trim[0] < TRIM_GROWTH_BYTES:
+        return False
+    trim(0)
+    _after_last_trim[:] = [_resident_bytes()]
+    return True
 
 
 def _peak_rss_bytes() -> int:

@@ -42,6 +42,7 @@ from captum_contrastive.pipeline.fingerprint import (
     model_fingerprint,
     tensor_digest,
 )
+from captum_contrastive.pipeline.memory import return_freed_memory
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.sample_order import SampleOrder
 from captum_contrastive.pipeline.stored_maps import (
@@ -874,6 +875,8 @@ def _attack_summary(
     }
     summary["image_shape"] = tuple(batch.clean.shape[1:])
     summary["image_dtype"] = batch.clean.dtype
+    del batch
+    return_freed_memory()
     return summary, seconds, inputs
 
 
@@ -1048,6 +1051,7 @@ def cached_maps_for(
         digests.append(tensor_digest(inputs))
         map_shape = tuple(load_shard(part, inputs).shape[1:])
         del inputs
+        return_freed_memory()
     stored = StoredMaps.of_shards(
         [len(rows) for rows in parts], map_shape or (), load_shard
     )

@@ -33,6 +33,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
+from captum_contrastive.pipeline.memory import return_freed_memory
+
 __all__ = [
     "KEPT_SHARDS",
     "StoredImages",
@@ -198,6 +200,7 @@ def kept_shards(load_shard: Callable[[int], object]) -> Callable[[int], object]:
                 _kept.move_to_end(key)
                 return _kept[key]
         value = load_shard(position)
+        return_freed_memory()
         with _kept_lock:
             _kept[key] = value
             _kept.move_to_end(key)
