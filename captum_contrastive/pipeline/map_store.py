@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.pipeline.cache import StageKey
-from captum_contrastive.pipeline.memory import forward_batch
-from captum_contrastive.pipeline.stages import cached_maps_for, maps_key
+from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
+from captum_contrastive.pipeline.stages import StoredBatch, cached_maps_for, maps_key
+from captum_contrastive.pipeline.stored_maps import StoredImages
 from captum_contrastive.pipeline.units.base import MapRequest, RunData
 from captum_contrastive.studies.adversarial import equal_norm_noise
 
@@ -17,13 +20,16 @@ __all__ = [
     "CONDITION_LABELS",
     "compute_requested_maps",
     "map_key",
+    "noise_controls",
     "predict_in_shards",
     "prepare_controls",
 ]
 
 
 def predict_in_shards(
-    data: RunData, images: Tensor, predict: Callable[[Tensor], Tensor] | None = None
+    data: RunData,
+    images: Tensor | StoredImages,
+    predict: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """``predict`` (default: ``data.extras["predict"]``) shard by shard of the
     selection (``shard_size`` rows), each shard in chunks from its first row (of
@@ -40,13 +46,28 @@ def predict_in_shards(
         parts += [
             predict(rows[start : start + size]) for start in range(0, len(rows), size)
         ]
+        del rows
+        return_freed_memory()
     return torch.cat(parts)
+
+
+def noise_controls(
+    batch: AdversarialBatch | StoredBatch, seed: int
+) -> Tensor | StoredImages:
+    """The equal-norm noise images of an attack run
+    (:func:`~captum_contrastive.studies.adversarial.equal_norm_noise`): of a
+    stored run, computed from each attack shard when their rows are read (each
+    image's noise comes from its own stream, so a shard's rows are the
+    whole's); of a batch in memory, computed now."""
+    if isinstance(batch, StoredBatch):
+        return batch.per_shard(functools.partial(equal_norm_noise, seed=seed))
+    return equal_norm_noise(batch, seed)
 
 
 def prepare_controls(data: RunData) -> None:
     """The equal-norm noise images and their predictions, per attack run."""
     for run, attacked in data.attacks.items():
-        noisy = equal_norm_noise(attacked.batch, data.config.seed)
+        noisy = noise_controls(attacked.batch, data.config.seed)
         data.extras[f"noise {run}"] = noisy
         data.extras[f"noise_predictions {run}"] = predict_in_shards(data, noisy)
 

@@ -14,6 +14,12 @@ splits its passes to fit (:class:`~captum_contrastive.methods.MethodSettings`'s
 ``rows_per_pass``, the attacks' ``batch_size``, the number of attack threads),
 so the peak does not grow with the number of images.
 
+Nor does what a process holds besides its passes: the images stay in the cache
+(the selected images, the attacked images, the maps) and are read a shard at a
+time, so a process holds a bounded number of images
+(:func:`held_images_bound`), and otherwise only a few values per image (labels,
+predictions, attack outcomes: :func:`held_bytes_bound`).
+
 A forward-only pass (:func:`torch.no_grad`: predictions, the recovery and ROAD
 curves, the sanity checks' runner-up classes) keeps no layer output for a
 backward pass, so one of its rows costs at most its layer outputs, a
@@ -23,6 +29,9 @@ backward pass, so one of its rows costs at most its layer outputs, a
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import math
 import resource
 import sys
@@ -38,16 +47,22 @@ __all__ = [
     "BACKWARD_FACTOR",
     "HeldDataWarning",
     "FORWARD_ROWS_PER_ROW",
+    "HELD_BYTES_PER_IMAGE",
+    "HELD_BYTES_PER_IMAGE_AND_RUN",
     "RUNTIME_RESERVE_GIB",
+    "TRIM_GROWTH_BYTES",
     "MemoryPlan",
     "activation_bytes_per_row",
+    "check_held_bytes",
     "forward_batch",
     "forward_rows",
-    "held_data_bytes",
+    "held_bytes_bound",
+    "held_images_bound",
     "parse_memory",
     "peak_memory",
     "plan_memory",
-    "warn_if_held_data_exceeds",
+    "return_freed_memory",
+    "warn_if_bound_exceeds",
 ]
 
 #: Bytes a row holds during a forward and backward pass, per byte of its layer
@@ -132,6 +147,51 @@ def _resident_bytes() -> int:
         return pages * resource.getpagesize()
     except (OSError, ValueError, IndexError):
         return _peak_rss_bytes()
+
+
+#: Resident memory a process may gain over its level after the last
+#: :func:`return_freed_memory` before freed memory is returned again.
+TRIM_GROWTH_BYTES = 256 * 2**20
+_after_last_trim: list[int] = []
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or ``None`` (another C library)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def return_freed_memory() -> bool:
+    """Return the memory the process freed to the system, when its resident
+    memory grew by :data:`TRIM_GROWTH_BYTES` since the last time; returns
+    whether it did.
+
+    glibc's malloc raises its mmap threshold each time a large block is freed
+    (up to 32 MiB), after which blocks of a shard's size (19 MB of 224 x 224
+    images) come from its heaps, where freed memory is kept for reuse rather
+    than returned. A run that reads thousands of shards then grows its resident
+    memory with the number of shards read, though it holds no more of them
+    (measured: 3.5 GiB at 512 images against 1.4 GiB at 64). ``malloc_trim``
+    hands the free pages back (about 0.1 s); calling it only after such growth
+    keeps its cost to a few calls a run, and the peak to the memory in use plus
+    :data:`TRIM_GROWTH_BYTES`. Fixing the mmap threshold instead would double
+    the time of a convolution pass (every large block mapped afresh). Without
+    glibc this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    resident = _resident_bytes()
+    if _after_last_trim and resident - _after_last_trim[0] < TRIM_GROWTH_BYTES:
+        return False
+    trim(0)
+    _after_last_trim[:] = [_resident_bytes()]
+    return True
 
 
 def _peak_rss_bytes() -> int:
@@ -241,60 +301,109 @@ def peak_memory(device: torch.device | str = "cpu") -> dict[str, float | None]:
 
 
 class HeldDataWarning(UserWarning):
-    """The images a run holds, with its passes, would exceed ``max_memory``."""
+    """The images a process holds at once, with its passes, would exceed
+    ``max_memory``; or a run holds more than its bound."""
 
 
-def held_data_bytes(image_bytes: int, n_images: int, attack_runs: int) -> int:
-    """What a run holds in memory besides its passes: every selected image, and
-    per attack run its adversarial images and their equal-norm noise controls
-    (the attack runs share the clean images; the maps stay in the cache).
+#: Bytes a run holds per image besides the images: its label and runner-up
+#: class (8 bytes each), and per attack run its labels, predictions, dataset
+#: index, noise control's prediction and target (8 bytes each), success (1)
+#: and norms (4 each), rounded up.
+HELD_BYTES_PER_IMAGE = 16
+HELD_BYTES_PER_IMAGE_AND_RUN = 64
+#: Held bytes that do not grow with the images (small tensors of the stages).
+HELD_BYTES_SLACK = 2**20
+
+
+def held_images_bound(
+    image_bytes: int, shard_size: int, attack_workers: int = 1
+) -> int:
+    """The most bytes of images a process holds at once, however many images
+    the run has (the images stay in the cache and are read a shard at a
+    time): ``image_bytes`` times the rows of
+
+    - the shards it keeps for reuse
+      (:data:`~captum_contrastive.pipeline.stored_maps.KEPT_SHARDS`, of up to
+      two images per row: an attack shard's clean and adversarial images);
+    - per attack thread, a shard being attacked: its images, and the clean and
+      adversarial images of the result (three per row);
+    - a shard being read or explained, and a chunk of rows of up to three
+      images per row (a study's adversarial, clean and noise images).
+
+    A shard is ``shard_size`` rows, a chunk
+    :data:`~captum_contrastive.studies.rows.CHUNK_ROWS` (the larger counts).
 
     Examples::
 
-        >>> held_data_bytes(3 * 224 * 224 * 4, 100, 2) / 2**20
-        287.109375
+        >>> held_images_bound(3 * 224 * 224 * 4, 32, 1) / 2**20
+        275.625
     """
-    return image_bytes * n_images * (1 + 2 * attack_runs)
+    from captum_contrastive.pipeline.stored_maps import KEPT_SHARDS
+    from captum_contrastive.studies.rows import CHUNK_ROWS
+
+    rows = max(int(shard_size), CHUNK_ROWS)
+    shards = 2 * KEPT_SHARDS + 3 * max(1, int(attack_workers)) + 1 + 3
+    return int(image_bytes) * rows * shards
 
 
-def warn_if_held_data_exceeds(
-    plan: MemoryPlan, pass_rows: int, held_bytes: int, n_images: int
+def held_bytes_bound(n_images: int, attack_runs: int) -> int:
+    """The most bytes a run holds after its attacks and maps (besides its
+    passes and the bounded images being worked on): a few values per image
+    (:data:`HELD_BYTES_PER_IMAGE`, :data:`HELD_BYTES_PER_IMAGE_AND_RUN`), no
+    image.
+
+    Examples::
+
+        >>> held_bytes_bound(50_000, 6) / 2**20
+        20.073486328125
+    """
+    per_image = HELD_BYTES_PER_IMAGE + HELD_BYTES_PER_IMAGE_AND_RUN * attack_runs
+    return n_images * per_image + HELD_BYTES_SLACK
+
+
+def check_held_bytes(held_bytes: int, n_images: int, attack_runs: int) -> None:
+    """Warn (:class:`HeldDataWarning`) when a run holds more than
+    :func:`held_bytes_bound`: some stage kept images in memory, and the run's
+    memory would grow with them."""
+    bound = held_bytes_bound(n_images, attack_runs)
+    if held_bytes <= bound:
+        return
+    warnings.warn(
+        f"the run holds {held_bytes / 2**20:.1f} MiB of tensors, more than its "
+        f"bound of {bound / 2**20:.1f} MiB for {n_images} images and "
+        f"{attack_runs} attack runs: images are held in memory, so the memory "
+        "grows with the number of images. Please report it.",
+        HeldDataWarning,
+        stacklevel=2,
+    )
+
+
+def warn_if_bound_exceeds(
+    plan: MemoryPlan, pass_rows: int, bound_bytes: int, shard_size: int
 ) -> float:
     """Warn (:class:`HeldDataWarning`) when the plan's reserve, a pass of
-    ``pass_rows`` rows and ``held_bytes`` of held data exceed the budget, saying
-    how many images would fit; returns that projected peak in GiB.
+    ``pass_rows`` rows and the ``bound_bytes`` of images a process holds at
+    once (:func:`held_images_bound`) exceed the budget; returns that projected
+    peak in GiB.
 
-    The passes are bounded by the plan whatever the number of images; the held
-    images grow with it, so a budget that fits a small run may not fit a large
-    one.
+    Neither the passes nor the held images grow with the number of images,
+    so fewer images never help: a larger budget or a smaller ``shard_size``
+    does.
     """
     passes = pass_rows * plan.row_bytes
-    projected = (plan.reserved_gib * 2**30 + passes + held_bytes) / 2**30
+    projected = (plan.reserved_gib * 2**30 + passes + bound_bytes) / 2**30
     if projected <= plan.max_memory_gib:
         return projected
-    per_image = held_bytes / max(n_images, 1)
-    room = plan.max_memory_gib * 2**30 - plan.reserved_gib * 2**30 - passes
-    fitting = max(0, math.floor(room / per_image)) if per_image else n_images
+    raise_to = f"Raise --max-memory to {math.ceil(projected * 10) / 10:g}G"
     warnings.warn(
-        f"{n_images} images hold about {held_bytes / 2**30:.2f} GiB of images, "
-        f"attacked images and controls ({per_image / 2**20:.1f} MiB each); with "
-        f"the runtime's {plan.reserved_gib:.2f} GiB and a pass of "
-        f"{passes / 2**30:.2f} GiB the run may reach {projected:.2f} GiB, over "
-        f"`max_memory` = {plan.max_memory_gib:g} GiB. "
-        + _held_data_advice(projected, fitting),
+        f"a process holds up to {bound_bytes / 2**30:.2f} GiB of images at once "
+        f"(a few shards of {shard_size} images, however many images the run "
+        f"has); with the runtime's {plan.reserved_gib:.2f} GiB and a pass of "
+        f"{passes / 2**30:.2f} GiB it may reach {projected:.2f} GiB, over "
+        f"`max_memory` = {plan.max_memory_gib:g} GiB, and fewer images cannot "
+        f"meet it. {raise_to}, or lower `shard_size` in a --config file (part "
+        "of the attacks' and maps' keys).",
         HeldDataWarning,
         stacklevel=2,
     )
     return projected
-
-
-def _held_data_advice(projected_gib: float, fitting: int) -> str:
-    """What to do about held data over the budget: a larger ``--max-memory``,
-    or fewer images when some would fit (never "lower --n-images to 0")."""
-    raise_to = f"Raise --max-memory to {math.ceil(projected_gib * 10) / 10:g}G"
-    if fitting >= 1:
-        return f"{raise_to}, or lower --n-images to {fitting}."
-    return (
-        f"{raise_to}: the runtime and one pass alone exceed the budget, so fewer "
-        "images cannot meet it."
-    )

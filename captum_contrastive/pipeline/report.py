@@ -116,6 +116,8 @@ def _memory(run: BenchmarkRun) -> dict[str, Any]:
         images = max(len(run.data.selection.indices), 1)
         found["held_data_gib"] = run.held_bytes / 2**30
         found["held_per_image_mib"] = run.held_bytes / images / 2**20
+    if run.held_images_bound is not None:
+        found["held_images_bound_gib"] = run.held_images_bound / 2**30
     found["rows_per_pass_used"] = next(
         (
             s.settings["rows_per_pass"]
@@ -149,10 +151,13 @@ def _held_sentence(memory: dict[str, Any]) -> str:
     held = memory.get("held_data_gib")
     if held is None:
         return ""
+    bound = memory.get("held_images_bound_gib")
+    images = "" if bound is None else f", and at most {bound * 1024:.0f} MiB of images"
     return (
-        f" The run held {held * 1024:.1f} MiB of images, attacked images and "
-        f"controls ({memory['held_per_image_mib']:.2f} MiB per image); the maps "
-        "stay in the cache and are read a shard at a time."
+        f" The run held {held * 2**20:,.0f} KiB of labels, predictions and attack "
+        f"outcomes ({memory['held_per_image_mib'] * 2**20:.0f} bytes per image)"
+        f"{images}: "
+        "the images and maps stay in the cache and are read a shard at a time."
     )
 
 

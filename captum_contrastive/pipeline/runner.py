@@ -37,9 +37,10 @@ from captum_contrastive.pipeline.map_store import (
 )
 from captum_contrastive.pipeline.memory import (
     MemoryPlan,
-    held_data_bytes,
+    check_held_bytes,
+    held_images_bound,
     plan_memory,
-    warn_if_held_data_exceeds,
+    warn_if_bound_exceeds,
 )
 from captum_contrastive.pipeline.out_folder import (
     cache_bytes_estimate,
@@ -57,10 +58,11 @@ from captum_contrastive.pipeline.stages import (
     AttackedImages,
     NotEnoughImagesError,
     StageContext,
-    load_images,
     select_correct,
     start_attack,
+    store_images,
 )
+from captum_contrastive.pipeline.stored_maps import forget_kept_shards
 from captum_contrastive.pipeline.units import UNITS, RunData, StudyResult, StudyUnit
 from captum_contrastive.pipeline.units.class_discriminativity import (
     MULTI_LABEL,
@@ -198,9 +200,13 @@ class BenchmarkRun:
     baseline_checks: list[BaselineCheck] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     memory: MemoryPlan | None = None
-    #: Bytes of the images, attacked images and controls held after the maps
+    #: Bytes of the tensors held after the maps: each image's label,
+    #: predictions and attack outcome; the images stay in the cache
     #: (:meth:`~captum_contrastive.pipeline.units.base.RunData.held_bytes`).
     held_bytes: int | None = None
+    #: The most bytes of images a process holds at once
+    #: (:func:`~captum_contrastive.pipeline.memory.held_images_bound`).
+    held_images_bound: int | None = None
     applicability: list[Applicability] = field(default_factory=list)
     ranks: Ranks = field(default_factory=Ranks)
     rank_accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -280,26 +286,19 @@ def _attack_runs(
         for name, attack in chosen.items():
             executor = None if draws_global_randomness(attack) else pool
             pending[name] = start_attack(
-                context, name, attack, data.selection, run.config.shard_size, executor
+                context,
+                name,
+                attack,
+                data.selection,
+                run.config.shard_size,
+                executor,
+                data.extras["stored_images"],
             )
-        attacks = {
-            name: _sharing_clean_images(found.result(), data.images)
-            for name, found in pending.items()
-        }
+        attacks = {name: found.result() for name, found in pending.items()}
     for name, found in pending.items():
         run.timings[f"attack {name}"] = found.busy_seconds()
         run.keys[f"attack {name}"] = attacks[name].key.to_json()
     return attacks
-
-
-def _sharing_clean_images(attacked: AttackedImages, images: Tensor) -> AttackedImages:
-    """The attack run with its clean images taken from the run's own (they are
-    the same images, read from the cache as another copy): one copy held, not
-    one per attack run."""
-    clean = attacked.batch.clean
-    if clean.device != images.device or not torch.equal(clean, images):
-        return attacked
-    return replace(attacked, batch=replace(attacked.batch, clean=images))
 
 
 def _largest_pass(settings: MethodSettings, shard_size: int) -> int:
@@ -344,18 +343,22 @@ def _shared_data(run: BenchmarkRun, context: StageContext, ranks: Ranks) -> RunD
             ranks,
         )
     run.keys["select"] = selection.key.to_json()
-    images, labels, masks = load_images(context.preset.dataset, selection.indices)
-    run.memory = plan_memory(context.model, tuple(images.shape[1:]), config.max_memory)
+    with run.timed("store images"):
+        stored = store_images(context, selection, config.shard_size, ranks)
+    run.keys["images"] = stored.key.to_json()
+    images = stored.images
+    run.memory = plan_memory(context.model, images.map_shape, config.max_memory)
     data = RunData(
         config,
         context,
         selection,
         build_methods(_method_settings(config, run.memory)),
         images,
-        labels,
-        masks,
+        stored.labels,
+        stored.masks,
         attacks={},
     )
+    data.extras["stored_images"] = stored
     data.extras["predict"] = _predict(context.model, context.device)
     data.extras["clean_runner_up"] = predict_in_shards(
         data, images, _predict(context.model, context.device, 2)
@@ -510,6 +513,7 @@ def run_benchmark(
     """
     ranks = ranks or Ranks()
     run = BenchmarkRun(config, ranks=ranks)
+    forget_kept_shards()  # of an earlier run in this process
     torch.manual_seed(config.seed)
     with run.timed("load preset"):
         preset = preset or load_preset(config)
@@ -538,8 +542,7 @@ def run_benchmark(
     attacks, workers = _chosen_attacks(run, context, data)
     _check_split_attacks(attacks, ranks)
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
-    if ranks.mode != "shard":  # a part holds one shard's work at a time
-        _check_held_data(run, data, attacks)
+    _check_held_bound(run, data, workers)
     plan = SharePlan.build(data, attacks, requests)
     if merge_only and (missing := missing_units(data, plan)):
         raise MissingWorkError(missing)
@@ -576,25 +579,28 @@ def _attacks_and_maps(
     with run.timed("maps"):
         compute_requested_maps(data, plan.requests)
     run.held_bytes = data.held_bytes()
+    check_held_bytes(run.held_bytes, len(data.images), len(data.attacks))
     for request, key in data.map_keys.items():
         name = f"maps {request.method} {request.condition} {request.run or ''}"
         run.keys[name.strip()] = {"digest": key.digest}
 
 
-def _check_held_data(
-    run: BenchmarkRun, data: RunData, attacks: dict[str, FoolboxAttack]
-) -> None:
-    """Warn before the long stages when the images the run will hold, with its
-    largest pass, would not fit ``max_memory``."""
+def _check_held_bound(run: BenchmarkRun, data: RunData, workers: int) -> None:
+    """Warn before the long stages when the images a process holds at once
+    (:func:`~captum_contrastive.pipeline.memory.held_images_bound`: a few
+    shards, whatever the number of images), with its largest pass, would not
+    fit ``max_memory``."""
     config, plan = run.config, run.memory
     if plan is None or not len(data.images):
         return
-    held = held_data_bytes(data.images[0].nbytes, len(data.images), len(attacks))
+    run.held_images_bound = held_images_bound(
+        data.images.row_bytes, config.shard_size, workers
+    )
     largest = _largest_pass(config.method_settings(), config.shard_size)
     # On CUDA the passes are in the GPU's memory; the held images in the host's.
     on_host = data.context.device.type == "cpu"
     rows = min(largest, plan.rows_per_pass) if on_host else 0
-    warn_if_held_data_exceeds(plan, rows, held, len(data.images))
+    warn_if_bound_exceeds(plan, rows, run.held_images_bound, config.shard_size)
 
 
 def _check_cache_room(data: RunData, plan: SharePlan) -> None:
@@ -604,8 +610,12 @@ def _check_cache_room(data: RunData, plan: SharePlan) -> None:
     if not len(data.images):
         return
     root = data.context.cache_root
+    # The selected images' shards take one image per image, as a map request.
     needed = cache_bytes_estimate(
-        data.images[0].nbytes, len(data.images), len(plan.attacks), len(plan.requests)
+        data.images.row_bytes,
+        len(data.images),
+        len(plan.attacks),
+        len(plan.requests) + 1,
     )
     check_free_space(root, needed, folder_bytes(root))
 

@@ -3,6 +3,8 @@
 The units (:mod:`~captum_contrastive.pipeline.work_units`) are computed through
 the same cached stages as a single-process run, on a view of the run's data cut
 to one shard: the cache files, and so the numbers, are the same for any split.
+A unit reads its shard's images from the selection's image shards and holds
+one shard's images, attacked images and noise controls while it works.
 """
 
 from __future__ import annotations
@@ -146,7 +148,13 @@ def compute_share(
         start = time.perf_counter()
         if unit.run is not None:
             attack, key = plan.attacks[unit.run], plan.attack_keys[unit.run]
-            batch = attack_shard(data.context, attack, key, list(unit.indices))
+            batch = attack_shard(
+                data.context,
+                attack,
+                key,
+                list(unit.indices),
+                data.extras.get("stored_images"),
+            )
             attacked = AttackedImages(batch, key)
             busy["attacks"] += time.perf_counter() - start
             start = time.perf_counter()

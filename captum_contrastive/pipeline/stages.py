@@ -1,18 +1,24 @@
-"""The cached, sharded stages of a run: select, attack, attribute.
+"""The cached, sharded stages of a run: select, images, attack, attribute.
 
 Each stage's :class:`~captum_contrastive.pipeline.cache.StageKey` holds what its
 result depends on: its own settings, the model's fingerprint, the data's identity
 and the keys of the stages it consumes. Every shard also records a digest of the
 input tensors it was computed from, and is recomputed when they differ.
+
+No stage holds a run's images: the selected images are written to the cache in
+shards (:func:`store_images`), the attacks and maps read the shard they work on,
+and the run keeps only stored views of them (:class:`SelectedImages`,
+:class:`StoredBatch`, :class:`~captum_contrastive.pipeline.stored_maps.StoredImages`)
+with each image's label, predictions and attack outcome.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,12 @@ from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.devices import reproducible_cuda
 from captum_contrastive.methods import MethodSpec, compute_maps
-from captum_contrastive.pipeline.cache import StageCache, StageKey, shards
+from captum_contrastive.pipeline.cache import (
+    MissingShardError,
+    StageCache,
+    StageKey,
+    shards,
+)
 from captum_contrastive.pipeline.fingerprint import (
     code_digest,
     dataset_identity,
@@ -32,9 +43,14 @@ from captum_contrastive.pipeline.fingerprint import (
     model_fingerprint,
     tensor_digest,
 )
+from captum_contrastive.pipeline.memory import return_freed_memory
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.sample_order import SampleOrder
-from captum_contrastive.pipeline.stored_maps import StoredMaps
+from captum_contrastive.pipeline.stored_maps import (
+    StoredImages,
+    StoredMaps,
+    kept_shards,
+)
 from captum_contrastive.presets.base import ImageDataset, Preset
 from captum_contrastive.presets.image_folder import ImageReadError
 
@@ -44,8 +60,10 @@ __all__ = [
     "NotEnoughImagesError",
     "PendingAttack",
     "Maps",
+    "SelectedImages",
     "Selection",
     "StageContext",
+    "StoredBatch",
     "attack_images",
     "attack_key",
     "attack_settings",
@@ -56,8 +74,10 @@ __all__ = [
     "load_images",
     "maps_for",
     "maps_key",
+    "images_key",
     "select_correct",
     "start_attack",
+    "store_images",
 ]
 
 
@@ -404,6 +424,123 @@ def shortfall_message(correct: int, scanned: int, unreadable: int, asked: int) -
     return f"{found}; `n_images` = {asked} cannot be met: lower it or give more images"
 
 
+def images_key(
+    context: StageContext, selection: Selection, shard_size: int
+) -> StageKey:
+    """The key of the selected images' shards (``shard_size`` images each)."""
+    return context.key(
+        "images", selection=selection.key.digest, shard_size=shard_size, layout=1
+    )
+
+
+#: ``images(indices) -> (images, labels)`` of a shard's dataset indices.
+ImageSource = Callable[[list[int]], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class SelectedImages:
+    """The selected images, left in the cache in shards of ``shard_size``.
+
+    Attributes:
+        images: ``(N, C, H, W)``, read shard by shard (``images[rows]`` reads
+            those rows).
+        labels: ``(N,)`` true labels (held).
+        masks: ``(N, H, W)`` object masks, stored like the images, when every
+            selected image has one; else ``None``.
+        key: the stage's key (:func:`images_key`).
+        indices: the dataset indices, in selection order.
+    """
+
+    images: StoredImages
+    labels: Tensor
+    masks: StoredImages | None
+    key: StageKey
+    indices: tuple[int, ...]
+
+    def source(self) -> ImageSource:
+        """The images and labels of some of :attr:`indices` (a shard's), read
+        from the shards that hold them."""
+        position = {index: row for row, index in enumerate(self.indices)}
+
+        def images_of(indices: list[int]) -> tuple[Tensor, Tensor]:
+            rows = torch.tensor([position[int(i)] for i in indices], dtype=torch.long)
+            return self.images[rows], self.labels[rows]
+
+        return images_of
+
+
+def store_images(
+    context: StageContext,
+    selection: Selection,
+    shard_size: int,
+    ranks: Ranks | None = None,
+) -> SelectedImages:
+    """Write the selected images to the cache, in shards of ``shard_size`` (the
+    work units' shards), and keep only their labels.
+
+    Each shard holds the images, labels and masks of its dataset indices, read
+    from the dataset once. ``torchrun`` ranks write every ``world_size``-th
+    shard each, then wait for each other. A read-only cache without them
+    (``--merge-only`` on a cache of an older run) reads the dataset instead.
+
+    Returns:
+        :class:`SelectedImages`: the images and masks read back shard by shard
+        when asked for, so no process holds more than a shard of them.
+    """
+    key = images_key(context, selection, shard_size)
+    cache = context.cache(key)
+    groups = shards(selection.indices, shard_size)
+    dataset = context.preset.dataset
+
+    def compute(indices: list[int]) -> dict[str, Any]:
+        images, labels, masks = load_images(dataset, indices)
+        return {"images": images, "labels": labels, "masks": masks}
+
+    def read(position: int) -> dict[str, Any]:
+        try:
+            return cache.load_or_compute(groups[position], compute)
+        except MissingShardError:
+            return compute(groups[position])
+
+    if ranks is not None and ranks.mode == "torchrun":
+        if not context.read_only:
+            for position in range(ranks.rank, len(groups), ranks.world_size):
+                read(position)
+        ranks.barrier()
+    labels: list[Tensor] = []
+    image_shape: tuple[tuple[int, ...], torch.dtype] = ((), torch.float32)
+    mask_shape: tuple[tuple[int, ...], torch.dtype] | None = None
+    has_masks = bool(groups)
+    for position in tqdm(
+        range(len(groups)), desc="store images", disable=not context.progress
+    ):
+        found = read(position)
+        labels.append(found["labels"])
+        if position == 0:
+            image_shape = (tuple(found["images"].shape[1:]), found["images"].dtype)
+            if found["masks"] is not None:
+                mask_shape = (tuple(found["masks"].shape[1:]), found["masks"].dtype)
+        has_masks = has_masks and found["masks"] is not None
+        del found
+    loader = kept_shards(read)
+    sizes = [len(g) for g in groups]
+    images = StoredImages.of_shards(
+        sizes, image_shape[0], lambda p: loader(p)["images"], image_shape[1]
+    )
+    masks = None
+    if has_masks and mask_shape is not None:
+        masks = StoredImages.of_shards(
+            sizes, mask_shape[0], lambda p: loader(p)["masks"], mask_shape[1]
+        )
+    return SelectedImages(
+        images,
+        torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),
+        masks,
+        key,
+        tuple(int(i) for i in selection.indices),
+    )
+
+
 def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:
     """What an attack's results depend on: its registry name, every setting, the
     Foolbox version, and the source code of the attacks package."""
@@ -412,11 +549,140 @@ def attack_settings(attack: FoolboxAttack) -> dict[str, Any]:
     return {**attack.settings(), "code": code_digest(captum_contrastive.attacks)}
 
 
+#: The fields of an attack shard that hold images (read from the cache when
+#: needed); every other field is one value per image, held.
+IMAGE_FIELDS = ("clean", "adversarial")
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """An attack run's :class:`~captum_contrastive.attacks.batch.AdversarialBatch`
+    with its images left in the cache.
+
+    The per-image values (labels, predictions, success, norms, indices) are
+    held; :attr:`clean` and :attr:`adversarial` are
+    :class:`~captum_contrastive.pipeline.stored_maps.StoredImages`, read from
+    the attack's shards when their rows are taken (``batch.adversarial[rows]``
+    is a tensor). :meth:`select`, :meth:`successful` and :meth:`failed` give
+    stored views; :meth:`load` reads the images of a (small) view into an
+    :class:`AdversarialBatch`.
+    """
+
+    attack: str
+    clean: StoredImages
+    adversarial: StoredImages
+    labels: Tensor
+    clean_predictions: Tensor
+    adversarial_predictions: Tensor
+    success: Tensor
+    l2: Tensor
+    linf: Tensor
+    indices: Tensor
+    targets: Tensor | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Reads one attack shard, by position (for :meth:`per_shard`).
+    load_shard: Callable[[int], AdversarialBatch] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @classmethod
+    def of_shards(
+        cls,
+        summaries: list[dict[str, Any]],
+        load_shard: Callable[[int], AdversarialBatch],
+        image_shape: tuple[int, ...],
+        dtype: torch.dtype,
+    ) -> StoredBatch:
+        """The run from its shards' per-image values (``summaries``, in shard
+        order) and a reader of each whole shard."""
+        if not summaries:
+            raise ValueError("`summaries` is empty")
+        loader = kept_shards(load_shard)
+        sizes = [len(s["labels"]) for s in summaries]
+        values: dict[str, Any] = {}
+        for f in fields(AdversarialBatch):
+            if f.name in IMAGE_FIELDS:
+                values[f.name] = StoredImages.of_shards(
+                    sizes,
+                    image_shape,
+                    functools.partial(_shard_field, loader, f.name),
+                    dtype,
+                )
+                continue
+            parts = [s[f.name] for s in summaries]
+            values[f.name] = (
+                torch.cat(parts) if isinstance(parts[0], Tensor) else parts[0]
+            )
+        return cls(**values, load_shard=loader)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def clean_correct(self) -> Tensor:
+        """``(N,)`` bool: the clean image is classified correctly."""
+        return self.clean_predictions == self.labels
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.float().mean()) if len(self) else float("nan")
+
+    def select(self, rows: Tensor) -> StoredBatch:
+        """The rows at ``rows`` (a bool mask or integer positions); the images
+        stay in the cache."""
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, StoredImages):
+                value = value.view(rows)
+            elif isinstance(value, Tensor):
+                value = value[rows]
+            values[f.name] = value
+        return StoredBatch(**values)
+
+    def successful(self) -> StoredBatch:
+        return self.select(self.success)
+
+    def failed(self) -> StoredBatch:
+        return self.select(~self.success)
+
+    def load(self) -> AdversarialBatch:
+        """These rows with their images read: an :class:`AdversarialBatch`."""
+        values = {
+            f.name: getattr(self, f.name).load()
+            if f.name in IMAGE_FIELDS
+            else getattr(self, f.name)
+            for f in fields(AdversarialBatch)
+        }
+        return AdversarialBatch(**values)
+
+    def per_shard(self, derive: Callable[[AdversarialBatch], Tensor]) -> StoredImages:
+        """Images derived from each attack shard (e.g. its noise controls) by
+        ``derive``, computed when their rows are read, for this view's rows.
+        ``derive`` must give each image's row from that image alone."""
+        if self.load_shard is None:
+            raise ValueError("this batch cannot read its shards")
+        source = self.clean
+        loader = kept_shards(lambda position: derive(self.load_shard(position)))
+        return replace(source, load_shard=loader)
+
+
+def _shard_field(
+    loader: Callable[[int], AdversarialBatch], name: str, position: int
+) -> Tensor:
+    return getattr(loader(position), name)
+
+
 @dataclass(frozen=True)
 class AttackedImages:
-    """One attack run's images and the key they were computed under."""
+    """One attack run's images and the key they were computed under.
 
-    batch: AdversarialBatch
+    ``batch`` is a :class:`StoredBatch` (images in the cache) for a whole run,
+    an :class:`~captum_contrastive.attacks.batch.AdversarialBatch` for a shard
+    being worked on.
+    """
+
+    batch: AdversarialBatch | StoredBatch
     key: StageKey
 
 
@@ -426,14 +692,26 @@ def attack_images(
     attack: FoolboxAttack,
     selection: Selection,
     shard_size: int = 32,
+    images: SelectedImages | None = None,
 ) -> AttackedImages:
-    """Attack the selected images, one cached shard at a time, and merge.
+    """Attack the selected images, one cached shard at a time.
 
     Each shard is one Foolbox batch. C&W with early abort stops on the batch's summed
     loss, so its result for an image depends on its shard: ``shard_size`` is part of
     the key, and a run split over processes must split along these shards.
+
+    Args:
+        images (SelectedImages, optional): the selection's stored images
+            (:func:`store_images`), with the same ``shard_size``; default: read
+            from the dataset.
+
+    Returns:
+        :class:`AttackedImages` whose batch is a :class:`StoredBatch`: the
+        images stay in the cache.
     """
-    return start_attack(context, name, attack, selection, shard_size).result()
+    return start_attack(
+        context, name, attack, selection, shard_size, None, images
+    ).result()
 
 
 def attack_key(
@@ -448,12 +726,28 @@ def attack_key(
     )
 
 
+def _image_source(context: StageContext, images: SelectedImages | None) -> ImageSource:
+    if images is not None:
+        return images.source()
+
+    def from_dataset(indices: list[int]) -> tuple[Tensor, Tensor]:
+        found, labels, _ = load_images(context.preset.dataset, indices)
+        return found, labels
+
+    return from_dataset
+
+
 def attack_shard(
-    context: StageContext, attack: FoolboxAttack, key: StageKey, shard: list[int]
+    context: StageContext,
+    attack: FoolboxAttack,
+    key: StageKey,
+    shard: list[int],
+    images: SelectedImages | None = None,
 ) -> AdversarialBatch:
     """One shard of an attack run (``key`` from :func:`attack_key`), from the
-    cache or computed."""
-    return _attack_shard(context, context.cache(key), attack, shard)[0]
+    cache or computed, its images read from ``images`` (default: the dataset)."""
+    source = _image_source(context, images)
+    return _attack_shard(context, context.cache(key), attack, shard, source)[0]
 
 
 def start_attack(
@@ -463,24 +757,31 @@ def start_attack(
     selection: Selection,
     shard_size: int = 32,
     executor: Executor | None = None,
+    images: SelectedImages | None = None,
 ) -> PendingAttack:
     """Start :func:`attack_images`: with an ``executor``, every shard is submitted
     to it (shards of several runs then overlap); without one, the shards are
     computed now, one after the other. Each shard's result is the same either
-    way: it depends only on the shard's images and the attack."""
+    way: it depends only on the shard's images and the attack. A shard's images
+    are dropped once it is stored: the pending run keeps their per-image values."""
     key = attack_key(context, attack, selection, shard_size)
     cache = context.cache(key)
+    source = _image_source(context, images)
+    groups = shards(selection.indices, shard_size)
     jobs = [
-        functools.partial(_attack_shard, context, cache, attack, shard)
-        for shard in shards(selection.indices, shard_size)
+        functools.partial(_attack_summary, context, cache, attack, shard, source)
+        for shard in groups
     ]
+    reader = functools.partial(
+        _read_attack_shard, context, cache, attack, source, groups
+    )
     if executor is None:
         bar = tqdm(jobs, desc=f"attack {name}", disable=not context.progress)
-        return PendingAttack(name, key, [_finished(job()) for job in bar])
-    return PendingAttack(name, key, [executor.submit(job) for job in jobs])
+        return PendingAttack(name, key, [_finished(job()) for job in bar], reader)
+    return PendingAttack(name, key, [executor.submit(job) for job in jobs], reader)
 
 
-def _finished(value: tuple[AdversarialBatch, float]) -> Future:
+def _finished(value: Any) -> Future:
     """A shard computed already, as a ``Future`` like the submitted ones."""
     future: Future = Future()
     future.set_result(value)
@@ -494,30 +795,39 @@ class PendingAttack:
     Attributes:
         name: the run's name.
         key: the run's stage key.
-        shards: per shard, a ``Future`` of ``(batch, seconds computing)``.
+        shards: per shard, a ``Future`` of ``(per-image values, seconds
+            computing, digest of its inputs)``.
+        read_shard: ``read_shard(position, inputs digest)`` reads a stored
+            shard back (the attack's images).
     """
 
     name: str
     key: StageKey
     shards: list[Future]
+    read_shard: Callable[[int, str], AdversarialBatch] | None = None
 
     def result(self) -> AttackedImages:
-        """Wait for every shard and merge them, in shard order."""
-        parts = [future.result()[0] for future in self.shards]
-        return AttackedImages(AdversarialBatch.concatenate(parts), self.key)
+        """Wait for every shard: the run, its images left in the cache."""
+        found = [future.result() for future in self.shards]
+        summaries = [summary for summary, _, _ in found]
+        digests = [inputs for _, _, inputs in found]
+        first = summaries[0]
+        batch = StoredBatch.of_shards(
+            summaries,
+            lambda position: self.read_shard(position, digests[position]),
+            first["image_shape"],
+            first["image_dtype"],
+        )
+        return AttackedImages(batch, self.key)
 
     def busy_seconds(self) -> float:
         """Seconds spent computing (or loading) the shards, summed."""
         return sum(future.result()[1] for future in self.shards)
 
 
-def _attack_shard(
-    context: StageContext, cache: StageCache, attack: FoolboxAttack, shard: list[int]
-) -> tuple[AdversarialBatch, float]:
-    """One shard of an attack run, from the cache or computed; and its seconds."""
-    start = time.perf_counter()
-    images, labels, _ = load_images(context.preset.dataset, shard)
-
+def _attack_compute(
+    context: StageContext, attack: FoolboxAttack, images: Tensor, labels: Tensor
+) -> Callable[[list[int]], dict[str, Any]]:
     def compute(indices: list[int]) -> dict[str, Any]:
         batch = attack(
             context.preset.model,
@@ -531,8 +841,65 @@ def _attack_shard(
             for k, v in batch.__dict__.items()
         }
 
-    result = cache.load_or_compute(shard, compute, tensor_digest([images, labels]))
-    return AdversarialBatch(**result), time.perf_counter() - start
+    return compute
+
+
+def _attack_shard(
+    context: StageContext,
+    cache: StageCache,
+    attack: FoolboxAttack,
+    shard: list[int],
+    source: ImageSource,
+) -> tuple[AdversarialBatch, float, str]:
+    """One shard of an attack run, from the cache or computed; its seconds and
+    the digest of its input images and labels."""
+    start = time.perf_counter()
+    images, labels = source(shard)
+    inputs = tensor_digest([images, labels])
+    compute = _attack_compute(context, attack, images, labels)
+    result = cache.load_or_compute(shard, compute, inputs)
+    return AdversarialBatch(**result), time.perf_counter() - start, inputs
+
+
+def _attack_summary(
+    context: StageContext,
+    cache: StageCache,
+    attack: FoolboxAttack,
+    shard: list[int],
+    source: ImageSource,
+) -> tuple[dict[str, Any], float, str]:
+    """:func:`_attack_shard` without its images: the per-image values, the
+    images' shape and dtype, the seconds and the inputs' digest."""
+    batch, seconds, inputs = _attack_shard(context, cache, attack, shard, source)
+    summary = {
+        f.name: getattr(batch, f.name)
+        for f in fields(batch)
+        if f.name not in IMAGE_FIELDS
+    }
+    summary["image_shape"] = tuple(batch.clean.shape[1:])
+    summary["image_dtype"] = batch.clean.dtype
+    del batch
+    return_freed_memory()
+    return summary, seconds, inputs
+
+
+def _read_attack_shard(
+    context: StageContext,
+    cache: StageCache,
+    attack: FoolboxAttack,
+    source: ImageSource,
+    groups: list[list[int]],
+    position: int,
+    inputs: str,
+) -> AdversarialBatch:
+    """A stored attack shard, verified against the digest of the inputs it was
+    computed from (computed again, from ``source``, if it has gone)."""
+
+    def compute(indices: list[int]) -> dict[str, Any]:
+        images, labels = source(indices)
+        return _attack_compute(context, attack, images, labels)(indices)
+
+    return AdversarialBatch(**cache.load_or_compute(groups[position], compute, inputs))
 
 
 @functools.cache
@@ -656,23 +1023,25 @@ def cached_maps_for(
     parts = [[position[i] for i in shard] for shard in groups]
 
     def inputs_of(rows: list[int]) -> list[Tensor]:
+        # Rows of stored images are read here: one shard's at a time.
         found = [images[rows], targets[rows]]
         return found if contrast is None else [*found, contrast[rows]]
 
-    digests = [tensor_digest(inputs_of(rows)) for rows in parts]
+    digests: list[str] = []
 
-    def load_shard(part: int) -> Tensor:
+    def load_shard(part: int, inputs: list[Tensor] | None = None) -> Tensor:
         rows = parts[part]
 
         def compute(shard_indices: list[int]) -> dict:
+            shard_images, shard_targets, *shard_contrast = inputs or inputs_of(rows)
             maps = compute_maps(
                 spec,
                 context.model,
-                images[rows].to(context.device),
-                targets[rows],
+                shard_images.to(context.device),
+                shard_targets,
                 shard_indices,
                 seed,
-                contrast=None if contrast is None else contrast[rows],
+                contrast=shard_contrast[0] if shard_contrast else None,
                 options=options,
             )
             return {"maps": maps.to(torch.float32)}
@@ -681,7 +1050,11 @@ def cached_maps_for(
 
     map_shape = None
     for part in range(len(parts)):
-        map_shape = tuple(load_shard(part).shape[1:])
+        inputs = inputs_of(parts[part])
+        digests.append(tensor_digest(inputs))
+        map_shape = tuple(load_shard(part, inputs).shape[1:])
+        del inputs
+        return_freed_memory()
     stored = StoredMaps.of_shards(
         [len(rows) for rows in parts], map_shape or (), load_shard
     )

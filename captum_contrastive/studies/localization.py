@@ -28,7 +28,8 @@ def localization(
     r"""Fraction of each map's positive mass on the object mask.
 
     Args:
-        masks (Tensor): ``(N, H, W)`` bool object masks.
+        masks (Tensor): ``(N, H, W)`` bool object masks (or masks stored
+            lazily, with a ``load()``, read a chunk of rows at a time).
         maps (Mapping[str, Mapping[str, Tensor]]): per method, per condition
             (e.g. ``"clean"``: clean image at the clean prediction,
             ``"adversarial"``: successful adversarial image at the adversarial
@@ -42,7 +43,7 @@ def localization(
         method and condition the mean fraction with a 95% CI (maps without
         positive mass are left out and counted in ``n_nan``).
     """
-    area = mask_area_fraction(masks)
+    area = by_row_chunks(mask_area_fraction, masks)
     summary = {
         method: {
             condition: bootstrap_ci(
@@ -60,7 +61,7 @@ def localization(
             "total; NaN (left out) when the map has no positive mass",
             "reference": "mask_area: the score of a uniform map",
         },
-        "n": int(masks.shape[0]),
+        "n": len(masks),
         "mask_area": bootstrap_ci(np.asarray(area), n_resamples=n_resamples, seed=seed),
         "methods": summary,
     }

@@ -59,10 +59,13 @@ def by_row_chunks(
     n = len(row_aligned[0])
     if any(len(rows) != n for rows in row_aligned):
         raise ValueError("the row-aligned arguments have different lengths")
-    parts = [
-        measure(*(loaded(rows[start : start + chunk_rows]) for rows in row_aligned))
-        for start in range(0, max(n, 1), chunk_rows)
-    ]
+    from captum_contrastive.pipeline.memory import return_freed_memory
+
+    parts = []
+    for start in range(0, max(n, 1), chunk_rows):
+        chunk = (loaded(rows[start : start + chunk_rows]) for rows in row_aligned)
+        parts.append(measure(*chunk))
+        return_freed_memory()  # the chunk's rows, read and freed
     return _joined(parts)
 
 

@@ -41,10 +41,13 @@ def test_threads_give_the_results_of_one_shard_at_a_time(tmp_path) -> None:
     serial, _, _ = _attacked(tmp_path / "one", 1, attacks)
     threaded, flags, training = _attacked(tmp_path / "two", 3, attacks)
     for name in attacks:
-        for field, value in serial[name].batch.__dict__.items():
-            other = threaded[name].batch.__dict__[field]
+        # The images are read back from the attack's cache shards.
+        loaded = serial[name].batch.load(), threaded[name].batch.load()
+        for field, value in loaded[0].__dict__.items():
+            other = loaded[1].__dict__[field]
             if isinstance(value, torch.Tensor):
                 assert torch.equal(value, other), (name, field)
+        assert len(loaded[0].adversarial) == 12
         assert serial[name].key.digest == threaded[name].key.digest
     assert flags[-2] is True and training is False
 

@@ -21,10 +21,11 @@ from captum_contrastive.pipeline.memory import (
     activation_bytes_per_row,
     forward_batch,
     forward_rows,
-    held_data_bytes,
+    held_bytes_bound,
+    held_images_bound,
     parse_memory,
     plan_memory,
-    warn_if_held_data_exceeds,
+    warn_if_bound_exceeds,
 )
 from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import (
@@ -32,7 +33,8 @@ from captum_contrastive.pipeline.runner import (
     _method_settings,
     run_benchmark,
 )
-from captum_contrastive.pipeline.stored_maps import StoredMaps
+from captum_contrastive.pipeline.stages import StoredBatch
+from captum_contrastive.pipeline.stored_maps import StoredImages, StoredMaps
 from tests.fake_preset import fake_preset
 
 
@@ -131,23 +133,36 @@ def test_attacks_lose_threads_then_batch_rows() -> None:
     assert smaller.settings() != attack.settings()
 
 
-def test_held_data_counts_images_adversarial_images_and_noise_controls() -> None:
+def test_the_held_images_are_a_few_shards_whatever_the_images() -> None:
     image = 3 * 224 * 224 * 4
-    assert held_data_bytes(image, 10, 0) == 10 * image
-    assert held_data_bytes(image, 10, 3) == 10 * image * 7
+    one = held_images_bound(image, 32, 1)
+    # No argument is the number of images: it is a number of shards.
+    assert one % (32 * image) == 0
+    assert held_images_bound(image, 64, 1) == 2 * one
+    assert held_images_bound(image, 32, 2) == one + 3 * 32 * image
+    # A shard smaller than a study's chunk of rows counts as a chunk.
+    assert held_images_bound(image, 8, 1) == one
 
 
-def test_held_data_over_the_budget_warns_with_what_would_fit() -> None:
+def test_what_is_held_besides_the_images_is_a_few_bytes_per_image() -> None:
+    assert held_bytes_bound(0, 6) == held_bytes_bound(0, 0)
+    per_image = held_bytes_bound(1000, 6) - held_bytes_bound(0, 6)
+    # 16 + 6 x 64 bytes: an eighth of one 16 x 16 RGB image per image.
+    assert per_image == 1000 * 400 < 1000 * 3 * 16 * 16 * 4 / 7
+
+
+def test_a_bound_over_the_budget_warns_and_never_suggests_fewer_images() -> None:
     plan = MemoryPlan(4.0, 1.0, 2**28, 4, reserved_gib=1.0)  # passes: 1 GiB
-    per_image = 2**23  # 8 MiB
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fits = warn_if_held_data_exceeds(plan, 4, 100 * per_image, 100)
-    assert fits == pytest.approx(1 + 1 + 100 / 128)
-    with pytest.warns(HeldDataWarning, match=r"--n-images to 256\b") as found:
-        projected = warn_if_held_data_exceeds(plan, 4, 400 * per_image, 400)
-    assert projected == pytest.approx(1 + 1 + 400 / 128)
-    assert "--max-memory to 5.2G" in str(found[0].message)
+        fits = warn_if_bound_exceeds(plan, 4, 2**30, 32)
+    assert fits == pytest.approx(3.0)
+    with pytest.warns(HeldDataWarning, match="over `max_memory`") as found:
+        projected = warn_if_bound_exceeds(plan, 4, 5 * 2**29, 32)
+    assert projected == pytest.approx(4.5)
+    message = str(found[0].message)
+    assert "--max-memory to 4.5G" in message and "`shard_size`" in message
+    assert "fewer images cannot meet it" in message and "--n-images" not in message
 
 
 def test_a_tiny_budget_runs_and_records_its_peak(tmp_path) -> None:
@@ -168,19 +183,22 @@ def test_a_tiny_budget_runs_and_records_its_peak(tmp_path) -> None:
     with pytest.warns(HeldDataWarning, match="over `max_memory`"):
         run = run_benchmark(config, fake_preset())
     assert run.memory.rows_per_pass == 1
-    # The maps stay in the cache; what is held is the images and their copies.
+    # The images and maps stay in the cache; what is held is a few values
+    # per image, less than one image.
     assert all(isinstance(m, StoredMaps) for m in run.data.maps.values())
+    assert isinstance(run.data.images, StoredImages)
+    assert isinstance(run.data.attacks["fgsm"].batch, StoredBatch)
     image = run.data.images[0].nbytes
-    assert 3 * 4 * image <= run.held_bytes < 4 * 4 * image
-    assert run.data.attacks["fgsm"].batch.clean is run.data.images
+    assert 0 < run.held_bytes <= held_bytes_bound(4, 1) and run.held_bytes < image
     assert run.data.specs["integrated_gradients"].settings["rows_per_pass"] == 1
     write_outputs(run)
     memory = json.loads((tmp_path / "results.json").read_text())["run"]["memory"]
     assert memory["peak_rss_gib"] > 0 and memory["rows_per_pass_used"] == 1
     assert memory["held_data_gib"] * 2**30 == run.held_bytes
+    assert memory["held_images_bound_gib"] * 2**30 == run.held_images_bound
     report = (tmp_path / "report.md").read_text()
     assert "Peak memory:" in report and "split to at most 1 image rows" in report
-    assert "MiB per image); the maps stay in the cache" in report
+    assert "the images and maps stay in the cache" in report
 
 
 def test_forward_passes_hold_a_multiple_of_the_backward_rows() -> None:
@@ -219,3 +237,21 @@ def test_split_forward_passes_give_the_same_curves_and_runner_ups() -> None:
     assert torch.equal(
         _runner_up(model, images, labels, 32), _runner_up(model, images, labels, 3)
     )
+
+
+def test_freed_memory_is_returned_after_the_resident_memory_grew(monkeypatch) -> None:
+    from captum_contrastive.pipeline import memory
+
+    if memory._malloc_trim() is None:
+        pytest.skip("not glibc: nothing to return")
+    trims: list[int] = []
+    resident = [2**30]
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(memory, "_resident_bytes", lambda: resident[0])
+    monkeypatch.setattr(memory, "_after_last_trim", [])
+    assert memory.return_freed_memory()  # the first call sets the level
+    resident[0] += memory.TRIM_GROWTH_BYTES // 2
+    assert not memory.return_freed_memory()
+    resident[0] += memory.TRIM_GROWTH_BYTES
+    assert memory.return_freed_memory() and trims == [0, 0]
+    assert memory._after_last_trim == [resident[0]]

@@ -22,8 +22,13 @@ from torch import Tensor
 from captum_contrastive.methods import MethodSpec
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.stages import AttackedImages, Selection, StageContext
-from captum_contrastive.pipeline.stored_maps import StoredMaps
+from captum_contrastive.pipeline.stages import (
+    AttackedImages,
+    Selection,
+    StageContext,
+    StoredBatch,
+)
+from captum_contrastive.pipeline.stored_maps import StoredImages, StoredMaps
 
 __all__ = [
     "MapRequest",
@@ -70,15 +75,25 @@ class MapRequest:
 
 @dataclass
 class RunData:
-    """Everything the shared stages produced, for the units to evaluate."""
+    """Everything the shared stages produced, for the units to evaluate.
+
+    A run's images stay in the stage cache: :attr:`images` and :attr:`masks`
+    are :class:`~captum_contrastive.pipeline.stored_maps.StoredImages` (rows
+    taken with ``[]`` are read, e.g. ``data.images[:8]``; ``.view(rows)`` keeps
+    them stored), each attack run's batch is a
+    :class:`~captum_contrastive.pipeline.stages.StoredBatch`, and the maps are
+    :class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`. A shard's
+    data (:meth:`cut`) is read into tensors. Tensors work everywhere too (a
+    small run built by hand).
+    """
 
     config: BenchmarkConfig
     context: StageContext
     selection: Selection
     specs: dict[str, MethodSpec]
-    images: Tensor
+    images: Tensor | StoredImages
     labels: Tensor
-    masks: Tensor | None
+    masks: Tensor | StoredImages | None
     attacks: dict[str, AttackedImages]
     #: Tensors, or (from the maps stage) maps left in the cache.
     maps: dict[MapRequest, Tensor | StoredMaps] = field(default_factory=dict)
@@ -87,9 +102,11 @@ class RunData:
 
     def held_bytes(self) -> int:
         """The bytes of the tensors this run holds in memory, each storage once:
-        the selected images, the attacked images, the controls' images and
-        predictions, and any maps held as tensors. Maps left in the cache
-        (:class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`) count
+        the labels, each attack run's per-image values (predictions, success,
+        norms), the controls' predictions, and any images or maps held as
+        tensors. Images and maps left in the cache
+        (:class:`~captum_contrastive.pipeline.stored_maps.StoredImages`,
+        :class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`) count
         nothing. Tensors that share memory count once, by their largest view, so
         the figure does not depend on how a process happened to build them."""
         storages: dict[int, int] = {}
@@ -113,16 +130,23 @@ class RunData:
     def cut(self, indices: Sequence[int]) -> RunData:
         """The data of the selected images at ``indices`` (a shard), under the
         same keys: images, labels, masks, attacked images, maps, and the extras
-        that hold one row per image, cut to those rows."""
+        that hold one row per image, cut to those rows. Stored images and
+        attacked images are read (a shard's worth); maps stay stored."""
         position = {int(i): row for row, i in enumerate(self.selection.indices)}
         chosen = [int(i) for i in indices]
         rows = torch.tensor([position[i] for i in chosen], dtype=torch.long)
         count = len(self.selection.indices)
 
         def per_image(value: Any) -> Any:
+            if isinstance(value, StoredImages) and len(value) == count:
+                return value[rows]
             if isinstance(value, Tensor) and value.dim() and len(value) == count:
                 return value[rows]
             return value
+
+        def attacked(batch: Any) -> Any:
+            chosen_rows = batch.select(rows)
+            return chosen_rows.load() if isinstance(batch, StoredBatch) else chosen_rows
 
         return replace(
             self,
@@ -131,7 +155,7 @@ class RunData:
             labels=self.labels[rows],
             masks=None if self.masks is None else self.masks[rows],
             attacks={
-                run: AttackedImages(found.batch.select(rows), found.key)
+                run: AttackedImages(attacked(found.batch), found.key)
                 for run, found in self.attacks.items()
             },
             maps={request: maps[rows] for request, maps in self.maps.items()},

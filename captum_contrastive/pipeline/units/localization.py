@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from captum_contrastive.pipeline.stored_maps import take_rows
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -55,7 +56,7 @@ class LocalizationUnit(StudyUnit):
         success = data.attacks[main].batch.success
         clean = self._localize(data, data.masks, "clean", None, None)
         attacked = self._localize(
-            data, data.masks[success], "adversarial", main, success
+            data, take_rows(data.masks, success), "adversarial", main, success
         )
         for method, values in attacked["methods"].items():
             clean["methods"][method].update(values)
@@ -68,7 +69,7 @@ class LocalizationUnit(StudyUnit):
         maps = {}
         for method in self.config.methods:
             found = data.maps[MapRequest(method, condition, run)]
-            maps[method] = {label: found if rows is None else found[rows]}
+            maps[method] = {label: found if rows is None else take_rows(found, rows)}
         return localization(
             masks, maps, seed=self.config.seed, n_resamples=self.config.n_resamples
         )

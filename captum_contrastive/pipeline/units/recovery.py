@@ -13,7 +13,7 @@ from captum_contrastive.metrics.perturbation import RecoveryCurve
 from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import cw_name
 from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
-from captum_contrastive.pipeline.memory import forward_batch
+from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -160,10 +160,10 @@ class RecoveryUnit(StudyUnit):
 
     def _run_curves(self, data: RunData, run: str) -> dict[str, RecoveryCurve]:
         """The run's curves, joined from its shards' (see :meth:`_shard_curves`)."""
-        parts = [
-            self._shard_curves(data.cut(shard), run)
-            for shard in shards(data.selection.indices, data.config.shard_size)
-        ]
+        parts = []
+        for shard in shards(data.selection.indices, data.config.shard_size):
+            parts.append(self._shard_curves(data.cut(shard), run))
+            return_freed_memory()  # the shard's images, read and freed
         parts = [part for part in parts if part]
         return {
             name: RecoveryCurve.concatenate([part[name] for part in parts])
