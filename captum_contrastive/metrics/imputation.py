@@ -219,18 +219,31 @@ def _pcg32(
     return solution, taken
 
 
-def _solve_chunk(
-    values: Tensor, removed: Tensor, tol: float, max_iter: int
-) -> tuple[Tensor, Tensor, int, int]:
-    """``float64`` solutions ``(B, H, W)`` of a chunk of systems (0 on kept
-    pixels), their final ``float64`` residuals ``(B,)``, the refinements and the
-    most iterations a system took."""
-    centre64 = _centre_weights(*values.shape[-2:], torch.float64, values.device)
-    centre32 = centre64.float()
+def _kept_mean_start(values: Tensor, removed: Tensor) -> Tensor:
+    """Per system the mean of its kept pixels (0 if none), on the removed ones."""
     kept = ~removed
     count = kept.sum(dim=(1, 2))
     mean = (values * kept).sum(dim=(1, 2)) / count.clamp_min(1)
-    solution = torch.where(removed, mean.view(-1, 1, 1), 0.0)
+    return torch.where(removed, mean.view(-1, 1, 1), 0.0)
+
+
+def _solve_chunk(
+    values: Tensor,
+    removed: Tensor,
+    tol: float,
+    max_iter: int,
+    start: Tensor | None = None,
+) -> tuple[Tensor, Tensor, int, int]:
+    """``float64`` solutions ``(B, H, W)`` of a chunk of systems (0 on kept
+    pixels), their final ``float64`` residuals ``(B,)``, the refinements and the
+    most iterations a system took. CG starts from ``start`` on the removed
+    pixels, or from the mean of the kept pixels when ``None``."""
+    centre64 = _centre_weights(*values.shape[-2:], torch.float64, values.device)
+    centre32 = centre64.float()
+    if start is None:
+        solution = _kept_mean_start(values, removed)
+    else:
+        solution = torch.where(removed, start, 0.0)
     rhs = _rhs12(values, removed)
     used = torch.zeros(values.shape[0], dtype=torch.long, device=values.device)
     tol12 = 12 * tol
@@ -388,6 +401,7 @@ def linear_imputation(
     *,
     chunk_systems: int | None = None,
     stats: SolveStats | None = None,
+    start: Tensor | None = None,
 ) -> Tensor:
     r"""The noise-free linear imputation of the masked pixels, in ``float64``.
 
@@ -411,6 +425,13 @@ def linear_imputation(
             CUDA device, as many as fit in a quarter of its free memory).
             Default: None
         stats (SolveStats, optional): filled with what the call did.
+        start (Tensor, optional): ``(N, C, H, W)`` the values CG starts from on
+            the removed pixels, e.g. the imputation of a subset of the removed
+            pixels with the image's own values elsewhere (a warm start: the
+            removed sets of ROAD's fractions are nested). ``None``: the mean of
+            each channel's kept pixels. The stopping criterion is the same
+            either way, so the answers differ only within the tolerance.
+            Default: None
 
     Returns:
         ``(N, C, H, W)`` ``float64`` tensor on the images' device.
@@ -434,6 +455,14 @@ def linear_imputation(
         flat_values = values.reshape(-1, height, width)
         flat_removed = removed.reshape(-1, height, width)
         flat_out = out.view(-1, height, width)
+        flat_start = None
+        if start is not None:
+            if tuple(start.shape) != tuple(images.shape):
+                raise ValueError(
+                    f"`start` has shape {tuple(start.shape)}, expected "
+                    f"{tuple(images.shape)}"
+                )
+            flat_start = start.detach().to(values).reshape(-1, height, width)
         systems = flat_removed.any(dim=(1, 2)).nonzero().squeeze(1)
         chunk = (
             measured_chunk_systems(height, width, values.device)
@@ -448,7 +477,11 @@ def linear_imputation(
             rows = systems[start : start + chunk]
             part_removed = flat_removed[rows]
             solution, residual, rounds, steps = _solve_chunk(
-                flat_values[rows], part_removed, tol, limit
+                flat_values[rows],
+                part_removed,
+                tol,
+                limit,
+                None if flat_start is None else flat_start[rows],
             )
             flat_out[rows] = torch.where(part_removed, solution, flat_values[rows])
             worst = max(worst, float(residual.max()))
