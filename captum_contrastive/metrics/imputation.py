@@ -74,7 +74,7 @@ _MAX_ROUNDS = 6
 #: The system counts tried by :func:`measured_chunk_systems`.
 _CANDIDATE_CHUNKS = (1, 3, 6, 12, 24, 48)
 #: Iterations per system of a timing: the cost per iteration is what counts.
-_CALIBRATION_ITERATIONS = 30
+_CALIBRATION_ITERATIONS = 6
 _MEASURED: dict[tuple[str, int, int], int] = {}
 
 
@@ -143,6 +143,96 @@ def imputation_residual(images: Tensor, imputed: Tensor, mask: Tensor) -> Tensor
     return residual.abs().amax(dim=(-2, -1)) / 12
 
 
+# ---------------------------------------------------------------- multigrid
+
+
+def _prolong(coarse: Tensor, height: int, width: int) -> Tensor:
+    """Cell-centred bilinear interpolation to ``(height, width)``: every coarse
+    pixel copied to its ``2 x 2`` fine pixels, then the ``[1, 2, 1] / 4`` filter
+    in both directions (zero padding: border pixels take ``3/4`` of the nearest
+    coarse value, which keeps :func:`_restrict` its transpose)."""
+    rows, cols = coarse.shape[-2:]
+    fine = (
+        coarse.unsqueeze(-1).unsqueeze(-3).expand(*coarse.shape[:-2], rows, 2, cols, 2)
+    )
+    fine = _smooth(fine.reshape(*coarse.shape[:-2], 2 * rows, 2 * cols))
+    return fine[..., :height, :width] * (1 / 16)
+
+
+def _restrict(fine: Tensor, height: int, width: int) -> Tensor:
+    """The transpose of :func:`_prolong`: ``(2 height, 2 width)`` (or one
+    fewer) pixels to ``(height, width)``."""
+    rows, cols = fine.shape[-2:]
+    if (rows, cols) != (2 * height, 2 * width):
+        fine = F.pad(fine, (0, 2 * width - cols, 0, 2 * height - rows))
+    smooth = _smooth(fine)
+    pairs = smooth[..., 0::2, :] + smooth[..., 1::2, :]
+    return (pairs[..., 0::2] + pairs[..., 1::2]) * (1 / 16)
+
+
+@dataclass
+class _Level:
+    """One grid of the multigrid preconditioner: its removed pixels (as 0/1),
+    the stencil's centre weights and ``1 / diagonal`` on the removed pixels."""
+
+    removed: Tensor
+    centre: Tensor
+    inverse: Tensor
+
+    def select(self, keep: Tensor) -> _Level:
+        return _Level(self.removed[keep], self.centre, self.inverse[keep])
+
+
+#: Coarsen while both sides are at least this long.
+_COARSEST_SIDE = 8
+#: Jacobi sweeps before and after each coarse correction, and on the coarsest grid.
+_SMOOTHING_SWEEPS = 1
+_COARSEST_SWEEPS = 4
+
+
+def _levels(removed: Tensor, dtype: torch.dtype) -> list[_Level]:
+    """The grids of :func:`_vcycle`: a coarse pixel is removed when one of its
+    ``2 x 2`` fine pixels is; the same stencil on every grid."""
+    levels = []
+    mask = removed
+    while True:
+        height, width = mask.shape[-2:]
+        centre = _centre_weights(height, width, dtype, mask.device)
+        values = mask.to(dtype)
+        levels.append(_Level(values, centre, values / centre.sub(4.0)))
+        if min(height, width) < 2 * _COARSEST_SIDE:
+            return levels
+        padded = F.pad(values, (0, width % 2, 0, height % 2), value=1.0)
+        mask = -F.max_pool2d(-padded.unsqueeze(1), 2).squeeze(1) > 0
+        if not bool(mask.any()):
+            return levels
+
+
+def _jacobi(rhs: Tensor, level: _Level, sweeps: int, start: Tensor | None) -> Tensor:
+    x = rhs * level.inverse if start is None else start
+    for _ in range(sweeps - (start is None)):
+        x = x + (rhs - _apply12(x, level.centre, level.removed)) * level.inverse
+    return x
+
+
+def _vcycle(rhs: Tensor, levels: list[_Level], depth: int = 0) -> Tensor:
+    """One symmetric V-cycle for ``12 A x = rhs`` from ``x = 0``: Jacobi
+    smoothing, bilinear transfer, the same stencil on the coarse grids. A fixed
+    symmetric positive definite linear map: a preconditioner for CG."""
+    level = levels[depth]
+    if depth == len(levels) - 1:
+        return _jacobi(rhs, level, _COARSEST_SWEEPS, None)
+    x = _jacobi(rhs, level, _SMOOTHING_SWEEPS, None)
+    residual = rhs - _apply12(x, level.centre, level.removed)
+    coarse = levels[depth + 1]
+    height, width = coarse.removed.shape[-2:]
+    correction = _vcycle(
+        _restrict(residual, height, width) * coarse.removed, levels, depth + 1
+    )
+    x = x + _prolong(correction, *rhs.shape[-2:]) * level.removed
+    return _jacobi(rhs, level, _SMOOTHING_SWEEPS, x)
+
+
 # ---------------------------------------------------------------- float32 PCG
 
 
@@ -173,11 +263,11 @@ def _safe_divide(numerator: Tensor, denominator: Tensor) -> Tensor:
 def _pcg32(
     rhs: Tensor,
     removed: Tensor,
-    centre: Tensor,
     tol12: float,
     budget: Tensor,
 ) -> tuple[Tensor, Tensor]:
-    """Solve ``12 A d = rhs`` per system in ``float32`` from ``d = 0``.
+    """Solve ``12 A d = rhs`` per system in ``float32`` from ``d = 0`` by
+    conjugate gradient preconditioned with one :func:`_vcycle` per iteration.
 
     A system leaves the stack once its recursive residual is at most ``tol12``
     everywhere or its iteration ``budget`` is spent. Returns ``d`` and the
@@ -187,11 +277,10 @@ def _pcg32(
     solution = torch.zeros_like(rhs)
     taken = torch.zeros(count, dtype=torch.long, device=rhs.device)
     live = torch.arange(count, device=rhs.device)
-    removed_live = removed.to(rhs.dtype)
-    inverse = removed_live / centre.sub(4.0)  # 1 / (12 s_i), 0 on kept pixels
+    levels = _levels(removed, rhs.dtype)
     residual = rhs.clone()
     x = torch.zeros_like(rhs)
-    z = residual * inverse
+    z = _vcycle(residual, levels)
     direction = z.clone()
     rz = (residual * z).sum(dim=(1, 2))
     steps = 0
@@ -204,14 +293,14 @@ def _pcg32(
             keep = ~done
             live, x, residual = live[keep], x[keep], residual[keep]
             direction, rz = direction[keep], rz[keep]
-            removed_live, inverse = removed_live[keep], inverse[keep]
+            levels = [level.select(keep) for level in levels]
             if not live.numel():
                 break
-        product = _apply12(direction, centre, removed_live)
+        product = _apply12(direction, levels[0].centre, levels[0].removed)
         alpha = _safe_divide(rz, (direction * product).sum(dim=(1, 2)))
         x.addcmul_(alpha.view(-1, 1, 1), direction)
         residual.addcmul_(alpha.view(-1, 1, 1), product, value=-1.0)
-        z = residual * inverse
+        z = _vcycle(residual, levels)
         rz_next = (residual * z).sum(dim=(1, 2))
         direction = z.addcmul_(_safe_divide(rz_next, rz).view(-1, 1, 1), direction)
         rz = rz_next
@@ -239,7 +328,6 @@ def _solve_chunk(
     most iterations a system took. CG starts from ``start`` on the removed
     pixels, or from the mean of the kept pixels when ``None``."""
     centre64 = _centre_weights(*values.shape[-2:], torch.float64, values.device)
-    centre32 = centre64.float()
     if start is None:
         solution = _kept_mean_start(values, removed)
     else:
@@ -259,7 +347,6 @@ def _solve_chunk(
         correction, taken = _pcg32(
             residual[rows].float(),
             removed[rows],
-            centre32,
             _FLOAT32_MARGIN * tol12,
             max_iter - used[rows],
         )
