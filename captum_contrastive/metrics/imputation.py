@@ -146,69 +146,85 @@ def imputation_residual(images: Tensor, imputed: Tensor, mask: Tensor) -> Tensor
 # ---------------------------------------------------------------- multigrid
 
 
-def _prolong(coarse: Tensor, height: int, width: int) -> Tensor:
-    """Cell-centred bilinear interpolation to ``(height, width)``: every coarse
-    pixel copied to its ``2 x 2`` fine pixels, then the ``[1, 2, 1] / 4`` filter
-    in both directions (zero padding: border pixels take ``3/4`` of the nearest
-    coarse value, which keeps :func:`_restrict` its transpose)."""
-    rows, cols = coarse.shape[-2:]
-    fine = (
-        coarse.unsqueeze(-1).unsqueeze(-3).expand(*coarse.shape[:-2], rows, 2, cols, 2)
-    )
-    fine = _smooth(fine.reshape(*coarse.shape[:-2], 2 * rows, 2 * cols))
-    return fine[..., :height, :width] * (1 / 16)
+def _prolong16(coarse: Tensor, height: int, width: int) -> Tensor:
+    """``16`` times cell-centred bilinear interpolation to ``(height, width)``:
+    every coarse pixel copied to its ``2 x 2`` fine pixels, then the
+    ``[1, 2, 1]`` filter in both directions (zero padding: a border pixel takes
+    ``3/4`` of the nearest coarse value, which keeps :func:`_restrict16` the
+    exact transpose)."""
+    lead, (rows, cols) = coarse.shape[:-2], coarse.shape[-2:]
+    fine = coarse.unsqueeze(-1).unsqueeze(-3).expand(*lead, rows, 2, cols, 2)
+    return _smooth(fine.reshape(*lead, 2 * rows, 2 * cols))[..., :height, :width]
 
 
-def _restrict(fine: Tensor, height: int, width: int) -> Tensor:
-    """The transpose of :func:`_prolong`: ``(2 height, 2 width)`` (or one
-    fewer) pixels to ``(height, width)``."""
+def _restrict16(fine: Tensor, height: int, width: int) -> Tensor:
+    """The transpose of :func:`_prolong16`: ``(2 height, 2 width)`` pixels (or
+    one fewer in a direction) to ``(height, width)``."""
     rows, cols = fine.shape[-2:]
     if (rows, cols) != (2 * height, 2 * width):
         fine = F.pad(fine, (0, 2 * width - cols, 0, 2 * height - rows))
     smooth = _smooth(fine)
     pairs = smooth[..., 0::2, :] + smooth[..., 1::2, :]
-    return (pairs[..., 0::2] + pairs[..., 1::2]) * (1 / 16)
+    return pairs[..., 0::2] + pairs[..., 1::2]
 
 
 @dataclass
 class _Level:
-    """One grid of the multigrid preconditioner: its removed pixels (as 0/1),
-    the stencil's centre weights and ``1 / diagonal`` on the removed pixels."""
+    """One grid of :func:`_vcycle`, ``(B, h, w)`` per system: its removed pixels
+    (1.0, else 0.0), ``1 / diagonal`` and ``1 / 16`` on them, and the stencil's
+    centre weights ``(h, w)``."""
 
     removed: Tensor
-    centre: Tensor
     inverse: Tensor
+    sixteenth: Tensor
+    centre: Tensor
+
+    @classmethod
+    def of(cls, mask: Tensor, dtype: torch.dtype) -> _Level:
+        centre = _centre_weights(*mask.shape[-2:], dtype, mask.device)
+        removed = mask.to(dtype)
+        return cls(removed, removed / centre.sub(4.0), removed / 16, centre)
 
     def select(self, keep: Tensor) -> _Level:
-        return _Level(self.removed[keep], self.centre, self.inverse[keep])
+        """The level of the systems ``keep`` (a bool or index tensor) selects."""
+        return _Level(
+            self.removed[keep], self.inverse[keep], self.sixteenth[keep], self.centre
+        )
 
 
-#: Coarsen while both sides are at least this long.
+#: Coarsen while both sides of the coarse grid would be at least this long.
 _COARSEST_SIDE = 8
-#: Jacobi sweeps before and after each coarse correction, and on the coarsest grid.
+#: Jacobi sweeps before and after each coarse correction.
 _SMOOTHING_SWEEPS = 1
+#: Jacobi sweeps on the coarsest grid.
 _COARSEST_SWEEPS = 4
 
 
 def _levels(removed: Tensor, dtype: torch.dtype) -> list[_Level]:
-    """The grids of :func:`_vcycle`: a coarse pixel is removed when one of its
-    ``2 x 2`` fine pixels is; the same stencil on every grid."""
-    levels = []
+    """The grids of :func:`_vcycle` for ``(B, H, W)`` bool masks, finest first.
+
+    A coarse pixel is removed when all of its ``2 x 2`` fine pixels (those in
+    the image) are: the coarse grids hold the interiors of the holes, where
+    Jacobi is slow, and a system of scattered pixels, which Jacobi solves
+    quickly, gets an empty coarse grid. Coarsening stops at the coarsest side
+    or when no coarse pixel of the stack is removed.
+    """
+    levels = [_Level.of(removed, dtype)]
     mask = removed
-    while True:
+    while min(mask.shape[-2:]) >= 2 * _COARSEST_SIDE:
         height, width = mask.shape[-2:]
-        centre = _centre_weights(height, width, dtype, mask.device)
-        values = mask.to(dtype)
-        levels.append(_Level(values, centre, values / centre.sub(4.0)))
-        if min(height, width) < 2 * _COARSEST_SIDE:
-            return levels
-        padded = F.pad(values, (0, width % 2, 0, height % 2), value=1.0)
-        mask = -F.max_pool2d(-padded.unsqueeze(1), 2).squeeze(1) > 0
+        padding = (0, width % 2, 0, height % 2)
+        padded = F.pad(mask.unsqueeze(1).to(dtype), padding, value=1.0)
+        mask = -F.max_pool2d(-padded, 2).squeeze(1) > 0
         if not bool(mask.any()):
-            return levels
+            break
+        levels.append(_Level.of(mask, dtype))
+    return levels
 
 
 def _jacobi(rhs: Tensor, level: _Level, sweeps: int, start: Tensor | None) -> Tensor:
+    """``sweeps`` Jacobi sweeps for ``12 A x = rhs`` (the first from ``x = 0``
+    when ``start`` is None)."""
     x = rhs * level.inverse if start is None else start
     for _ in range(sweeps - (start is None)):
         x = x + (rhs - _apply12(x, level.centre, level.removed)) * level.inverse
@@ -226,10 +242,9 @@ def _vcycle(rhs: Tensor, levels: list[_Level], depth: int = 0) -> Tensor:
     residual = rhs - _apply12(x, level.centre, level.removed)
     coarse = levels[depth + 1]
     height, width = coarse.removed.shape[-2:]
-    correction = _vcycle(
-        _restrict(residual, height, width) * coarse.removed, levels, depth + 1
-    )
-    x = x + _prolong(correction, *rhs.shape[-2:]) * level.removed
+    coarse_rhs = _restrict16(residual, height, width) * coarse.sixteenth
+    correction = _vcycle(coarse_rhs, levels, depth + 1)
+    x = x + _prolong16(correction, *rhs.shape[-2:]) * level.sixteenth
     return _jacobi(rhs, level, _SMOOTHING_SWEEPS, x)
 
 
