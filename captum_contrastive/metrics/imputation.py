@@ -18,10 +18,17 @@ Two solvers, one criterion: a system is solved once every one of its removed
 pixels has a ``float64`` residual ``|b_i - A x_i| <= tol`` (``tol = 1e-6`` by
 default, in the units of the images).
 
-- :func:`linear_imputation`: the fast one. Jacobi-preconditioned conjugate
-  gradient in ``float32`` with the stencil written as tensor slices (the
-  ``[1, 2, 1] x [1, 2, 1]`` filter is separable: ``12 sum_j w_ij x_j =
-  S(x)_i - 4 x_i``), converged systems leave the batch as soon as they are done,
+- :func:`linear_imputation`: the fast one. Conjugate gradient in ``float32``
+  with the stencil written as tensor slices (the ``[1, 2, 1] x [1, 2, 1]``
+  filter is separable: ``12 sum_j w_ij x_j = S(x)_i - 4 x_i``), preconditioned
+  by one multigrid V-cycle per iteration (:func:`_vcycle`: one Jacobi sweep
+  before and after each coarse correction, cell-centred bilinear transfers and
+  their transposes, the same stencil on grids of half the size, down to 8
+  pixels a side; a coarse pixel is unknown when its whole ``2 x 2`` block is
+  removed). The V-cycle is a fixed symmetric positive definite linear map, so
+  CG converges to the same solution; it does so in 6-20 iterations where
+  Jacobi preconditioning took 50-500 on the large holes of a Grad-CAM
+  ranking at 224². Converged systems leave the batch as soon as they are done,
   and every ``float32`` solve is checked by a ``float64`` residual; a system that
   fails the check is refined (the ``float32`` solver is run on the ``float64``
   residual and the correction added in ``float64``). Systems are solved in
