@@ -448,9 +448,11 @@ def measured_chunk_systems(height: int, width: int, device=None) -> int:
 
 
 #: Bytes per pixel of one system in :func:`_solve_chunk`, with room to spare:
-#: about 120 at the peak (five ``float64`` arrays and the ``float64`` stencil's
-#: temporaries, seven ``float32`` CG vectors and their temporaries).
-_BYTES_PER_PIXEL = 160
+#: about 170 at the peak (five ``float64`` arrays and the ``float64`` stencil's
+#: temporaries, seven ``float32`` CG vectors and their temporaries, and the
+#: multigrid levels' masks and V-cycle temporaries, a third more on the coarse
+#: grids). An estimate: not yet measured on a GPU.
+_BYTES_PER_PIXEL = 224
 #: The share of an accelerator's free memory one chunk may take.
 _MEMORY_SHARE = 0.25
 
