@@ -17,19 +17,18 @@ Protocol choices (all recorded in :attr:`RoadCurve.protocol`):
   ``sum_neighbors``). Kept pixels are fixed, so the removed pixels solve one
   sparse linear system per image and channel;
 - **solver**: :func:`~captum_contrastive.metrics.imputation.linear_imputation`:
-  Jacobi-preconditioned conjugate gradient in ``float32`` with a slice stencil,
-  checked and if needed refined in ``float64``, in chunks of systems whose size
-  is measured per process (every system at once on a GPU; no scipy). Each
-  image-and-channel system is solved once every one of its removed pixels has a
-  ``float64`` residual ``|s_i x_i - sum_j w_ij x_j| <= tol`` (the sums over
-  in-image neighbours, kept ones included; ``s_i`` the sum of their weights;
-  ``tol=1e-6`` in the units of the images), so its result does not depend on
-  the rest of the batch; after ``max_iter`` iterations a :class:`RuntimeWarning`
-  is raised instead. The iterations grow with the width of the largest removed
-  region. A removed region that touches no kept pixel (the whole image) has no
-  defined imputation: it keeps the starting value, the mean of the image's kept
-  pixels in that channel (0 when nothing is kept). The former ``float64``
-  ``conv2d`` solver is
+  conjugate gradient in ``float32`` preconditioned by a multigrid V-cycle, with
+  a slice stencil, checked and if needed refined in ``float64``, in chunks of
+  systems whose size is measured per process (every system at once on a GPU;
+  no scipy). Each image-and-channel system is solved once every one of its
+  removed pixels has a ``float64`` residual ``|s_i x_i - sum_j w_ij x_j| <=
+  tol`` (the sums over in-image neighbours, kept ones included; ``s_i`` the sum
+  of their weights; ``tol=1e-6`` in the units of the images), so its result
+  does not depend on the rest of the batch; after ``max_iter`` iterations a
+  :class:`RuntimeWarning` is raised instead. A removed region that touches no
+  kept pixel (the whole image) has no defined imputation: it keeps the
+  starting value, the mean of the image's kept pixels in that channel (0 when
+  nothing is kept). The former ``float64`` ``conv2d`` solver is
   :func:`~captum_contrastive.metrics.imputation.reference_linear_imputation`,
   the tests' oracle: the two answers differ by at most ``||A^-1|| * 2 tol``;
 - **noise**: Gaussian with standard deviation ``noise`` (default 0.01, as ROAD)
@@ -169,7 +168,7 @@ def noisy_linear_imputation(
     renormalized at the border); the kept pixels are fixed and returned exactly.
     The sparse system of each image and channel is solved by
     :func:`~captum_contrastive.metrics.imputation.linear_imputation`
-    (Jacobi-preconditioned conjugate gradient in ``float32``, checked and refined
+    (multigrid-preconditioned conjugate gradient in ``float32``, checked and refined
     in ``float64``) until every equation's ``float64`` residual is at most
     ``tol``; a :class:`RuntimeWarning` says when ``max_iter`` is reached first. A
     removed region touching no kept pixel gets the mean of the image's kept
@@ -521,7 +520,8 @@ def _road_protocol(
             "neighbours (1/6 direct, 1/12 diagonal, renormalized at the border)"
         ),
         "solver": (
-            "Jacobi-preconditioned conjugate gradient, float32 iterations, "
+            "conjugate gradient preconditioned by a multigrid V-cycle, "
+            "float32 iterations, "
             "float64 residual check and refinement"
         ),
         "tol": options.tol,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from captum_contrastive.metrics import imputation
 from captum_contrastive.metrics.imputation import (
     IMPUTATION_TOL,
     SolveStats,
@@ -131,6 +132,96 @@ def test_the_float64_check_refines_past_float32_precision() -> None:
         images[1, 0].double().numpy(), mask[1].numpy()
     )
     assert np.abs(out[1, 0].numpy()[rows_cols] - exact).max() < 1e-9
+
+
+def large_hole_case() -> tuple[torch.Tensor, torch.Tensor]:
+    """A 40 x 36 image, large enough for three multigrid levels: a 26 x 22 hole
+    (the slow case for Jacobi), a hole at the border and scattered pixels."""
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(1, 2, 40, 36, generator=generator)
+    mask = torch.rand(1, 40, 36, generator=generator) < 0.3
+    mask[0, 6:32, 5:27] = True
+    mask[0, 34:, 30:] = True
+    return images, mask
+
+
+def test_multigrid_transfers_are_exact_transposes() -> None:
+    generator = torch.Generator().manual_seed(2)
+    for height, width in ((40, 36), (37, 41)):
+        coarse_shape = ((height + 1) // 2, (width + 1) // 2)
+        fine = torch.randn(3, height, width, generator=generator, dtype=torch.float64)
+        coarse = torch.randn(3, *coarse_shape, generator=generator, dtype=torch.float64)
+        left = (fine * imputation._prolong16(coarse, height, width)).sum()
+        right = (coarse * imputation._restrict16(fine, *coarse_shape)).sum()
+        assert float(left) == pytest.approx(float(right), rel=1e-12)
+    # Interpolation of a constant is the constant away from the border.
+    ones = imputation._prolong16(torch.ones(1, 5, 4), 10, 8) / 16
+    assert torch.equal(ones[0, 1:-1, 1:-1], torch.ones(8, 6))
+
+
+def test_vcycle_is_symmetric_positive_definite_on_several_levels() -> None:
+    _, mask = large_hole_case()
+    levels = imputation._levels(mask, torch.float64)
+    assert [tuple(level.removed.shape[-2:]) for level in levels] == [
+        (40, 36),
+        (20, 18),
+        (10, 9),
+    ]
+    # A coarse pixel is removed only when its whole 2 x 2 block is.
+    assert bool(levels[1].removed[0, 4:15, 3:13].all())
+    assert float(levels[1].removed.sum()) < float(levels[0].removed.sum()) / 4
+    generator = torch.Generator().manual_seed(3)
+    removed = levels[0].removed
+    u, v = (
+        torch.randn(1, 40, 36, generator=generator, dtype=torch.float64) * removed
+        for _ in range(2)
+    )
+    uv = (u * imputation._vcycle(v, levels)).sum()
+    vu = (v * imputation._vcycle(u, levels)).sum()
+    assert float(uv) == pytest.approx(float(vu), rel=1e-10)
+    assert float((u * imputation._vcycle(u, levels)).sum()) > 0
+    # Scattered pixels alone get no coarse grid: Jacobi solves them quickly.
+    scattered = torch.zeros(1, 40, 36, dtype=torch.bool)
+    scattered[0, ::2, ::2] = True
+    assert len(imputation._levels(scattered, torch.float32)) == 1
+
+
+def test_multigrid_solves_a_large_hole_in_few_iterations_within_its_bound() -> None:
+    images, mask = large_hole_case()
+    stats = SolveStats()
+    out = linear_imputation(images, mask, stats=stats)
+    # Jacobi-preconditioned CG took 49 iterations on this hole, multigrid 8.
+    assert stats.iterations <= 15
+    for ch in range(images.shape[1]):
+        exact, inverse_norm, residual, rows_cols = exact_and_bound(
+            images[0, ch].double().numpy(), mask[0].numpy()
+        )
+        solution = out[0, ch].numpy()
+        assert residual(solution) <= IMPUTATION_TOL
+        assert np.abs(solution[rows_cols] - exact).max() <= inverse_norm * 1e-6
+
+
+def test_warm_start_from_a_nested_removal_equals_the_cold_start_within_tol() -> None:
+    images, mask = large_hole_case()
+    smaller = mask.clone()
+    smaller[0, 6:32, 5:16] = False  # removed by `mask` too: the sets are nested
+    first = linear_imputation(images, smaller)
+    cold = linear_imputation(images, mask)
+    warm = linear_imputation(images, mask, start=first)
+    for ch in range(images.shape[1]):
+        _, inverse_norm, residual, rows_cols = exact_and_bound(
+            images[0, ch].double().numpy(), mask[0].numpy()
+        )
+        assert residual(warm[0, ch].numpy()) <= IMPUTATION_TOL
+        bound = inverse_norm * (
+            residual(warm[0, ch].numpy()) + residual(cold[0, ch].numpy())
+        )
+        gap = (warm[0, ch] - cold[0, ch]).abs().numpy()[rows_cols].max()
+        assert 0 < gap <= bound
+    kept = ~mask.unsqueeze(1).expand_as(images)
+    assert torch.equal(warm[kept], images.double()[kept])
+    with pytest.raises(ValueError, match="`start` has shape"):
+        linear_imputation(images, mask, start=first[:, :1])
 
 
 def test_result_does_not_depend_on_the_chunks() -> None:
