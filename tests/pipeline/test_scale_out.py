@@ -69,6 +69,7 @@ def _comparable(out: Path) -> str:
     results = json.loads((out / "results.json").read_text())
     results.pop("timings")
     results.pop("rank_timings", None)
+    results.get("sanity", {}).pop("cost", None)  # seconds, like the timings
     results["run"]["config"].pop("out")
     for name in UNCOMPARED_RUN_FIELDS:
         results["run"]["memory"].pop(name)
