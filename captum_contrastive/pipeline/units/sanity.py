@@ -622,10 +622,10 @@ def _contention_note(cost: dict[str, Any]) -> str:
         " The seconds are wall-clock; the last rows give each column's CPU "
         "seconds (all threads of the process) and the system's 1-minute load "
         f"average when the column started, on {cost.get('cores')} core(s): a "
-        "column run at a load above the cores shared them with other processes, "
-        "and then both its wall and CPU seconds overstate the cost (torch's "
-        "OpenMP threads spin while they wait for a core), so compare the "
-        "columns run at a low load."
+        "column run at a load above the cores shared them with other processes: "
+        "its wall seconds overstate the cost, and with more than one torch "
+        "thread its CPU seconds too (the OpenMP threads spin while they wait "
+        "for a core); with one thread, the CPU seconds hold."
     )
 
 
