@@ -625,7 +625,8 @@ def _contention_note(cost: dict[str, Any]) -> str:
         "column run at a load above the cores shared them with other processes: "
         "its wall seconds overstate the cost, and with more than one torch "
         "thread its CPU seconds too (the OpenMP threads spin while they wait "
-        "for a core); with one thread, the CPU seconds hold."
+        "for a core); with one thread, the CPU seconds hold. The load average "
+        "counts this run's own threads and lags by about a minute."
     )
 
 
