@@ -507,6 +507,7 @@ class SanityWork:
         self.seconds: dict[str, dict[str, float]] = {}
         self.cpu_seconds: dict[str, dict[str, float]] = {}
         self.load_average: dict[str, float | None] = {}
+        self.preemptions: dict[str, int | None] = {}
         self.reused: dict[str, str] = {}
         self._data: tuple | None = None
 
@@ -530,7 +531,10 @@ class SanityWork:
         load average when its first entry started (``None`` where the system
         has none), with ``cores``, the machine's CPU count: a column run at a
         load above the cores shared them with other processes, and its seconds
-        overstate the cost; ``reused``: the columns whose records were taken
+        overstate the cost; ``preemptions``: per column, the involuntary
+        context switches of the process (its threads taken off a core for
+        another process; ``None`` where the system does not count them), many
+        per second under contention; ``reused``: the columns whose records were taken
         from an earlier column (no entries: nothing was computed); the torch
         threads."""
         return {
@@ -540,6 +544,7 @@ class SanityWork:
             "seconds": {k: dict(v) for k, v in self.seconds.items()},
             "cpu_seconds": {k: dict(v) for k, v in self.cpu_seconds.items()},
             "load_average": dict(self.load_average),
+            "preemptions": dict(self.preemptions),
             "reused": dict(self.reused),
         }
 
@@ -550,7 +555,15 @@ class SanityWork:
         if column not in self.load_average:
             self.load_average[column] = _load_average()
         wall, cpu = time.perf_counter(), time.process_time()
+        switches = _preemptions()
         yield
+        after = _preemptions()
+        if switches is None or after is None:
+            self.preemptions[column] = None
+        elif self.preemptions.get(column, 0) is not None:
+            self.preemptions[column] = self.preemptions.get(column, 0) + (
+                after - switches
+            )
         self._add(column, entry, time.perf_counter() - wall, time.process_time() - cpu)
 
     def _add(
@@ -607,6 +620,17 @@ def _load_average() -> float | None:
     try:
         return float(os.getloadavg()[0])
     except (AttributeError, OSError):
+        return None
+
+
+def _preemptions() -> int | None:
+    """The involuntary context switches of this process so far; ``None``
+    where the system does not count them."""
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw)
+    except (ImportError, OSError):
         return None
 
 

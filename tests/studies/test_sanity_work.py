@@ -282,6 +282,9 @@ def test_cost_has_seconds_per_method_and_step_and_is_json(data):
     assert all(v >= 0.0 for e in cost["cpu_seconds"].values() for v in e.values())
     assert list(cost["load_average"]) == list(cost["seconds"])
     assert all(v is None or v >= 0.0 for v in cost["load_average"].values())
+    assert list(cost["preemptions"]) == list(cost["seconds"])
+    for switches in cost["preemptions"].values():
+        assert switches is None or (isinstance(switches, int) and switches >= 0)
 
 
 def test_timed_parts_separate_wall_from_cpu_seconds(monkeypatch):
@@ -303,6 +306,17 @@ def test_timed_parts_separate_wall_from_cpu_seconds(monkeypatch):
     with work._timed("other", "waiting"):
         pass
     assert work.load_average["other"] is None
+    # Counted switches add up per column; a system without them gives None.
+    counts = iter([10, 13, 20, 24])
+    monkeypatch.setattr(sanity, "_preemptions", lambda: next(counts))
+    for _ in range(2):
+        with work._timed("counted", "entry"):
+            pass
+    assert work.preemptions["counted"] == 3 + 4
+    monkeypatch.setattr(sanity, "_preemptions", lambda: None)
+    with work._timed("uncounted", "entry"):
+        pass
+    assert work.preemptions["uncounted"] is None
     assert "column" in work.cost()["load_average"]
 
 

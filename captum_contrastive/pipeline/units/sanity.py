@@ -612,6 +612,16 @@ def _contention_rows(cost: dict[str, Any], columns: list[str]) -> list[list[str]
     if load is not None:
         cells = ["" if load.get(c) is None else f"{load[c]:.1f}" for c in columns]
         rows.append([LOAD_ROW] + cells + [""])
+    switches = cost.get("preemptions")
+    if switches is not None:
+        wall = cost["seconds"]
+        cells = [
+            ""
+            if switches.get(c) is None or not sum(wall[c].values())
+            else f"{switches[c] / sum(wall[c].values()):.0f}"
+            for c in columns
+        ]
+        rows.append([PREEMPTION_ROW] + cells + [""])
     return rows
 
 
@@ -626,7 +636,10 @@ def _contention_note(cost: dict[str, Any]) -> str:
         "its wall seconds overstate the cost, and with more than one torch "
         "thread its CPU seconds too (the OpenMP threads spin while they wait "
         "for a core); with one thread, the CPU seconds hold. The load average "
-        "counts this run's own threads and lags by about a minute."
+        "counts this run's own threads and lags by about a minute; the "
+        "preemptions (involuntary context switches of the process, per second "
+        "of the column) do not: a few dozen a second on a free machine, "
+        "hundreds when other processes compete for the cores."
     )
 
 
@@ -634,6 +647,9 @@ def _contention_note(cost: dict[str, Any]) -> str:
 CPU_ROW = "total CPU seconds (all threads)"
 #: The cost table's row of the load average at each column's start.
 LOAD_ROW = "load average at start"
+
+#: The cost table's row of each column's involuntary context switches a second.
+PREEMPTION_ROW = "preemptions per second"
 
 #: The cost table's rows that are no method, last.
 _OVERHEADS = (SIMILARITY_COST, MODELS_COST)
