@@ -47,8 +47,10 @@ the batch split.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -503,6 +505,9 @@ class SanityWork:
         self.kept_layers: list[frozenset[str]] = []
         self.examples: dict[frozenset[str], dict[str, Tensor]] = {}
         self.seconds: dict[str, dict[str, float]] = {}
+        self.cpu_seconds: dict[str, dict[str, float]] = {}
+        self.load_average: dict[str, float | None] = {}
+        self.preemptions: dict[str, int | None] = {}
         self.reused: dict[str, str] = {}
         self._data: tuple | None = None
 
@@ -520,19 +525,53 @@ class SanityWork:
         """The seconds spent, JSON-ready: per column (``"trained"``,
         ``"<test>@<step>"``, ``"random_logit"``, ``"data_randomization"``), per
         entry (a method, its fixed-contrast entry, :data:`SIMILARITY_COST`,
-        :data:`MODELS_COST`), in the order computed; ``reused``: the columns
-        whose records were taken from an earlier column (no entries: nothing was
-        computed); the torch threads."""
+        :data:`MODELS_COST`), in the order computed, as wall-clock
+        (``seconds``) and as CPU seconds of the process, all its threads
+        (``cpu_seconds``); ``load_average``: per column, the system's 1-minute
+        load average when its first entry started (``None`` where the system
+        has none), with ``cores``, the machine's CPU count: a column run at a
+        load above the cores shared them with other processes, and its seconds
+        overstate the cost; ``preemptions``: per column, the involuntary
+        context switches of the process (its threads taken off a core for
+        another process; ``None`` where the system does not count them), many
+        per second under contention; ``reused``: the columns whose records were taken
+        from an earlier column (no entries: nothing was computed); the torch
+        threads."""
         return {
             "unit": "seconds",
             "threads": torch.get_num_threads(),
+            "cores": os.cpu_count(),
             "seconds": {k: dict(v) for k, v in self.seconds.items()},
+            "cpu_seconds": {k: dict(v) for k, v in self.cpu_seconds.items()},
+            "load_average": dict(self.load_average),
+            "preemptions": dict(self.preemptions),
             "reused": dict(self.reused),
         }
 
-    def _add(self, column: str, entry: str, seconds: float) -> None:
-        entries = self.seconds.setdefault(column, {})
-        entries[entry] = entries.get(entry, 0.0) + seconds
+    @contextlib.contextmanager
+    def _timed(self, column: str, entry: str) -> Iterator[None]:
+        """Add the wall-clock and CPU seconds of the block to ``entry`` of
+        ``column`` (and note the load average at the column's first entry)."""
+        if column not in self.load_average:
+            self.load_average[column] = _load_average()
+        wall, cpu = time.perf_counter(), time.process_time()
+        switches = _preemptions()
+        yield
+        after = _preemptions()
+        if switches is None or after is None:
+            self.preemptions[column] = None
+        elif self.preemptions.get(column, 0) is not None:
+            self.preemptions[column] = self.preemptions.get(column, 0) + (
+                after - switches
+            )
+        self._add(column, entry, time.perf_counter() - wall, time.process_time() - cpu)
+
+    def _add(
+        self, column: str, entry: str, seconds: float, cpu_seconds: float = 0.0
+    ) -> None:
+        for spent, value in ((self.seconds, seconds), (self.cpu_seconds, cpu_seconds)):
+            entries = spent.setdefault(column, {})
+            entries[entry] = entries.get(entry, 0.0) + value
 
     def _bind(self, data: _Inputs) -> None:
         """Check that every test of this work sees the same data."""
@@ -547,9 +586,10 @@ class SanityWork:
 
     def _trained_runner(self, model: nn.Module, data: _Inputs) -> Tensor:
         if self.runner is None:
-            start = time.perf_counter()
-            self.runner = _runner_up(model, data.images, data.targets, data.batch_size)
-            self._add(TRAINED, MODELS_COST, time.perf_counter() - start)
+            with self._timed(TRAINED, MODELS_COST):
+                self.runner = _runner_up(
+                    model, data.images, data.targets, data.batch_size
+                )
         return self.runner
 
     def _reference(
@@ -558,23 +598,40 @@ class SanityWork:
         if name not in self.references:
             maps = data.trained.get(name)
             if maps is None:
-                start = time.perf_counter()
-                maps = data.maps(
-                    name, model, data.targets, self._trained_runner(model, data)
-                )
-                self._add(TRAINED, name, time.perf_counter() - start)
+                with self._timed(TRAINED, name):
+                    maps = data.maps(
+                        name, model, data.targets, self._trained_runner(model, data)
+                    )
             self._keep(frozenset(), name, maps)
-            start = time.perf_counter()
-            self.references[name] = SimilarityReference(
-                maps, data.seed, data.indices, data.q
-            )
-            self._add(TRAINED, SIMILARITY_COST, time.perf_counter() - start)
+            with self._timed(TRAINED, SIMILARITY_COST):
+                self.references[name] = SimilarityReference(
+                    maps, data.seed, data.indices, data.q
+                )
         return self.references[name]
 
     def _keep(self, layers: frozenset[str] | None, name: str, maps: Tensor) -> None:
         if layers is not None and layers in self.kept_layers:
             kept = maps[: self.example_images].clone()
             self.examples.setdefault(layers, {}).setdefault(name, kept)
+
+
+def _load_average() -> float | None:
+    """The system's 1-minute load average; ``None`` where there is none."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
+def _preemptions() -> int | None:
+    """The involuntary context switches of this process so far; ``None``
+    where the system does not count them."""
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw)
+    except (ImportError, OSError):
+        return None
 
 
 def _column(test: str, step: str | None) -> str:
@@ -606,6 +663,7 @@ def _compare_models(
             source, step_changed, values = work.steps[layers]
             work.reused[column] = source
             work.seconds.setdefault(column, {})
+            work.cpu_seconds.setdefault(column, {})
         else:
             step_changed, values = _evaluate_model(
                 column, build, layers, runner, references, data, work
@@ -630,10 +688,9 @@ def _evaluate_model(
     work: SanityWork,
 ) -> tuple[list[bool], dict[str, dict[str, np.ndarray]]]:
     """One changed model's runner-up change and measures, per map entry."""
-    start = time.perf_counter()
-    other = build()
-    new_runner = _runner_up(other, data.images, data.targets, data.batch_size)
-    work._add(column, MODELS_COST, time.perf_counter() - start)
+    with work._timed(column, MODELS_COST):
+        other = build()
+        new_runner = _runner_up(other, data.images, data.targets, data.batch_size)
     same_contrast = torch.equal(new_runner, runner)
     values: dict[str, dict[str, np.ndarray]] = {}
     for name, spec in data.specs.items():
@@ -646,14 +703,12 @@ def _evaluate_model(
                 values[key] = values[name]
                 work._add(column, key, 0.0)
                 continue
-            start = time.perf_counter()
-            maps = data.maps(name, other, data.targets, contrast)
-            work._add(column, key, time.perf_counter() - start)
+            with work._timed(column, key):
+                maps = data.maps(name, other, data.targets, contrast)
             if key == name:
                 work._keep(layers, name, maps)
-            start = time.perf_counter()
-            values[key] = references[name].compare(maps)
-            work._add(column, SIMILARITY_COST, time.perf_counter() - start)
+            with work._timed(column, SIMILARITY_COST):
+                values[key] = references[name].compare(maps)
     return (new_runner != runner).tolist(), values
 
 
@@ -935,18 +990,15 @@ def random_logit(
     work = work if work is not None else SanityWork()
     work._bind(data)
     other = random_other_classes(data.targets, data.indices, data.seed, num_classes)
-    start = time.perf_counter()
-    other_runner = _runner_up(model, data.images, other, data.batch_size)
-    work._add(test, MODELS_COST, time.perf_counter() - start)
+    with work._timed(test, MODELS_COST):
+        other_runner = _runner_up(model, data.images, other, data.batch_size)
     records = {}
     for name in data.specs:
         reference = work._reference(name, model, data)
-        start = time.perf_counter()
-        maps = data.maps(name, model, other, other_runner)
-        work._add(test, name, time.perf_counter() - start)
-        start = time.perf_counter()
-        values = reference.compare(maps)
-        work._add(test, SIMILARITY_COST, time.perf_counter() - start)
+        with work._timed(test, name):
+            maps = data.maps(name, model, other, other_runner)
+        with work._timed(test, SIMILARITY_COST):
+            values = reference.compare(maps)
         records[name] = {_measure(test, k, None): v.tolist() for k, v in values.items()}
     why = f"uniform over the other classes, stream (seed, index, {RANDOM_PURPOSE!r})"
     result = SanityResult(
@@ -1240,7 +1292,6 @@ def trained_model_maps(
     runner = work._trained_runner(model, data)
     maps = {}
     for name in specs:
-        start = time.perf_counter()
-        maps[name] = data.maps(name, model, data.targets, runner)
-        work._add(TRAINED, name, time.perf_counter() - start)
+        with work._timed(TRAINED, name):
+            maps[name] = data.maps(name, model, data.targets, runner)
     return maps

@@ -7,7 +7,12 @@ import pytest
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import run_benchmark
-from captum_contrastive.pipeline.units.sanity import cost_table
+from captum_contrastive.pipeline.units.sanity import (
+    CPU_ROW,
+    LOAD_ROW,
+    PREEMPTION_ROW,
+    cost_table,
+)
 from captum_contrastive.studies.sanity import (
     FIXED_CONTRAST_SUFFIX,
     MODELS_COST,
@@ -75,11 +80,31 @@ def test_report_has_the_cost_table(written) -> None:
     seconds = summary["cost"]["seconds"]
     total = sum(sum(column.values()) for column in seconds.values())
     assert rows["total"].rstrip(" |").endswith(f"{total:.2f}")
+    # The CPU seconds and the load average of each column close the table.
+    cpu = summary["cost"]["cpu_seconds"]
+    cpu_total = sum(sum(column.values()) for column in cpu.values())
+    assert rows[CPU_ROW].rstrip(" |").endswith(f"{cpu_total:.2f}")
+    load = summary["cost"]["load_average"][TRAINED]
+    assert rows[LOAD_ROW].split(" | ")[1] == ("" if load is None else f"{load:.1f}")
+    assert "load average when the column started" in section
+    switches = summary["cost"]["preemptions"][TRAINED]
+    wall = sum(seconds[TRAINED].values())
+    expected = "" if switches is None else f"{switches / wall:.0f}"
+    assert rows[PREEMPTION_ROW].split(" | ")[1] == expected
 
 
 def test_cost_table_is_empty_without_costs(written) -> None:
     run, _ = written
     summary = dict(run.results["sanity"].summary)
     assert cost_table(summary).startswith("\nCost of the sanity checks")
+    # A result from before the CPU seconds were recorded: wall seconds only.
+    older = {
+        k: v
+        for k, v in summary["cost"].items()
+        if k not in ("cpu_seconds", "load_average", "preemptions")
+    }
+    table = cost_table({**summary, "cost": older})
+    assert "| total |" in table and CPU_ROW not in table and LOAD_ROW not in table
+    assert PREEMPTION_ROW not in table
     summary.pop("cost")
     assert cost_table(summary) == ""

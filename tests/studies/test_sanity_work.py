@@ -1,6 +1,8 @@
 """The shared work of the sanity tests equals the plain recomputation."""
 
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -272,6 +274,50 @@ def test_cost_has_seconds_per_method_and_step_and_is_json(data):
         assert all(value >= 0.0 for value in entries.values())
         if column != TRAINED:
             assert "contrastive_saliency" + FIXED_CONTRAST_SUFFIX in entries
+    # The same entries as CPU seconds; the load average noted per column.
+    assert cost["cores"] == os.cpu_count()
+    assert {c: set(e) for c, e in cost["cpu_seconds"].items()} == {
+        c: set(e) for c, e in cost["seconds"].items()
+    }
+    assert all(v >= 0.0 for e in cost["cpu_seconds"].values() for v in e.values())
+    assert list(cost["load_average"]) == list(cost["seconds"])
+    assert all(v is None or v >= 0.0 for v in cost["load_average"].values())
+    assert list(cost["preemptions"]) == list(cost["seconds"])
+    for switches in cost["preemptions"].values():
+        assert switches is None or (isinstance(switches, int) and switches >= 0)
+
+
+def test_timed_parts_separate_wall_from_cpu_seconds(monkeypatch):
+    work = SanityWork()
+    with work._timed("column", "waiting"):
+        time.sleep(0.2)
+    with work._timed("column", "working"):
+        end = time.process_time() + 0.1
+        while time.process_time() < end:
+            pass
+    wall, cpu = work.seconds["column"], work.cpu_seconds["column"]
+    # Waiting takes wall time and (almost) no CPU; working takes both.
+    assert wall["waiting"] >= 0.2 and cpu["waiting"] < 0.1
+    assert cpu["working"] >= 0.1 and wall["working"] >= 0.1
+    # A system without a load average records None, and the column keeps the
+    # load noted at its first entry.
+    assert work.load_average["column"] is not None or not hasattr(os, "getloadavg")
+    monkeypatch.delattr(os, "getloadavg", raising=False)
+    with work._timed("other", "waiting"):
+        pass
+    assert work.load_average["other"] is None
+    # Counted switches add up per column; a system without them gives None.
+    counts = iter([10, 13, 20, 24])
+    monkeypatch.setattr(sanity, "_preemptions", lambda: next(counts))
+    for _ in range(2):
+        with work._timed("counted", "entry"):
+            pass
+    assert work.preemptions["counted"] == 3 + 4
+    monkeypatch.setattr(sanity, "_preemptions", lambda: None)
+    with work._timed("uncounted", "entry"):
+        pass
+    assert work.preemptions["uncounted"] is None
+    assert "column" in work.cost()["load_average"]
 
 
 def test_work_serves_one_data_set_only(data):

@@ -577,6 +577,7 @@ def cost_table(summary: dict[str, Any]) -> str:
     ]
     grand = sum(sum(c.values()) for c in seconds.values())
     rows.append(["total"] + totals + [f"{grand:.2f}"])
+    rows += _contention_rows(cost, columns)
     layers = summary["cascading"]["steps"]
     added = [
         f"@{step}: {layers[step][-1]}" for step in layers if step not in ("0", ALL)
@@ -590,11 +591,65 @@ def cost_table(summary: dict[str, Any]) -> str:
         "independently randomised layer; the random logit). A fixed-contrast entry "
         "costs nothing where the randomised model's runner-up equals the trained "
         "model's for every image (the same maps). "
-        f"{'; '.join(notes) + '.' if notes else ''}\n\n"
+        f"{'; '.join(notes) + '.' if notes else ''}{_contention_note(cost)}\n\n"
         + table(["entry"] + columns + ["total"], rows)
         + "\n"
     )
 
+
+def _contention_rows(cost: dict[str, Any], columns: list[str]) -> list[list[str]]:
+    """The cost table's last rows: per column, the CPU seconds of all threads
+    and the load average when it started (absent from older results)."""
+    cpu, load = cost.get("cpu_seconds"), cost.get("load_average")
+    rows = []
+    if cpu is not None:
+        grand = sum(sum(c.values()) for c in cpu.values())
+        cells = [
+            "reused" if c in cost["reused"] else f"{sum(cpu.get(c, {}).values()):.2f}"
+            for c in columns
+        ]
+        rows.append([CPU_ROW] + cells + [f"{grand:.2f}"])
+    if load is not None:
+        cells = ["" if load.get(c) is None else f"{load[c]:.1f}" for c in columns]
+        rows.append([LOAD_ROW] + cells + [""])
+    switches = cost.get("preemptions")
+    if switches is not None:
+        wall = cost["seconds"]
+        cells = [
+            ""
+            if switches.get(c) is None or not sum(wall[c].values())
+            else f"{switches[c] / sum(wall[c].values()):.0f}"
+            for c in columns
+        ]
+        rows.append([PREEMPTION_ROW] + cells + [""])
+    return rows
+
+
+def _contention_note(cost: dict[str, Any]) -> str:
+    if cost.get("load_average") is None:
+        return ""
+    return (
+        " The seconds are wall-clock; the last rows give each column's CPU "
+        "seconds (all threads of the process) and the system's 1-minute load "
+        f"average when the column started, on {cost.get('cores')} core(s): a "
+        "column run at a load above the cores shared them with other processes: "
+        "its wall seconds overstate the cost, and with more than one torch "
+        "thread its CPU seconds too (the OpenMP threads spin while they wait "
+        "for a core); with one thread, the CPU seconds hold. The load average "
+        "counts this run's own threads and lags by about a minute; the "
+        "preemptions (involuntary context switches of the process, per second "
+        "of the column) do not: a few dozen a second on a free machine, "
+        "hundreds when other processes compete for the cores."
+    )
+
+
+#: The cost table's row of each column's CPU seconds, all threads.
+CPU_ROW = "total CPU seconds (all threads)"
+#: The cost table's row of the load average at each column's start.
+LOAD_ROW = "load average at start"
+
+#: The cost table's row of each column's involuntary context switches a second.
+PREEMPTION_ROW = "preemptions per second"
 
 #: The cost table's rows that are no method, last.
 _OVERHEADS = (SIMILARITY_COST, MODELS_COST)
