@@ -32,3 +32,13 @@ def pytest_collection_modifyitems(items: list) -> None:
     under pytest-xdist they fill the time while the other worker finishes a
     long pipeline test, instead of leaving it alone at the end."""
     items.sort(key=lambda item: "test_conformance.py::" in item.nodeid)
+
+
+@pytest.fixture
+def float32_cuda():
+    """TF32 off for the scope, so CUDA convolutions and matmuls compute in
+    float32, as the CPU does; the settings are restored afterwards."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
