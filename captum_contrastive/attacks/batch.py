@@ -11,11 +11,33 @@ from torch import Tensor
 
 from captum_contrastive.atomic_files import atomic_path
 
-__all__ = ["AdversarialBatch"]
+__all__ = ["AdversarialBatch", "AttackOutcomes"]
+
+
+class AttackOutcomes:
+    """What a batch of attack results says per image, from its ``labels``,
+    ``clean_predictions`` and ``success``: shared by :class:`AdversarialBatch`
+    and the cache's stored batches."""
+
+    labels: Tensor
+    clean_predictions: Tensor
+    success: Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def clean_correct(self) -> Tensor:
+        """``(N,)`` bool: the clean image is classified correctly."""
+        return self.clean_predictions == self.labels
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.float().mean()) if len(self) else float("nan")
 
 
 @dataclass(frozen=True)
-class AdversarialBatch:
+class AdversarialBatch(AttackOutcomes):
     """Clean and adversarial images with everything needed to evaluate them.
 
     All images are in pixel space (the attack's bounds, usually ``[0, 1]``).
@@ -51,18 +73,6 @@ class AdversarialBatch:
     indices: Tensor
     targets: Tensor | None = None
     params: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    @property
-    def clean_correct(self) -> Tensor:
-        """``(N,)`` bool: the clean image is classified correctly."""
-        return self.clean_predictions == self.labels
-
-    @property
-    def success_rate(self) -> float:
-        return float(self.success.float().mean()) if len(self) else float("nan")
 
     def select(self, rows: Tensor) -> AdversarialBatch:
         """The sub-batch at ``rows`` (a bool mask or integer indices)."""

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from captum_contrastive.attacks.batch import AdversarialBatch
+from captum_contrastive.attacks.batch import AdversarialBatch, AttackOutcomes
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.devices import reproducible_cuda
 from captum_contrastive.methods import MethodSpec, compute_maps
@@ -555,7 +555,7 @@ IMAGE_FIELDS = ("clean", "adversarial")
 
 
 @dataclass(frozen=True)
-class StoredBatch:
+class StoredBatch(AttackOutcomes):
     """An attack run's :class:`~captum_contrastive.attacks.batch.AdversarialBatch`
     with its images left in the cache.
 
@@ -614,18 +614,6 @@ class StoredBatch:
                 torch.cat(parts) if isinstance(parts[0], Tensor) else parts[0]
             )
         return cls(**values, load_shard=loader)
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    @property
-    def clean_correct(self) -> Tensor:
-        """``(N,)`` bool: the clean image is classified correctly."""
-        return self.clean_predictions == self.labels
-
-    @property
-    def success_rate(self) -> float:
-        return float(self.success.float().mean()) if len(self) else float("nan")
 
     def select(self, rows: Tensor) -> StoredBatch:
         """The rows at ``rows`` (a bool mask or integer positions); the images
