@@ -22,6 +22,7 @@ from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
 from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import format_ci
+from captum_contrastive.typed_json import to_json
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -169,7 +170,7 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
     for unit in run.units:
         result = run.results[unit.name]
         if result.summary:
-            results[unit.results_key] = result.summary
+            results[unit.results_key] = to_json(result.summary)
         skipped.update(result.skipped)
     if skipped:
         results["skipped"] = skipped

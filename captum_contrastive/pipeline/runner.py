@@ -407,9 +407,10 @@ def _evaluate(unit: StudyUnit, data: RunData) -> StudyResult:
         return result.to_json()
 
     try:
-        return StudyResult.from_json(cache.load_or_compute([], compute))
+        found = cache.load_or_compute([], compute)
     except MissingShardError:  # a cache that is not written to
-        return StudyResult.from_json(compute([]))
+        found = compute([])
+    return StudyResult.from_json(found, unit.summary_type)
 
 
 def _class_pairs(run: BenchmarkRun, data: RunData, preset: Preset | None) -> None:

@@ -11,8 +11,8 @@ entry of the sanity checks (``"<name> (fixed contrast)"``) keeps its base colour
 and marker and gets a dashed line. Any other name gets a style from a
 stable hash of the name (and the method's label), chosen among (colour, marker,
 line style) combinations that no fixed name uses, so a name's style never depends
-on which other names are in the run. Two unknown names can still share a style (the hash space has several
-hundred entries, so this is rare).
+on which other names are in the run. Two unknown names can still share a style
+(the hash space has several hundred entries, so this is rare).
 
 Examples::
 

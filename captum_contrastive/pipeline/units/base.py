@@ -29,6 +29,7 @@ from captum_contrastive.pipeline.stages import (
     StoredBatch,
 )
 from captum_contrastive.pipeline.stored_maps import StoredImages, StoredMaps
+from captum_contrastive.typed_json import from_json, to_json
 
 __all__ = [
     "MapRequest",
@@ -227,14 +228,17 @@ class StudyResult:
     Attributes:
         study: the unit's name.
         key: digest of the study stage's key (its inputs and settings).
-        summary: JSON-ready summaries (written to ``results.json``).
+        summary: the unit's summary, an instance of its
+            :attr:`StudyUnit.summary_type` (``None`` when nothing was evaluated);
+            written to ``results.json`` with
+            :func:`~captum_contrastive.typed_json.to_json`.
         records: JSON-ready per-image records (written to ``records.json``).
         skipped: parts not evaluated, with the reason.
     """
 
     study: str
     key: str
-    summary: dict[str, Any]
+    summary: Any
     records: Any = None
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -242,14 +246,21 @@ class StudyResult:
         return {
             "study": self.study,
             "key": self.key,
-            "summary": self.summary,
+            "summary": to_json(self.summary),
             "records": self.records,
             "skipped": self.skipped,
         }
 
     @classmethod
-    def from_json(cls, values: dict[str, Any]) -> StudyResult:
-        return cls(**values)
+    def from_json(
+        cls, values: dict[str, Any], summary_type: Any = dict[str, Any]
+    ) -> StudyResult:
+        """The result :meth:`to_json` wrote, its summary read into
+        ``summary_type`` (a unit's :attr:`StudyUnit.summary_type`)."""
+        summary = values["summary"]
+        if summary is not None and summary != {}:
+            summary = from_json(summary_type, summary, f"{values['study']} summary")
+        return cls(**{**values, "summary": summary})
 
 
 @dataclass
@@ -264,14 +275,27 @@ class ReportSection:
 
 
 class StudyUnit(ABC):
-    """A study: what it needs, how it evaluates, how it reports.
+    """A study: what it is called, what it needs, how it evaluates, how it
+    reports.
+
+    A unit declares everything the orchestrator, the command line and the
+    report need to know about it; nothing outside the unit names it.
 
     Args:
         config (BenchmarkConfig): the run's configuration.
     """
 
+    #: The study's name: in ``--studies``, ``results.json`` and the cache.
     name: ClassVar[str]
     results_key: ClassVar[str]
+    #: Its own subcommand of ``captum-contrastive`` (``None``: none; it runs
+    #: with ``run``), the command's one-line description and default output.
+    command: ClassVar[str | None] = None
+    description: ClassVar[str] = ""
+    default_out: ClassVar[str] = ""
+    #: The type of :attr:`StudyResult.summary`: a dataclass, read back from the
+    #: cache with :func:`~captum_contrastive.typed_json.from_json`.
+    summary_type: ClassVar[Any] = dict[str, Any]
     #: Seconds the unit's evaluation took on the default shapes run (measured),
     #: for sharing the studies out over ``torchrun`` ranks.
     relative_cost: ClassVar[float] = 1.0
@@ -303,7 +327,22 @@ class StudyUnit(ABC):
 
     @abstractmethod
     def render(self, result: StudyResult, out: Path) -> ReportSection:
-        """The report section, figures, summary rows and verdicts."""
+        """The report section, summary rows and verdicts."""
+
+    def figures(self, result: StudyResult, out: Path) -> dict[str, list[Path]]:
+        """The unit's figures, drawn into ``out``: paths (PNG before PDF) by
+        figure group. Default: none."""
+        return {}
+
+    def terminal_columns(self, result: StudyResult) -> dict[str, dict[str, str]]:
+        """Columns of the terminal's summary table: header -> method -> cell.
+        Default: none."""
+        return {}
+
+    def protocol(self, result: StudyResult) -> Any:
+        """The JSON-ready protocol of the study (its settings as run), for the
+        report's protocol block. Default: none."""
+        return None
 
 
 UNITS: dict[str, type[StudyUnit]] = {}
