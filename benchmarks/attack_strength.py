@@ -18,7 +18,7 @@ from captum_contrastive.pipeline.cache import atomic_write_text
 from captum_contrastive.pipeline.cli import option_error
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.runner import load_preset
-from captum_contrastive.studies.attack_strength import attack_strength
+from captum_contrastive.pipeline.attack_strength import attack_strength
 
 
 def main() -> None:

@@ -20,8 +20,7 @@ from captum_contrastive.guided import (
     UnsupportedActivationWarning,
     guided_relu,
 )
-
-__version__ = "0.1.0"
+from captum_contrastive.version import __version__ as __version__
 
 __all__ = [
     "ContrastMode",

@@ -20,10 +20,10 @@ def library_versions() -> dict[str, str]:
     import numpy
     import torchvision
 
-    import captum_contrastive
+    from captum_contrastive.version import __version__
 
     return {
-        "captum_contrastive": captum_contrastive.__version__,
+        "captum_contrastive": __version__,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "captum": captum.__version__,

@@ -1,4 +1,8 @@
-"""Foolbox 3 attacks as typed adapters returning :class:`AdversarialBatch`."""
+"""Foolbox 3 attacks as typed adapters returning :class:`AdversarialBatch`.
+
+It may import the foundation modules (``atomic_files``, ``devices``,
+``random_streams`` ...) and nothing above them: no study, no pipeline.
+"""
 
 from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.calibration import (
@@ -14,6 +18,7 @@ from captum_contrastive.attacks.foolbox_attacks import (
     FoolboxAttack,
 )
 from captum_contrastive.attacks.model_state import model_device, preserved_model_state
+from captum_contrastive.attacks.noise_control import equal_norm_noise
 from captum_contrastive.attacks.registry import ATTACKS, build_attack, register_attack
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "FoolboxAttack",
     "build_attack",
     "calibrate_epsilon",
+    "equal_norm_noise",
     "model_device",
     "preserved_model_state",
     "register_attack",

@@ -5,4 +5,7 @@
   ``pip install "captum-contrastive[quantus]"``).
 
 Each bridge imports its toolkit only when a function that needs it is called.
+
+It may import the attribution layer (``attr``, ``methods``), ``metrics`` and the
+foundation modules; never the pipeline.
 """

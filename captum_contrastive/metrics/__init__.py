@@ -4,6 +4,10 @@ Every metric takes a batch of maps and returns one value per image; aggregates
 (means, bootstrap intervals, paired comparisons) are computed from the merged
 per-image records only at the end. Random choices come from per-image streams
 ``(seed, dataset index, purpose)``, so a sharded run gives the same numbers.
+
+It may import the foundation modules, the attribution layer and
+:mod:`captum_contrastive.attacks` (for the batch type); never a study or the
+pipeline.
 """
 
 from captum_contrastive.metrics.energy import (
@@ -33,12 +37,6 @@ from captum_contrastive.metrics.ranking import (
     ranking_mask,
     spatial_map,
     top_fraction_mask,
-)
-from captum_contrastive.metrics.records import (
-    aggregate,
-    column,
-    merge_records,
-    to_records,
 )
 from captum_contrastive.metrics.road import (
     DEFAULT_ROAD_FRACTIONS,
@@ -81,17 +79,14 @@ __all__ = [
     "RecoveryCurve",
     "RoadCurve",
     "RoadProfile",
-    "aggregate",
     "avg_diff",
     "binarized_similarity",
     "bootstrap_ci",
-    "column",
     "compare_to_reference",
     "fill_image",
     "gaussian_blur",
     "holm",
     "mask_area_fraction",
-    "merge_records",
     "noisy_linear_imputation",
     "record_road_costs",
     "normalize_unit_range",
@@ -112,7 +107,6 @@ __all__ = [
     "spatial_map",
     "spearman",
     "structural_similarity",
-    "to_records",
     "top_fraction_mask",
     "top_iou",
     "trapezoid_auc",

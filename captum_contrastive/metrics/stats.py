@@ -2,9 +2,9 @@
 
 These run once, at the end, on per-image values gathered from every shard. The
 bootstrap draws from ``np.random.default_rng(seed)`` over the values in the order
-given, so pass them in a canonical order (sorted by image index, as
-:func:`~captum_contrastive.metrics.merge_records` returns them) to get identical
-intervals from a sharded and a single run.
+given, so pass them in a canonical order (sorted by image index, as the
+pipeline keeps them) to get identical intervals from a sharded and a single run.
+:mod:`~captum_contrastive.metrics.intervals` types the dicts returned here.
 
 Small samples: with fewer than 2 (non-NaN) values the bootstrap says nothing, and
 the interval and p-value are NaN.

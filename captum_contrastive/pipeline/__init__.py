@@ -4,6 +4,13 @@
 says, with every stage cached on disk under a key made of what it depends on;
 :func:`write_outputs` writes ``report.md``, ``results.json``, ``summary.csv`` and the
 figures.
+
+Its stage layer (configuration, cache, stages, maps) may import the foundation,
+attribution, measures (``metrics``, ``attacks``) and model (``presets``) layers,
+but never :mod:`captum_contrastive.studies` or ``plots``; its study units
+(:mod:`captum_contrastive.pipeline.units`) may import the studies and the stage
+layer; the runner, the report and the command line sit above them.
+``tests/test_import_rules.py`` checks this.
 """
 
 from captum_contrastive.methods import (

@@ -9,12 +9,12 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
+from captum_contrastive.attacks.noise_control import equal_norm_noise
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
 from captum_contrastive.pipeline.stages import StoredBatch, cached_maps_for, maps_key
 from captum_contrastive.pipeline.stored_maps import StoredImages
 from captum_contrastive.pipeline.units.base import MapRequest, RunData
-from captum_contrastive.studies.adversarial import equal_norm_noise
 
 __all__ = [
     "CONDITION_LABELS",
@@ -55,7 +55,7 @@ def noise_controls(
     batch: AdversarialBatch | StoredBatch, seed: int
 ) -> Tensor | StoredImages:
     """The equal-norm noise images of an attack run
-    (:func:`~captum_contrastive.studies.adversarial.equal_norm_noise`): of a
+    (:func:`~captum_contrastive.attacks.noise_control.equal_norm_noise`): of a
     stored run, computed from each attack shard when their rows are read (each
     image's noise comes from its own stream, so a shard's rows are the
     whole's); of a batch in memory, computed now."""

@@ -4,6 +4,9 @@ Every ``plot_*`` function takes the JSON-shaped result of one study and an outpu
 path stem, writes ``<stem>.png`` and ``<stem>.pdf`` atomically and returns a
 :class:`SavedFigure`. Methods are styled by one registry
 (:func:`method_style`), the same in every figure and every run.
+
+It may import the foundation modules and :mod:`captum_contrastive.methods` (for
+the method table); never the pipeline.
 """
 
 from captum_contrastive.plots.decomposition import change_interval, plot_decomposition

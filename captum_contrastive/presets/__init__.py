@@ -1,4 +1,8 @@
-"""Models and data that belong together: the offline shapes world and ImageNet."""
+"""Models and data that belong together: the offline shapes world and ImageNet.
+
+It may import the foundation modules, the attribution layer and the measures
+(``metrics``, ``attacks``); never a study or the pipeline.
+"""
 
 from captum_contrastive.presets.base import (
     ImageDataset,

@@ -13,6 +13,9 @@ harness), :mod:`~captum_contrastive.profiling.memory` (peak memory of one call),
 :mod:`~captum_contrastive.profiling.comparisons` (the ratios reported),
 :mod:`~captum_contrastive.profiling.speed_benchmark` (one run) and
 :mod:`~captum_contrastive.profiling.text_report` (its table).
+
+It sits at the top with the command line: it may import the rest of the package,
+and nothing in the library imports it.
 """
 
 # Kept importable from here; it lives in captum_contrastive.environment.

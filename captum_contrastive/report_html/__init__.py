@@ -9,6 +9,10 @@ Written by :func:`~captum_contrastive.pipeline.report.write_outputs` beside
 - :mod:`.tables`, :mod:`.verdicts`, :mod:`.markdown`: the tables, the verdict
   cards and the report's Markdown as HTML;
 - :mod:`.page`: the page, with its style and script (``assets/``) inlined.
+
+It is part of the report layer: it may import the pipeline's stage layer, the
+studies and the foundation modules; only
+:mod:`captum_contrastive.pipeline.report` imports it.
 """
 
 from captum_contrastive.report_html.explorer import ExplorerBound, explorer_data

@@ -6,6 +6,10 @@ the sanity checks (:func:`cascading_randomization`, :func:`independent_randomiza
 :func:`random_logit`, :func:`data_randomization`) compute maps of randomised copies
 of a model (or of a model trained on permuted labels) themselves;
 :mod:`captum_contrastive.pipeline` runs them all on a model and data, cached.
+
+It may import the attribution layer, ``metrics``, ``attacks``, ``presets`` and
+the foundation modules; never :mod:`captum_contrastive.pipeline` (the pipeline's
+study units call the studies, not the other way round).
 """
 
 from captum_contrastive.studies.adversarial import (

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
+from captum_contrastive.attacks.noise_control import equal_norm_noise
 from captum_contrastive.metrics import (
     bootstrap_ci,
     compare_to_reference,
@@ -48,26 +49,6 @@ COMPARISONS = {
     "input_only": ("clean_for_adversarial_class", "adversarial"),
     "noise": ("clean", "noise"),
 }
-
-
-def equal_norm_noise(
-    batch: AdversarialBatch, seed: int, bounds: tuple[float, float] = (0.0, 1.0)
-) -> Tensor:
-    """The clean images plus Gaussian noise scaled to each perturbation's L2 norm.
-
-    The noise of image ``i`` comes from the stream ``(seed, index_i,
-    "noise_control")``; the result is clipped to ``bounds`` (which can shrink the
-    norm slightly).
-    """
-    noisy = []
-    for row, index in enumerate(batch.indices.tolist()):
-        clean = batch.clean[row]
-        noise = torch.randn(
-            clean.shape, generator=image_generator(seed, index, "noise_control")
-        )
-        scale = batch.l2[row].cpu() / noise.norm().clamp_min(1e-12)
-        noisy.append((clean.cpu() + noise * scale).clamp(*bounds))
-    return torch.stack(noisy).to(batch.clean.device)
 
 
 def random_map_reference(

@@ -220,7 +220,7 @@ def test_the_command_line_sets_the_sample_order() -> None:
 
 def test_attack_strength_counts_the_images_scanned_in_the_order(tmp_path) -> None:
     from captum_contrastive.attacks.foolbox_attacks import FGSM
-    from captum_contrastive.studies.attack_strength import attack_strength
+    from captum_contrastive.pipeline.attack_strength import attack_strength
     from tests.fake_preset import fake_preset
 
     preset = fake_preset(wrong_labels=(0, 1, 2, 3, 4, 5))

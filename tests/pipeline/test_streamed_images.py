@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from captum_contrastive.attacks.noise_control import equal_norm_noise
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.memory import held_bytes_bound
 from captum_contrastive.pipeline.runner import run_benchmark
@@ -18,7 +19,6 @@ from captum_contrastive.pipeline.stored_maps import (
     kept_shards,
     take_rows,
 )
-from captum_contrastive.studies.adversarial import equal_norm_noise
 from tests.fake_preset import fake_preset
 
 
