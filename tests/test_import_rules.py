@@ -127,12 +127,16 @@ def test_every_module_imports_only_its_layer_and_below():
     ("importer", "source", "broken"),
     [
         ("studies/recovery.py", "from captum_contrastive.pipeline import stages", True),
-        ("pipeline/cache.py", "from captum_contrastive.studies import rows", True),
+        (
+            "pipeline/cache.py",
+            "from captum_contrastive.studies import localization",
+            True,
+        ),
         ("pipeline/cache.py", "import captum_contrastive.pipeline.units.base", True),
         ("metrics/ranking.py", "def f():\n    import captum_contrastive.plots", True),
         (
             "pipeline/units/road.py",
-            "from captum_contrastive.studies import rows",
+            "from captum_contrastive.studies import localization",
             False,
         ),
         ("pipeline/report.py", "from captum_contrastive.pipeline import units", False),
@@ -144,7 +148,7 @@ def test_the_check_finds_an_import_across_the_rule(tmp_path, importer, source, b
     package = tmp_path / "captum_contrastive"
     for name in (
         "studies/recovery.py",
-        "studies/rows.py",
+        "studies/localization.py",
         "pipeline/stages.py",
         "pipeline/cache.py",
         "pipeline/units/base.py",
