@@ -287,13 +287,22 @@ def register_method(name: str) -> Callable[[MethodFactory], MethodFactory]:
     return add
 
 
-def _captum(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
+def _adapter(
+    method: Callable[[nn.Module], Any], contrastive: bool, kwargs: dict[str, Any]
+) -> Callable:
+    """``build(model)`` of a Captum-style attribution: the benchmark's call
+    ``(images, targets, contrast, **options)`` as ``attribute(images,
+    target=targets, **kwargs, **options)``, with ``contrast_target=contrast``
+    for a contrastive method."""
+
     def build(model: nn.Module) -> Attribute:
         attribution = method(model)
 
         def attribute(
             images: Tensor, targets: list[int], contrast: Any = None, **options: Any
         ) -> Tensor:
+            if contrastive:
+                options = {"contrast_target": contrast, **options}
             return attribution.attribute(
                 images, target=targets, **{**kwargs, **options}
             )
@@ -303,20 +312,12 @@ def _captum(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
     return build
 
 
+def _captum(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
+    return _adapter(method, False, kwargs)
+
+
 def _contrastive(method: Callable[[nn.Module], Any], **kwargs: Any) -> Callable:
-    def build(model: nn.Module) -> Attribute:
-        attribution = method(model)
-
-        def attribute(
-            images: Tensor, targets: list[int], contrast: Any = None, **options: Any
-        ) -> Tensor:
-            return attribution.attribute(
-                images, target=targets, contrast_target=contrast, **kwargs, **options
-            )
-
-        return attribute
-
-    return build
+    return _adapter(method, True, kwargs)
 
 
 def _grad_cam(layer_name: str | None) -> Callable[[nn.Module], Attribute]:
