@@ -170,7 +170,7 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
     for unit in run.units:
         result = run.results[unit.name]
         if result.summary:
-            results[unit.results_key] = to_json(result.summary)
+            results[unit.name] = to_json(result.summary)
         skipped.update(result.skipped)
     if skipped:
         results["skipped"] = skipped
@@ -535,7 +535,7 @@ def _summary_csv(sections: list[ReportSection]) -> str:
 
 def _records(run: BenchmarkRun) -> dict[str, Any]:
     return {
-        unit.results_key: run.results[unit.name].records
+        unit.name: run.results[unit.name].records
         for unit in run.units
         if run.results[unit.name].records is not None
     }
