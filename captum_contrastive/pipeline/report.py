@@ -567,7 +567,8 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
         ]
         verdicts = [v for section in sections for v in section.verdicts]
         figures = {name: paths for s in sections for name, paths in s.figures.items()}
-        if any(r.condition == "clean" for r in run.data.maps):
+        clean = any(r.condition == "clean" for r in run.data.maps)
+        if clean and run.config.grid_images:
             figures["maps grid"] = maps_grid_figures(_grid(run), run.class_names, out)
         results = results_json(run, verdicts)
         paths: dict[str, Path] = {name: p[0] for name, p in figures.items()}
