@@ -71,6 +71,9 @@ def test_the_example_study_runs_and_reports(example, tmp_path) -> None:
     assert "## Map entropy of the clean maps" in report
     assert f"| saliency | {mean:.3f} [" in report
     assert "Map entropy</h3>" in (tmp_path / "report.html").read_text()
+    (unit,) = run.units
+    column = unit.terminal_columns(run.results["map_entropy"])["entropy"]
+    assert column["saliency"] == f"{summary.methods['saliency'].mean:.3f}"
     again = run_benchmark(config, fake_preset())
     assert again.results["map_entropy"] == run.results["map_entropy"]
 
