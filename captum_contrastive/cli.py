@@ -1,11 +1,11 @@
 """The ``captum-contrastive`` command (also ``python -m captum_contrastive``).
 
 ``captum-contrastive run`` runs every study, as ``benchmarks/run_all.py`` does;
-``captum-contrastive recovery|adversarial|class|localization|sanity|road`` runs
-one study;
-``captum-contrastive speed`` times the methods against Captum. Each takes
-``--help`` (:func:`help_text`, from which the documentation's command-line
-reference is generated).
+each registered study unit with a ``command`` adds a command that runs that
+study alone (``recovery``, ``adversarial``, ``class``, ``localization``,
+``sanity``, ``road``: :func:`study_commands`); ``captum-contrastive speed``
+times the methods against Captum. Each takes ``--help`` (:func:`help_text`, from
+which the documentation's command-line reference is generated).
 """
 
 from __future__ import annotations
@@ -13,48 +13,57 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["COMMANDS", "command_names", "help_text", "main"]
+__all__ = [
+    "RUN",
+    "StudyCommand",
+    "command_names",
+    "help_text",
+    "main",
+    "study_commands",
+]
 
-#: Subcommand: (studies, description, default output folder); ``None``: every
-#: study of :data:`~captum_contrastive.pipeline.config.STUDIES`.
-COMMANDS: dict[str, tuple[tuple[str, ...] | None, str, str]] = {
-    "run": (
-        None,
-        "Run every study of the paper and write report.md.",
-        "results/benchmark",
-    ),
-    "recovery": (
-        ("recovery",),
-        "Perturbation recovery (paper Fig. 4) against Captum's methods.",
-        "results/recovery",
-    ),
-    "adversarial": (
-        ("adversarial",),
-        "How each method's map changes from clean to adversarial images.",
-        "results/adversarial",
-    ),
-    "class": (
-        ("class",),
-        "Class discriminativity on multi-object images (paper Fig. 1).",
-        "results/class_discriminativity",
-    ),
-    "localization": (
-        ("localization",),
-        "Share of each map's positive mass on the object.",
-        "results/localization",
-    ),
-    "sanity": (
-        ("sanity",),
-        "Sanity checks: model-parameter randomisation and RandomLogit.",
-        "results/sanity",
-    ),
-    "road": (
-        ("road",),
-        "ROAD (remove and debias): MoRF and LeRF with noisy linear imputation.",
-        "results/road",
-    ),
-}
+
+@dataclass(frozen=True)
+class StudyCommand:
+    """A command that runs studies.
+
+    Attributes:
+        name: the subcommand.
+        studies: the studies it runs; ``None``: every registered study
+            (``--studies`` narrows them).
+        description: its line in the usage and its ``--help``.
+        default_out: its output folder when ``--out`` is not given.
+    """
+
+    name: str
+    studies: tuple[str, ...] | None
+    description: str
+    default_out: str
+
+
+#: The command that runs every study.
+RUN = StudyCommand(
+    "run",
+    None,
+    "Run every study of the paper and write report.md.",
+    "results/benchmark",
+)
+
+
+def study_commands() -> dict[str, StudyCommand]:
+    """:data:`RUN`, then each registered study unit's command, in registration
+    order (:mod:`~captum_contrastive.pipeline.study_registry`)."""
+    from captum_contrastive.pipeline.study_registry import registered_units
+
+    commands = {RUN.name: RUN}
+    for name, unit in registered_units().items():
+        if unit.command:
+            commands[unit.command] = StudyCommand(
+                unit.command, (name,), unit.description, unit.default_out
+            )
+    return commands
 
 
 #: The ``speed`` command's line in the usage (it is not a study command).
@@ -63,7 +72,7 @@ SPEED = "Speed and peak memory against Captum."
 
 def _usage() -> str:
     lines = ["usage: captum-contrastive COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:13s} {spec[1]}" for name, spec in COMMANDS.items()]
+    lines += [f"  {c.name:13s} {c.description}" for c in study_commands().values()]
     lines.append(f"  {'speed':13s} {SPEED}")
     lines.append("\n'captum-contrastive COMMAND --help' lists a command's options.")
     return "\n".join(lines)
@@ -71,7 +80,7 @@ def _usage() -> str:
 
 def command_names() -> list[str]:
     """Every command, in the order of the usage."""
-    return [*COMMANDS, "speed"]
+    return [*study_commands(), "speed"]
 
 
 def help_text(command: str | None = None, width: int = 88) -> str:
@@ -79,15 +88,18 @@ def help_text(command: str | None = None, width: int = 88) -> str:
     wide: the documentation's CLI reference is generated from it."""
     if command is None:
         return _usage() + "\n"
+    commands = study_commands()
     if command == "speed":
         from captum_contrastive.profiling.cli import build_parser as speed_parser
 
         parser = speed_parser(f"captum-contrastive {command}")
-    elif command in COMMANDS:
+    elif command in commands:
         from captum_contrastive.pipeline.cli import build_parser
 
-        _, description, out = COMMANDS[command]
-        parser = build_parser(description, out, f"captum-contrastive {command}")
+        found = commands[command]
+        parser = build_parser(
+            found.description, found.default_out, f"captum-contrastive {command}"
+        )
     else:
         raise ValueError(f"unknown command {command!r}; choose from {command_names()}")
     columns = os.environ.get("COLUMNS")
@@ -113,13 +125,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         speed_cli.ensure_passive_omp_wait(["-m", "captum_contrastive", *argv])
         return speed_cli.main(rest, "captum-contrastive speed")
-    if command not in COMMANDS:
+    commands = study_commands()
+    if command not in commands:
         print(f"captum-contrastive: unknown command {command!r}\n", file=sys.stderr)
         print(_usage(), file=sys.stderr)
         return 2
     from captum_contrastive.pipeline.cli import main as run_studies
-    from captum_contrastive.pipeline.config import STUDIES
 
-    studies, description, out = COMMANDS[command]
-    studies = STUDIES if studies is None else studies
-    return run_studies(rest, studies, description, out, f"captum-contrastive {command}")
+    found = commands[command]
+    return run_studies(
+        rest,
+        found.studies,
+        found.description,
+        found.default_out,
+        f"captum-contrastive {command}",
+    )

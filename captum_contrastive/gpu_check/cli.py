@@ -159,12 +159,11 @@ def _checked_options(step: CheckStep) -> list[str]:
         return []
     from captum_contrastive.pipeline.cli import build_parser as run_parser
     from captum_contrastive.pipeline.cli import config_from_args
-    from captum_contrastive.pipeline.config import STUDIES
 
     options = [("cpu" if o == "cuda" else o) for o in step.run_options]
     try:
         parser = run_parser("gpu check", "results/benchmark")
-        config_from_args(parser.parse_args(options), STUDIES)
+        config_from_args(parser.parse_args(options))
     except (SystemExit, TypeError, ValueError) as error:
         return [f"{step.name}: options {options} refused: {error}"]
     return []

@@ -1,4 +1,5 @@
-"""The command line shared by the scripts in ``benchmarks/``."""
+"""The command line of the study commands (``captum-contrastive run`` and one
+command per study unit, :mod:`captum_contrastive.cli`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch.distributed.elastic.multiprocessing.errors import record
 
 from captum_contrastive.methods import LayerNotFoundError
 from captum_contrastive.pipeline.cache import MissingShardError
-from captum_contrastive.pipeline.config import ATTACK_FAMILIES, STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.options import CLI_ONLY, Option, add_option, option_of
 from captum_contrastive.pipeline.out_folder import (
     NoRoomError,
@@ -30,6 +31,10 @@ from captum_contrastive.pipeline.ranks import (
     Ranks,
     RanksError,
     joined_ranks,
+)
+from captum_contrastive.pipeline.study_registry import (
+    registered_units,
+    resolve_studies,
 )
 from captum_contrastive.presets.checkpoints import WeightsUnavailableError
 
@@ -102,9 +107,13 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def resolve_settings(
-    args: argparse.Namespace, studies: Sequence[str], default_out: str
+    args: argparse.Namespace, studies: Sequence[str] | None, default_out: str
 ) -> dict[str, Any]:
-    """Defaults, then ``--config``'s file, then the command line's options."""
+    """Defaults, then ``--config``'s file, then the command line's options.
+
+    ``studies``: the studies of the command (``None``: every study, which
+    ``--studies`` may narrow); a command of some studies refuses other
+    ``--studies``."""
     from captum_contrastive.pipeline.config_file import read_config_file
 
     values: dict[str, Any] = {"out": Path(default_out)}
@@ -112,14 +121,14 @@ def resolve_settings(
         values.update(read_config_file(args.config))
     given = _option_values(args)
     values.update(given)
-    if tuple(studies) != STUDIES:
-        if "studies" in given and tuple(given["studies"]) != tuple(studies):
+    if studies is not None:
+        studies = resolve_studies(studies)
+        if "studies" in given and resolve_studies(given["studies"]) != studies:
             raise ValueError(
                 f"`studies` {','.join(given['studies'])} cannot be chosen here: this "
                 f"command runs {','.join(studies)}; use `run --studies` instead"
             )
-        values["studies"] = tuple(studies)
-    values.setdefault("studies", tuple(studies))
+        values["studies"] = studies
     if values.get("preset", "shapes") != "shapes" or values.get("model") is not None:
         values.setdefault("n_images", 16)
     return values
@@ -127,38 +136,23 @@ def resolve_settings(
 
 def config_from_args(
     args: argparse.Namespace,
-    studies: Sequence[str],
+    studies: Sequence[str] | None = None,
     default_out: str = "results/benchmark",
 ) -> tuple[BenchmarkConfig, int]:
-    """The checked config and the thread count the command line asks for."""
+    """The checked config and the thread count the command line asks for; each
+    study of the config then checks it (:meth:`StudyUnit.check_config
+    <captum_contrastive.pipeline.units.base.StudyUnit.check_config>`) knowing
+    which fields were chosen (``--config``'s file or an option)."""
     values = resolve_settings(args, studies, default_out)
     full, threads = values.pop("full", False), values.pop("threads", 1)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"`threads` must be at least 1, got {threads!r}")
     config = BenchmarkConfig.full(**values) if full else BenchmarkConfig(**values)
-    _check_recovery_attacks(config, "recovery_attacks" in values)
+    chosen = frozenset(values) - {"out", "studies"}
+    units = registered_units()
+    for name in config.studies:
+        units[name](config).check_config(chosen)
     return config, threads
-
-
-def _check_recovery_attacks(config: BenchmarkConfig, chosen: bool) -> None:
-    """A recovery attack that ``attacks`` does not run is an error when it was
-    chosen (``--recovery-attacks`` or the config file), or when the recovery
-    study is all the command runs: the study would have no attack at all."""
-    if "recovery" not in config.studies:
-        return
-    missing = [
-        a
-        for a in config.recovery_attacks
-        if a in ATTACK_FAMILIES and a not in config.attacks
-    ]
-    only_study = tuple(config.studies) == ("recovery",) and not config.recovery_runs()
-    if missing and (chosen or only_study):
-        run = ",".join(config.attacks) or "none"
-        these = "it" if len(missing) == 1 else "them"
-        raise ValueError(
-            f"`recovery_attacks` {','.join(missing)}: not among `attacks` ({run}); "
-            f"add {these} to `attacks`, or choose `recovery_attacks` from {run}"
-        )
 
 
 #: Exit status of ``--merge-only`` when work units are missing.
@@ -171,7 +165,7 @@ EXIT_USAGE = 2
 
 def main(
     argv: Sequence[str] | None = None,
-    studies: Sequence[str] = STUDIES,
+    studies: Sequence[str] | None = None,
     description: str = "Run the paper's evaluations.",
     default_out: str = "results/benchmark",
     prog: str | None = None,
@@ -190,7 +184,7 @@ def main(
 
 def _main(
     argv: Sequence[str] | None,
-    studies: Sequence[str],
+    studies: Sequence[str] | None,
     description: str,
     default_out: str,
     prog: str | None,

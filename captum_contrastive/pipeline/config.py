@@ -36,18 +36,21 @@ from captum_contrastive.pipeline.options import (
     option,
 )
 from captum_contrastive.pipeline.sample_order import SAMPLE_ORDERS
+from captum_contrastive.pipeline.study_registry import (
+    resolve_studies,
+    study_names,
+    study_spellings,
+)
 
 __all__ = [
     "ATTACK_FAMILIES",
     "BenchmarkConfig",
     "FILLS",
     "PRESETS",
-    "STUDIES",
     "cw_name",
     "parse_attack",
 ]
 
-STUDIES = ("recovery", "adversarial", "class", "localization", "sanity", "road")
 PRESETS = ("shapes", "imagenet-vgg16")
 FILLS = ("mean", "zero", "blur", "clean")
 
@@ -185,7 +188,10 @@ class BenchmarkConfig:
             name from :data:`~captum_contrastive.attacks.ATTACKS` (e.g.
             ``"pgd_l2:epsilon=0.5,steps=20"``); the run is called by the attack's
             name and is a main run (maps and the adversarial study).
-        studies: which of :data:`STUDIES` to run.
+        studies: the studies to run, by name (default: every registered one,
+            :func:`~captum_contrastive.pipeline.study_registry.study_names`); a
+            study's command is an alias of its name (``class`` for
+            ``class_discriminativity``).
         kappas: C&W confidences of the main runs (κ=0 and a stronger one).
         sweep_kappas: C&W confidences of the recovery-AUC sweep.
         recovery_attacks: attack families that get the perturbation-recovery
@@ -391,10 +397,10 @@ class BenchmarkConfig:
         "(default {default})",
     )
     studies: tuple[str, ...] = option(
-        STUDIES,
+        default_factory=study_names,
         flag="--studies",
         type=names,
-        listed=lambda: STUDIES,
+        listed=study_spellings,
         help="comma-separated, from: {choices} (default: every study of the command)",
     )
     sanity_images: int = option(
@@ -499,6 +505,8 @@ class BenchmarkConfig:
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
         object.__setattr__(self, "out", Path(self.out))
+        if isinstance(self.studies, tuple):
+            object.__setattr__(self, "studies", resolve_studies(self.studies))
         if self.model == "shapes":
             object.__setattr__(self, "model", None)
         self._check_names()
@@ -510,7 +518,7 @@ class BenchmarkConfig:
     def _check_names(self) -> None:
         _names("methods", self.methods, registered_methods())
         _names("class_methods", self.class_methods, registered_methods())
-        _names("studies", self.studies, STUDIES)
+        _names("studies", self.studies, study_names())
         _names("attacks", self.attacks, list(ATTACK_FAMILIES))
         extra = list(self.extra_attack_runs())
         if self.recovery_attacks:

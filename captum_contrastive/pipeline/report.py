@@ -170,7 +170,7 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
     for unit in run.units:
         result = run.results[unit.name]
         if result.summary:
-            results[unit.results_key] = to_json(result.summary)
+            results[unit.name] = to_json(result.summary)
         skipped.update(result.skipped)
     if skipped:
         results["skipped"] = skipped
@@ -535,7 +535,7 @@ def _summary_csv(sections: list[ReportSection]) -> str:
 
 def _records(run: BenchmarkRun) -> dict[str, Any]:
     return {
-        unit.results_key: run.results[unit.name].records
+        unit.name: run.results[unit.name].records
         for unit in run.units
         if run.results[unit.name].records is not None
     }
@@ -567,7 +567,8 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
         ]
         verdicts = [v for section in sections for v in section.verdicts]
         figures = {name: paths for s in sections for name, paths in s.figures.items()}
-        if any(r.condition == "clean" for r in run.data.maps):
+        clean = any(r.condition == "clean" for r in run.data.maps)
+        if clean and run.config.grid_images:
             figures["maps grid"] = maps_grid_figures(_grid(run), run.class_names, out)
         results = results_json(run, verdicts)
         paths: dict[str, Path] = {name: p[0] for name, p in figures.items()}

@@ -28,7 +28,7 @@ from captum_contrastive.pipeline.attack_pool import (
 from captum_contrastive.pipeline.baseline_checks import BaselineCheck, check_baselines
 from captum_contrastive.pipeline.bim_calibration import calibrate_bim
 from captum_contrastive.pipeline.cache import MissingShardError, StageCache, StageKey
-from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
 from captum_contrastive.pipeline.map_store import (
     compute_requested_maps,
@@ -63,13 +63,8 @@ from captum_contrastive.pipeline.stages import (
     store_images,
 )
 from captum_contrastive.pipeline.stored_maps import forget_kept_shards
-from captum_contrastive.pipeline.units import UNITS, RunData, StudyResult, StudyUnit
-from captum_contrastive.pipeline.units.class_discriminativity import (
-    MULTI_LABEL,
-    MULTI_OBJECT,
-    TOP2,
-    ClassPairs,
-)
+from captum_contrastive.pipeline.study_registry import registered_units
+from captum_contrastive.pipeline.units import RunData, StudyResult, StudyUnit
 from captum_contrastive.pipeline.work_units import balanced_split
 from captum_contrastive.presets.base import Preset
 from captum_contrastive.presets.image_folder import ImageReadError
@@ -80,16 +75,14 @@ __all__ = ["BenchmarkRun", "MethodNotApplicableError", "load_preset", "run_bench
 BASELINE_CHECK_IMAGES = 4
 
 
-def load_preset(config: BenchmarkConfig, multi_object: bool = False) -> Preset:
+def load_preset(config: BenchmarkConfig) -> Preset:
     """The preset named by ``config.preset`` on ``config.device``."""
     if config.model is not None:
         return _user_preset(config)
     if config.preset == "shapes":
         from captum_contrastive.presets.shapes_model import shapes_preset
 
-        return shapes_preset(
-            split="test", multi_object=multi_object, device=config.device
-        )
+        return shapes_preset(split="test", device=config.device)
     from captum_contrastive.presets.imagenet import imagenet_preset
 
     return imagenet_preset(
@@ -377,7 +370,7 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
     }
     return data.context.key(
         "study",
-        study=unit.name,
+        study=unit.stage_name(),
         code=code_digest(
             sys.modules[type(unit).__module__],
             captum_contrastive.studies,
@@ -391,7 +384,7 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
         selection=data.selection.key.digest,
         attacks=attacks,
         maps=maps,
-        extra=data.extras.get(f"key {unit.name}"),
+        extra=unit.stage_key_extra(),
     )
 
 
@@ -411,44 +404,6 @@ def _evaluate(unit: StudyUnit, data: RunData) -> StudyResult:
     except MissingShardError:  # a cache that is not written to
         found = compute([])
     return StudyResult.from_json(found, unit.summary_type)
-
-
-def _class_pairs(run: BenchmarkRun, data: RunData, preset: Preset | None) -> None:
-    """The images and class pairs of claim 1: a multi-object preset, the data's
-    multi-label file, or else the top-2 classes of the selected images."""
-    config = run.config
-    if "class" not in config.studies:
-        return
-    if preset is None and data.context.preset.name == "shapes":
-        preset = load_preset(config, multi_object=True)
-    if preset is not None:
-        context = StageContext.for_preset(
-            preset, config.out / "cache", config.device, config.progress
-        )
-        context.store = data.context.store
-        indices = list(range(min(config.n_multi_images, len(preset.dataset))))
-        labels = [tuple(preset.dataset[i].labels) for i in indices]
-        pairs = ClassPairs(context, indices, labels, MULTI_OBJECT)
-    else:
-        pairs = _pairs_of_the_data(config, data)
-    data.extras["class_pairs"] = pairs
-    data.extras["key class"] = pairs.key()
-
-
-def _pairs_of_the_data(config: BenchmarkConfig, data: RunData) -> ClassPairs:
-    dataset = data.context.preset.dataset
-    multi_label = getattr(dataset, "multi_label_indices", None)
-    found = multi_label()[: config.n_multi_images] if callable(multi_label) else []
-    if found:
-        labels = [tuple(dataset.label_sets[i]) for i in found]
-        return ClassPairs(data.context, found, labels, MULTI_LABEL)
-    count = min(config.n_multi_images, len(data.selection.indices))
-    runner_up = data.extras["clean_runner_up"][:count].tolist()
-    labels = [
-        (int(label), int(other))
-        for label, other in zip(data.labels[:count].tolist(), runner_up, strict=True)
-    ]
-    return ClassPairs(data.context, data.selection.indices[:count], labels, TOP2)
 
 
 def run_benchmark(
@@ -485,12 +440,13 @@ def run_benchmark(
         config (BenchmarkConfig): the run.
         preset (Preset, optional): your own model and data; default: the preset
             named by ``config.preset``.
-        multi_object_preset (Preset, optional): images with several labelled
-            objects (``LabeledImage.labels``) for the class-discriminativity study;
-            default: the shapes preset's multi-object variant; for other data,
-            its multi-label images (a label file with several labels per line),
-            or else the top-2 classes of the selected images, reported as a
-            stand-in.
+        multi_object_preset (Preset, optional): a second data set, handed to
+            every unit's :meth:`~.units.base.StudyUnit.prepare`: images with
+            several labelled objects (``LabeledImage.labels``) for the
+            class-discriminativity study, which otherwise takes the shapes
+            preset's multi-object variant, the data's multi-label images (a
+            label file with several labels per line), or else the top-2 classes
+            of the selected images, reported as a stand-in.
         ranks (Ranks, optional): this process's part of a split run
             (:func:`~captum_contrastive.pipeline.ranks.joined_ranks`); default:
             one process does everything.
@@ -527,7 +483,7 @@ def run_benchmark(
     with run.timed("applicability"):
         config, run.applicability = _applicable_methods(config, context)
     run.config = config
-    run.units = [UNITS[name](config) for name in STUDIES if name in config.studies]
+    run.units = _units(config)
     run.preset = {"name": preset.name, "description": preset.description}
     run.class_names = list(preset.class_names)
     run.data = data = _shared_data(run, context, ranks)
@@ -558,16 +514,26 @@ def run_benchmark(
             return run
         ranks.barrier()
     _attacks_and_maps(run, data, plan, workers)
-    _class_pairs(run, data, multi_object_preset)
+    for unit in run.units:
+        unit.prepare(data, multi_object_preset)
     if ranks.mode == "torchrun":
         _evaluate_own_studies(run, data, ranks, account)
         if not ranks.is_main:
             return run
     for unit in run.units:
-        with run.timed(f"study {unit.name}"):
+        with run.timed(f"study {unit.stage_name()}"):
             run.results[unit.name] = _evaluate(unit, data)
-        run.keys[f"study {unit.name}"] = {"digest": run.results[unit.name].key}
+        run.keys[f"study {unit.stage_name()}"] = {"digest": run.results[unit.name].key}
     return run
+
+
+def _units(config: BenchmarkConfig) -> list[StudyUnit]:
+    """The units of ``config.studies``, in registration (report) order."""
+    return [
+        unit(config)
+        for name, unit in registered_units().items()
+        if name in config.studies
+    ]
 
 
 def _attacks_and_maps(

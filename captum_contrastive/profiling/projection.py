@@ -193,7 +193,7 @@ def _study_seconds(
         * len(config.road_fractions)
         * road_rankings
         * costs.forward_s,
-        "class": config.n_multi_images * 2 * every_map,
+        "class_discriminativity": config.n_multi_images * 2 * every_map,
     }
 
 

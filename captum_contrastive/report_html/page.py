@@ -24,19 +24,10 @@ from captum_contrastive.report_html.markdown import inline, markdown_html
 from captum_contrastive.report_html.tables import attacks_table, summary_table
 from captum_contrastive.report_html.verdicts import claim_cards, sanity_cards
 
-__all__ = ["FILE_NAME", "STUDY_TITLES", "render_page", "write_report_html"]
+__all__ = ["FILE_NAME", "render_page", "study_title", "write_report_html"]
 
 #: The page's file name, beside ``report.md``.
 FILE_NAME = "report.html"
-#: Section titles of the study units, by unit name.
-STUDY_TITLES = {
-    "recovery": "Perturbation recovery",
-    "adversarial": "Adversarial discriminativity",
-    "class": "Class discriminativity",
-    "localization": "Localization",
-    "sanity": "Sanity checks",
-    "road": "ROAD",
-}
 _POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
     "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -45,6 +36,11 @@ _POLICY = (
 
 def _asset(name: str) -> str:
     return (resources.files(__package__) / "assets" / name).read_text("utf-8")
+
+
+def study_title(unit: Any) -> str:
+    """The heading of a study unit's section: its ``title``, else its name."""
+    return unit.title or unit.name
 
 
 def study_anchor(unit_name: str) -> str:
@@ -74,9 +70,10 @@ def _figures(figures: dict[str, list[Path]]) -> str:
     return '<div class="figures">' + "\n".join(items) + "</div>"
 
 
-def _study_section(unit_name: str, section: Any) -> str:
+def _study_section(unit: Any, section: Any) -> str:
+    unit_name = unit.name
     anchor = study_anchor(unit_name)
-    title = STUDY_TITLES.get(unit_name, unit_name)
+    title = study_title(unit)
     rows = [row.to_csv() for row in section.rows]
     parts = [f'<section class="study" id="{anchor}"><h3>{html.escape(title)}</h3>']
     if section.markdown:
@@ -164,7 +161,7 @@ def render_page(
         for verdict in section.verdicts:
             anchors[verdict.key] = (
                 study_anchor(unit.name),
-                STUDY_TITLES.get(unit.name, unit.name),
+                study_title(unit),
             )
     claims = [(v, *anchors.get(v.key, ("tables", "Tables"))) for v in verdicts]
     sanity = sanity_cards(results.get("sanity", {}), study_anchor("sanity"))
@@ -173,7 +170,7 @@ def render_page(
     )
     explorer = explorer_data(run, bound)
     studies = "\n".join(
-        _study_section(unit.name, section)
+        _study_section(unit, section)
         for unit, section in zip(run.units, sections, strict=True)
     )
     title = f"captum-contrastive benchmark: {run.preset.get('name', '')}"

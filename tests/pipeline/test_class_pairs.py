@@ -59,12 +59,19 @@ def _run(tmp_path, preset: Preset):
     return run, json.loads((tmp_path / "results.json").read_text())
 
 
+def _pairs(run):
+    """The pairs the class-discriminativity unit prepared (its ``prepare`` hook)."""
+    (unit,) = run.units
+    assert unit.stage_key_extra() == unit.pairs.key()
+    return unit.pairs
+
+
 def test_single_label_data_uses_the_top2_stand_in_and_says_so(tmp_path) -> None:
     preset = fake_preset()
     run, results = _run(tmp_path, preset)
     summary = results["class_discriminativity"]
     assert summary["pairs"] == TOP2 and summary["n_images"] == 4
-    pairs = run.data.extras["class_pairs"]
+    pairs = _pairs(run)
     model = preset.pixel_model()
     with torch.no_grad():
         top2 = model(run.data.images[:4]).topk(2, dim=1).indices
@@ -79,7 +86,7 @@ def test_a_multi_label_dataset_feeds_claim_1(tmp_path) -> None:
     preset = fake_preset()
     preset.dataset = _MultiLabelled(preset.dataset)
     run, results = _run(tmp_path, preset)
-    pairs = run.data.extras["class_pairs"]
+    pairs = _pairs(run)
     assert pairs.kind == MULTI_LABEL
     assert pairs.indices == [1, 3, 5, 7]
     assert results["class_discriminativity"]["pairs"] == MULTI_LABEL
@@ -105,7 +112,7 @@ def test_a_preset_not_named_shapes_never_gets_the_shapes_images(
     tmp_path, unnamed_shapes_like
 ) -> None:
     run, _ = _run(tmp_path, unnamed_shapes_like)
-    context = run.data.extras["class_pairs"].context
+    context = _pairs(run).context
     assert context is run.data.context
     assert isinstance(context.model[0], Normalize) and isinstance(
         context.model, nn.Module

@@ -65,7 +65,6 @@ def test_run_all_cli_on_the_shapes_preset(single_run) -> None:
 
 def test_the_written_config_is_enough_to_rerun(single_run) -> None:
     from captum_contrastive.pipeline.cli import build_parser, config_from_args
-    from captum_contrastive.pipeline.config import STUDIES
 
     out, done = single_run
     assert done.returncode == 0, done.stderr[-2000:]
@@ -73,7 +72,7 @@ def test_the_written_config_is_enough_to_rerun(single_run) -> None:
     args = build_parser("rerun", "elsewhere").parse_args(
         ["--config", str(out / "config.json")]
     )
-    config, _ = config_from_args(args, STUDIES, "elsewhere")
+    config, _ = config_from_args(args, None, "elsewhere")
     assert json.loads(json.dumps(config.to_dict())) == written
 
 
@@ -109,7 +108,6 @@ def test_attack_strength_refuses_a_negative_image_count() -> None:
 
 def test_bim_calibration_options_set_their_config_fields(tmp_path) -> None:
     from captum_contrastive.pipeline.cli import build_parser, config_from_args
-    from captum_contrastive.pipeline.config import STUDIES
 
     argv = [
         "--bim-calibrate-failure",
@@ -122,7 +120,7 @@ def test_bim_calibration_options_set_their_config_fields(tmp_path) -> None:
         "0.02",
     ]
     args = build_parser("calibrate", "out").parse_args(argv)
-    config, _ = config_from_args(args, STUDIES)
+    config, _ = config_from_args(args)
     assert config.bim_calibrate_failure == 0.5
     assert config.bim_calibration_images == 16
     assert config.bim_calibration_bounds == (0.001, 0.1)
@@ -130,7 +128,7 @@ def test_bim_calibration_options_set_their_config_fields(tmp_path) -> None:
     file = tmp_path / "run.toml"
     file.write_text("bim-calibrate-failure = 0.25\nbim_calibration_images = 8\n")
     args = build_parser("calibrate", "out").parse_args(["--config", str(file)])
-    config, _ = config_from_args(args, STUDIES)
+    config, _ = config_from_args(args)
     assert (config.bim_calibrate_failure, config.bim_calibration_images) == (0.25, 8)
 
 
@@ -158,12 +156,11 @@ def test_bad_bim_calibration_options_are_refused_naming_them(
 
 def test_studies_and_study_size_options(tmp_path) -> None:
     from captum_contrastive.pipeline.cli import build_parser, config_from_args
-    from captum_contrastive.pipeline.config import STUDIES
 
     argv = ["--studies", "sanity,road", "--sanity-depth", "all"]
     argv += ["--sanity-images", "8", "--road-images", "12"]
     args = build_parser("run", "out").parse_args(argv)
-    config, _ = config_from_args(args, STUDIES)
+    config, _ = config_from_args(args)
     assert config.studies == ("sanity", "road")
     assert (config.sanity_depth, config.sanity_images, config.road_images) == (
         None,
@@ -171,7 +168,7 @@ def test_studies_and_study_size_options(tmp_path) -> None:
         12,
     )
     args = build_parser("run", "out").parse_args(["--sanity-depth", "3"])
-    assert config_from_args(args, STUDIES)[0].sanity_depth == 3
+    assert config_from_args(args)[0].sanity_depth == 3
     assert config_from_args(args, ("sanity",))[0].studies == ("sanity",)
     args = build_parser("sanity", "out").parse_args(["--studies", "road"])
     with pytest.raises(ValueError, match="this command runs sanity"):

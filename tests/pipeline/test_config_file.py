@@ -1,11 +1,11 @@
 import pytest
 
 from captum_contrastive.pipeline.cli import build_parser, config_from_args, main
-from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.config_file import read_config_file
 
 
-def _config(argv, studies=STUDIES):
+def _config(argv, studies=None):
     args = build_parser("test", "results/x").parse_args(argv)
     return config_from_args(args, studies, "results/x")
 
@@ -42,7 +42,9 @@ def test_a_single_study_command_keeps_its_study(tmp_path) -> None:
     path = tmp_path / "run.toml"
     path.write_text('studies = ["recovery", "adversarial"]\n')
     assert _config(["--config", str(path)])[0].studies == ("recovery", "adversarial")
-    assert _config(["--config", str(path)], ("class",))[0].studies == ("class",)
+    assert _config(["--config", str(path)], ("class_discriminativity",))[0].studies == (
+        "class_discriminativity",
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from captum_contrastive.pipeline.cli import build_parser, config_from_args
-from captum_contrastive.pipeline.config import STUDIES, BenchmarkConfig
+from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import run_benchmark
 from captum_contrastive.pipeline.units import sanity as sanity_unit
@@ -128,7 +128,7 @@ def test_the_key_holds_the_seed_the_settings_and_the_code() -> None:
 )
 def test_the_command_line_option(argv, expected) -> None:
     args = build_parser("run", "out").parse_args(argv)
-    assert config_from_args(args, STUDIES)[0].sanity_data_randomization is expected
+    assert config_from_args(args)[0].sanity_data_randomization is expected
 
 
 def test_the_field_is_checked() -> None:

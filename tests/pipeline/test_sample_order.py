@@ -209,10 +209,9 @@ def test_a_model_normalizing_inside_gets_the_data_mean_not_black(tmp_path) -> No
 
 def test_the_command_line_sets_the_sample_order() -> None:
     from captum_contrastive.pipeline.cli import build_parser, config_from_args
-    from captum_contrastive.pipeline.config import STUDIES
 
     args = build_parser("x", "out").parse_args(["--sample-order", "index"])
-    assert config_from_args(args, STUDIES)[0].sample_order == "index"
+    assert config_from_args(args)[0].sample_order == "index"
     assert BenchmarkConfig().sample_order == "random"
     with pytest.raises(ValueError, match="sample_order"):
         BenchmarkConfig(sample_order="sorted")

@@ -1,9 +1,20 @@
 """The study units: each declares its needs, evaluates, and renders its section.
 
-Importing this package registers every unit in :data:`UNITS`.
+Importing this package registers every built-in unit in :data:`UNITS`, in the
+report's order: the imports below are that order.
 """
 
+# isort: off
+from captum_contrastive.pipeline.units.recovery import RecoveryUnit
 from captum_contrastive.pipeline.units.adversarial import AdversarialUnit
+from captum_contrastive.pipeline.units.class_discriminativity import (
+    ClassDiscriminativityUnit,
+)
+from captum_contrastive.pipeline.units.localization import LocalizationUnit
+from captum_contrastive.pipeline.units.sanity import SanityUnit
+from captum_contrastive.pipeline.units.road import RoadUnit
+
+# isort: on
 from captum_contrastive.pipeline.units.base import (
     UNITS,
     MapRequest,
@@ -15,13 +26,6 @@ from captum_contrastive.pipeline.units.base import (
     Verdict,
     register_unit,
 )
-from captum_contrastive.pipeline.units.class_discriminativity import (
-    ClassDiscriminativityUnit,
-)
-from captum_contrastive.pipeline.units.localization import LocalizationUnit
-from captum_contrastive.pipeline.units.recovery import RecoveryUnit
-from captum_contrastive.pipeline.units.road import RoadUnit
-from captum_contrastive.pipeline.units.sanity import SanityUnit
 
 __all__ = [
     "UNITS",

@@ -41,7 +41,10 @@ class AdversarialUnit(StudyUnit):
     """How much each method's map changes from the clean to the attacked image."""
 
     name = "adversarial"
-    results_key = "adversarial"
+    command = "adversarial"
+    description = "How each method's map changes from clean to adversarial images."
+    default_out = "results/adversarial"
+    title = "Adversarial discriminativity"
     relative_cost = 3.0
 
     def runs_needed(self) -> list[str]:

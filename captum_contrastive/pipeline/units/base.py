@@ -1,9 +1,11 @@
 """The protocol every study unit follows, and the data a run hands to it.
 
-A unit declares the attack runs and maps it needs, evaluates the run's per-image
-data into a :class:`StudyResult`, and renders its own report section, figures,
+A unit declares its name, command and title, the attack runs and maps it needs
+and anything it prepares besides them; it evaluates the run's per-image data into
+a :class:`StudyResult`, and renders its own report section, figures,
 ``summary.csv`` rows and claim verdicts. Units are registered with
-:func:`register_unit`; the orchestrator knows none of them by name.
+:func:`~captum_contrastive.pipeline.study_registry.register_unit`; the
+orchestrator knows none of them by name.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from captum_contrastive.pipeline.stages import (
     StoredBatch,
 )
 from captum_contrastive.pipeline.stored_maps import StoredImages, StoredMaps
+from captum_contrastive.pipeline.study_registry import UNITS, register_unit
+from captum_contrastive.presets.base import Preset
 from captum_contrastive.typed_json import from_json, to_json
 
 __all__ = [
@@ -285,14 +289,20 @@ class StudyUnit(ABC):
         config (BenchmarkConfig): the run's configuration.
     """
 
-    #: The study's name: in ``--studies``, ``results.json`` and the cache.
+    #: The study's name: in ``--studies``, ``results.json``, ``records.json``
+    #: and the ``study`` column of ``summary.csv``.
     name: ClassVar[str]
-    results_key: ClassVar[str]
     #: Its own subcommand of ``captum-contrastive`` (``None``: none; it runs
-    #: with ``run``), the command's one-line description and default output.
+    #: with ``run``), which ``--studies`` also accepts for the study; the
+    #: command's one-line description and default output folder.
     command: ClassVar[str | None] = None
     description: ClassVar[str] = ""
     default_out: ClassVar[str] = ""
+    #: The heading of its section in ``report.html`` (default: :attr:`name`).
+    title: ClassVar[str] = ""
+    #: The name its stage key, stage-key entry and timing are stored under,
+    #: when it is not :attr:`name` (a renamed study keeps its cache valid).
+    stored_name: ClassVar[str | None] = None
     #: The type of :attr:`StudyResult.summary`: a dataclass, read back from the
     #: cache with :func:`~captum_contrastive.typed_json.from_json`.
     summary_type: ClassVar[Any] = dict[str, Any]
@@ -302,6 +312,19 @@ class StudyUnit(ABC):
 
     def __init__(self, config: BenchmarkConfig) -> None:
         self.config = config
+
+    @classmethod
+    def stage_name(cls) -> str:
+        """The name in the unit's stage key and in ``results.json``'s
+        ``stage_keys`` and ``timings``: :attr:`stored_name`, else :attr:`name`."""
+        return cls.stored_name or cls.name
+
+    def check_config(self, chosen: frozenset[str]) -> None:
+        """Refuse (``ValueError`` naming the fields) a config this study cannot
+        run with, before any work. ``chosen``: the config fields the user set
+        (on the command line or in a config file), as opposed to defaults.
+        Default: every config is fine."""
+        return None
 
     def runs_needed(self) -> list[str]:
         """The attack runs this unit needs."""
@@ -314,6 +337,22 @@ class StudyUnit(ABC):
     def settings(self) -> dict[str, Any]:
         """The unit's own settings, part of its stage key."""
         return {}
+
+    def prepare(self, data: RunData, preset: Preset | None) -> None:
+        """Prepare what the unit needs besides the run's images, attacks and
+        maps (called once every attack and map is there, before
+        :meth:`evaluate`); the unit keeps what it prepared. ``preset``: the
+        second data set given to
+        :func:`~captum_contrastive.pipeline.runner.run_benchmark`
+        (``multi_object_preset``), ``None`` when none was given. Default:
+        nothing."""
+        return None
+
+    def stage_key_extra(self) -> Any:
+        """What the unit's result depends on beyond its settings, the methods,
+        the selection and its attacks and maps (what :meth:`prepare` chose);
+        JSON-ready, part of its stage key. Default: ``None``."""
+        return None
 
     def shard_work(self, shard: RunData, run: str | None) -> None:
         """Per-image work the unit can do on one shard as soon as its maps are
@@ -343,17 +382,6 @@ class StudyUnit(ABC):
         """The JSON-ready protocol of the study (its settings as run), for the
         report's protocol block. Default: none."""
         return None
-
-
-UNITS: dict[str, type[StudyUnit]] = {}
-
-
-def register_unit(cls: type[StudyUnit]) -> type[StudyUnit]:
-    """Add a unit class to :data:`UNITS` under its ``name``."""
-    if cls.name in UNITS:
-        raise ValueError(f"study unit {cls.name!r} is registered twice")
-    UNITS[cls.name] = cls
-    return cls
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.stages import StageContext
 from captum_contrastive.pipeline.units.base import (
     ReportSection,
@@ -20,6 +21,7 @@ from captum_contrastive.pipeline.units.base import (
     register_unit,
     table,
 )
+from captum_contrastive.presets.base import Preset
 from captum_contrastive.studies.class_discriminativity import class_discriminativity
 from captum_contrastive.studies.verdicts import claim_filtering_effect, format_ci
 
@@ -69,9 +71,45 @@ class ClassPairs:
 class ClassDiscriminativityUnit(StudyUnit):
     """Maps of two classes present in one image: how alike are they?"""
 
-    name = "class"
-    results_key = "class_discriminativity"
+    name = "class_discriminativity"
+    command = "class"
+    description = "Class discriminativity on multi-object images (paper Fig. 1)."
+    default_out = "results/class_discriminativity"
+    title = "Class discriminativity"
+    #: Its stage key was stored under its former name "class".
+    stored_name = "class"
     relative_cost = 1.0
+
+    def __init__(self, config: BenchmarkConfig) -> None:
+        super().__init__(config)
+        #: The images and class pairs :meth:`prepare` chose.
+        self.pairs: ClassPairs | None = None
+
+    def prepare(self, data: RunData, preset: Preset | None) -> None:
+        """The images and class pairs of claim 1: ``preset`` (multi-object
+        images), the shapes preset's multi-object variant when the run is on
+        the shapes preset, the data's multi-label file, or else the top-2
+        classes of the selected images."""
+        if preset is None and data.context.preset.name == "shapes":
+            from captum_contrastive.presets.shapes_model import shapes_preset
+
+            preset = shapes_preset(
+                split="test", multi_object=True, device=self.config.device
+            )
+        if preset is None:
+            self.pairs = _pairs_of_the_data(self.config, data)
+            return
+        context = StageContext.for_preset(
+            preset, self.config.out / "cache", self.config.device, self.config.progress
+        )
+        context.store = data.context.store
+        indices = list(range(min(self.config.n_multi_images, len(preset.dataset))))
+        labels = [tuple(preset.dataset[i].labels) for i in indices]
+        self.pairs = ClassPairs(context, indices, labels, MULTI_OBJECT)
+
+    def stage_key_extra(self) -> dict[str, Any] | None:
+        """The prepared images and class pairs (:meth:`ClassPairs.key`)."""
+        return None if self.pairs is None else self.pairs.key()
 
     def methods(self) -> list[str]:
         return [m for m in self.config.class_methods if m in self.config.methods]
@@ -86,7 +124,7 @@ class ClassDiscriminativityUnit(StudyUnit):
         }
 
     def evaluate(self, data: RunData) -> StudyResult:
-        pairs: ClassPairs | None = data.extras.get("class_pairs")
+        pairs = self.pairs
         if pairs is None:
             why = "the data has no multi-object images (LabeledImage.labels)"
             return StudyResult(self.name, "", {}, None, {"class": why})
@@ -175,3 +213,21 @@ class ClassDiscriminativityUnit(StudyUnit):
                 f"image. {text}"
             )
         return Verdict(1, CLAIM_KEY, found["claim"], found["verdict"], found, text)
+
+
+def _pairs_of_the_data(config: BenchmarkConfig, data: RunData) -> ClassPairs:
+    """The data's multi-label images, or else each selected image's true class
+    paired with the model's runner-up (:data:`TOP2`)."""
+    dataset = data.context.preset.dataset
+    multi_label = getattr(dataset, "multi_label_indices", None)
+    found = multi_label()[: config.n_multi_images] if callable(multi_label) else []
+    if found:
+        labels = [tuple(dataset.label_sets[i]) for i in found]
+        return ClassPairs(data.context, found, labels, MULTI_LABEL)
+    count = min(config.n_multi_images, len(data.selection.indices))
+    runner_up = data.extras["clean_runner_up"][:count].tolist()
+    labels = [
+        (int(label), int(other))
+        for label, other in zip(data.labels[:count].tolist(), runner_up, strict=True)
+    ]
+    return ClassPairs(data.context, data.selection.indices[:count], labels, TOP2)

@@ -28,7 +28,10 @@ class LocalizationUnit(StudyUnit):
     """The share of each map's positive mass on the object, clean and attacked."""
 
     name = "localization"
-    results_key = "localization"
+    command = "localization"
+    description = "Share of each map's positive mass on the object."
+    default_out = "results/localization"
+    title = "Localization"
     relative_cost = 0.1
 
     def runs_needed(self) -> list[str]:

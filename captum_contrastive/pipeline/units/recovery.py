@@ -11,7 +11,7 @@ import captum_contrastive.metrics
 import captum_contrastive.studies
 from captum_contrastive.metrics.perturbation import RecoveryCurve
 from captum_contrastive.pipeline.cache import StageCache, shards
-from captum_contrastive.pipeline.config import cw_name
+from captum_contrastive.pipeline.config import ATTACK_FAMILIES, cw_name
 from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
 from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
 from captum_contrastive.pipeline.units.base import (
@@ -49,8 +49,31 @@ class RecoveryUnit(StudyUnit):
     """How much each map's top pixels carry the attack, per attack run."""
 
     name = "recovery"
-    results_key = "recovery"
+    command = "recovery"
+    description = "Perturbation recovery (paper Fig. 4) against Captum's methods."
+    default_out = "results/recovery"
+    title = "Perturbation recovery"
     relative_cost = 2.0
+
+    def check_config(self, chosen: frozenset[str]) -> None:
+        """A recovery attack that ``attacks`` does not run is an error when it
+        was chosen, or when the recovery study is all the run does: the study
+        would have no attack at all."""
+        config = self.config
+        missing = [
+            a
+            for a in config.recovery_attacks
+            if a in ATTACK_FAMILIES and a not in config.attacks
+        ]
+        alone = tuple(config.studies) == (self.name,) and not config.recovery_runs()
+        if missing and ("recovery_attacks" in chosen or alone):
+            run = ",".join(config.attacks) or "none"
+            these = "it" if len(missing) == 1 else "them"
+            raise ValueError(
+                f"`recovery_attacks` {','.join(missing)}: not among `attacks` "
+                f"({run}); add {these} to `attacks`, or choose `recovery_attacks` "
+                f"from {run}"
+            )
 
     def runs_needed(self) -> list[str]:
         return self.config.recovery_runs()

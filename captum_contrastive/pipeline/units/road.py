@@ -68,7 +68,12 @@ class RoadUnit(StudyUnit):
     """MoRF and LeRF ROAD curves of every method's clean maps, with CIs."""
 
     name = "road"
-    results_key = "road"
+    command = "road"
+    description = (
+        "ROAD (remove and debias): MoRF and LeRF with noisy linear imputation."
+    )
+    default_out = "results/road"
+    title = "ROAD"
     relative_cost = 14.0
 
     def maps_needed(self, data: RunData) -> list[MapRequest]:

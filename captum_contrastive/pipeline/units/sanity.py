@@ -212,7 +212,10 @@ class SanityUnit(StudyUnit):
     """Model-parameter randomisation, cascading and independent, and RandomLogit."""
 
     name = "sanity"
-    results_key = "sanity"
+    command = "sanity"
+    description = "Sanity checks: model-parameter randomisation and RandomLogit."
+    default_out = "results/sanity"
+    title = "Sanity checks"
     relative_cost = 26.0
 
     def rule(self) -> SanityRule:
