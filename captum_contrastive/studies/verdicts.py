@@ -15,6 +15,12 @@ from captum_contrastive.studies.adversarial_summary import (
     AdversarialRunSummary,
     MapChange,
 )
+from captum_contrastive.studies.claim_results import (
+    AdversarialChangeClaim,
+    OutcomeSplit,
+    RecoveryClaim,
+    RecoveryRunClaim,
+)
 from captum_contrastive.studies.recovery import ORACLE
 from captum_contrastive.studies.recovery_summary import RecoveryRunSummary
 
@@ -107,7 +113,7 @@ def claim_filtering_effect(class_result: dict[str, Any]) -> dict[str, Any]:
 
 def claim_recovery(
     recovery: Mapping[str, RecoveryRunSummary], runs: list[str], reference: str
-) -> dict[str, Any]:
+) -> RecoveryClaim:
     """Claim 2: Enhanced GuidedBP recovers accuracy best on C&W images.
 
     Rule, per C&W run: holds if the reference beats every other ranking (paired
@@ -123,25 +129,25 @@ def claim_recovery(
         reference (str): the method the claim is about.
 
     Returns:
-        dict (JSON-ready) with ``claim``, ``verdict``, ``rule`` and ``per_run``.
+        RecoveryClaim: the verdict, the rule and each run's verdict.
     """
     per_run = {
         name: _recovery_run(recovery[name], reference)
         for name in runs
         if name in recovery
     }
-    outcomes = {v["verdict"] for v in per_run.values()}
+    outcomes = {v.verdict for v in per_run.values()}
     overall = outcomes.pop() if len(outcomes) == 1 else "inconclusive"
-    return {
-        "claim": "Enhanced GuidedBP recovers accuracy best on C&W adversarials",
-        "verdict": overall if per_run else "inconclusive",
-        "rule": "beats every ranking incl. random (paired bootstrap AUC, Holm, "
+    return RecoveryClaim(
+        claim="Enhanced GuidedBP recovers accuracy best on C&W adversarials",
+        verdict=overall if per_run else "inconclusive",
+        rule="beats every ranking incl. random (paired bootstrap AUC, Holm, "
         "alpha 0.05) in every C&W run",
-        "per_run": per_run,
-    }
+        per_run=per_run,
+    )
 
 
-def _recovery_run(run: RecoveryRunSummary, reference: str) -> dict[str, Any]:
+def _recovery_run(run: RecoveryRunSummary, reference: str) -> RecoveryRunClaim:
     """Claim 2 on one attack run."""
     verdicts = reference_outcomes(run.comparisons)
     losses = [m for m, v in verdicts.items() if v == "loses"]
@@ -154,15 +160,15 @@ def _recovery_run(run: RecoveryRunSummary, reference: str) -> dict[str, Any]:
         verdict = "holds"
     candidates = [m for m in run.methods if m != ORACLE]
     best = max(candidates, key=lambda m: run.methods[m].auc.mean)
-    return {
-        "verdict": verdict,
-        "n": run.n,
-        "reference_auc": format_ci(run.auc(reference)),
-        "random_auc": format_ci(run.auc("random")),
-        "best": f"{best} {format_ci(run.auc(best))}",
-        "loses_to": losses,
-        "ties_with": ties,
-    }
+    return RecoveryRunClaim(
+        verdict=verdict,
+        n=run.n,
+        reference_auc=format_ci(run.auc(reference)),
+        random_auc=format_ci(run.auc("random")),
+        best=f"{best} {format_ci(run.auc(best))}",
+        loses_to=losses,
+        ties_with=ties,
+    )
 
 
 def claim_adversarial_change(
@@ -170,7 +176,7 @@ def claim_adversarial_change(
     success_run: str,
     failure_run: str | None,
     reference: str,
-) -> dict[str, Any]:
+) -> AdversarialChangeClaim:
     """Claim 3: Enhanced GuidedBP maps change under a successful attack (Adv_s)
     and little under a failed one (Adv_f), while the other methods barely change.
 
@@ -191,9 +197,9 @@ def claim_adversarial_change(
         reference (str): the method the claim is about.
 
     Returns:
-        dict (JSON-ready) with ``claim``, ``verdict``, ``rule``, the runs, the
-        methods the reference changes less than or ties with, the split
-        (``adv_s_vs_adv_f``), the ``decomposition`` and the runner-up share.
+        AdversarialChangeClaim: the verdict, the rule, the runs, the methods the
+        reference changes less than or ties with, the split, the decomposition
+        and the runner-up share.
     """
     main = adversarial[success_run]
     verdicts = reference_outcomes(main.comparisons or [])
@@ -202,32 +208,29 @@ def claim_adversarial_change(
     split = None
     if failure_run is not None and failure_run in adversarial:
         split = _outcome_split(adversarial[failure_run], reference)
-    if losses or (split is not None and split["reversed"]):
+    if losses or (split is not None and split.reversed):
         verdict = "does not hold"
-    elif not ties and split is not None and split["separated"]:
+    elif not ties and split is not None and split.separated:
         verdict = "holds"
     else:
         verdict = "inconclusive"
-    share = main.runner_up_is_adversarial_class
-    return {
-        "claim": "Enhanced GuidedBP maps change under successful attacks while the "
+    return AdversarialChangeClaim(
+        claim="Enhanced GuidedBP maps change under successful attacks while the "
         "others barely change",
-        "verdict": verdict,
-        "rule": "reference has the lowest Adv_s rho (paired bootstrap, Holm) and "
+        verdict=verdict,
+        rule="reference has the lowest Adv_s rho (paired bootstrap, Holm) and "
         "its Adv_s rho CI < its Adv_f rho CI",
-        "success_run": success_run,
-        "failure_run": failure_run,
-        "changes_less_than": losses,
-        "ties_with": ties,
-        "adv_s_vs_adv_f": split,
-        "decomposition": {m: _decomposition(c) for m, c in main.methods.items()},
-        "runner_up_is_adversarial_class": None
-        if share is None
-        else {"share": share.share, "n": share.n},
-    }
+        success_run=success_run,
+        failure_run=failure_run,
+        changes_less_than=losses,
+        ties_with=ties,
+        adv_s_vs_adv_f=split,
+        decomposition={m: _decomposition(c) for m, c in main.methods.items()},
+        runner_up_is_adversarial_class=main.runner_up_is_adversarial_class,
+    )
 
 
-def _outcome_split(run: AdversarialRunSummary, reference: str) -> dict | None:
+def _outcome_split(run: AdversarialRunSummary, reference: str) -> OutcomeSplit | None:
     """The reference's Adv_s rho against its Adv_f rho on ``run``; ``None``
     unless both groups hold at least 2 images."""
     main = run.methods[reference].main
@@ -236,14 +239,14 @@ def _outcome_split(run: AdversarialRunSummary, reference: str) -> dict | None:
     s, f = main.adv_s.spearman, main.adv_f.spearman
     if s.n < 2 or f.n < 2:
         return None
-    return {
-        "adv_s": format_ci(s),
-        "adv_f": format_ci(f),
-        "separated": s.ci_high < f.ci_low,
-        "reversed": f.ci_high < s.ci_low,
-        "n_s": s.n,
-        "n_f": f.n,
-    }
+    return OutcomeSplit(
+        adv_s=format_ci(s),
+        adv_f=format_ci(f),
+        separated=s.ci_high < f.ci_low,
+        reversed=f.ci_high < s.ci_low,
+        n_s=s.n,
+        n_f=f.n,
+    )
 
 
 def _decomposition(change: MapChange) -> dict[str, float | None]:

@@ -21,6 +21,7 @@ from captum_contrastive.studies.verdicts import (
     format_ci,
     reference_outcomes,
 )
+from captum_contrastive.typed_json import to_json
 
 METHOD_SIDE = {"beats": "loses", "loses": "beats", "ties": "ties"}
 
@@ -111,16 +112,16 @@ def _recovery(verdicts: dict[str, str]) -> RecoveryRunSummary:
 
 def test_recovery_rules() -> None:
     beats_all = {"cw-k0": _recovery({"saliency": "beats", "random": "beats"})}
-    assert claim_recovery(beats_all, ["cw-k0"], "enhanced_gbp")["verdict"] == "holds"
+    assert claim_recovery(beats_all, ["cw-k0"], "enhanced_gbp").verdict == "holds"
     ties = {"cw-k0": _recovery({"saliency": "ties", "random": "beats"})}
-    assert claim_recovery(ties, ["cw-k0"], "enhanced_gbp")["verdict"] == "inconclusive"
+    assert claim_recovery(ties, ["cw-k0"], "enhanced_gbp").verdict == "inconclusive"
     random_ties = {"cw-k0": _recovery({"saliency": "beats", "random": "ties"})}
     result = claim_recovery(random_ties, ["cw-k0"], "enhanced_gbp")
-    assert result["verdict"] == "does not hold"
+    assert result.verdict == "does not hold"
     mixed = {**beats_all, "cw-k5": _recovery({"saliency": "loses", "random": "beats"})}
     result = claim_recovery(mixed, ["cw-k0", "cw-k5"], "enhanced_gbp")
-    assert result["verdict"] == "inconclusive"
-    assert result["per_run"]["cw-k5"]["loses_to"] == ["saliency"]
+    assert result.verdict == "inconclusive"
+    assert result.per_run["cw-k5"].loses_to == ["saliency"]
 
 
 def _adversarial(
@@ -156,14 +157,12 @@ def test_adversarial_change_rules_and_decomposition() -> None:
     result = claim_adversarial_change(
         {"cw-k0": separated, "bim": separated}, "cw-k0", "bim", "enhanced_gbp"
     )
-    assert result["verdict"] == "holds"
-    decomposition = result["decomposition"]["enhanced_gbp"]
+    assert result.verdict == "holds"
+    decomposition = result.decomposition["enhanced_gbp"]
     assert abs(decomposition["class_only_share"] - 0.9) < 1e-9
     assert abs(decomposition["input_only_share"] - 0.1) < 1e-9
     assert "noise_change" not in decomposition  # no noise control in this run
-    assert (
-        result["adv_s_vs_adv_f"]["separated"] and result["adv_s_vs_adv_f"]["n_s"] == 20
-    )
+    assert result.adv_s_vs_adv_f.separated and result.adv_s_vs_adv_f.n_s == 20
 
     loses = _adversarial(
         {"saliency": "loses"}, _interval(0.2, 0.1, 0.3), _interval(0.9, 0.8, 1)
@@ -171,9 +170,12 @@ def test_adversarial_change_rules_and_decomposition() -> None:
     result = claim_adversarial_change(
         {"cw-k0": loses, "bim": loses}, "cw-k0", "bim", "enhanced_gbp"
     )
-    assert result["verdict"] == "does not hold"
+    assert result.verdict == "does not hold"
 
     no_failures = claim_adversarial_change(
         {"cw-k0": separated}, "cw-k0", None, "enhanced_gbp"
     )
-    assert no_failures["verdict"] == "inconclusive"
+    assert no_failures.verdict == "inconclusive"
+    written = to_json(no_failures)
+    assert list(written)[:3] == ["claim", "verdict", "rule"]
+    assert written["adv_s_vs_adv_f"] is None and "failure_run_missing" not in written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from captum_contrastive.studies.adversarial_summary import (
     AttackGroups,
     MapChange,
 )
+from captum_contrastive.studies.claim_results import AdversarialChangeClaim
 from captum_contrastive.studies.verdicts import claim_adversarial_change, format_ci
 from captum_contrastive.typed_json import from_json, to_json
 
@@ -126,9 +128,9 @@ class AdversarialUnit(StudyUnit):
         section = ReportSection()
         for run, summary in runs.items():
             section.rows += _rows(run, summary)
-        verdict = self._verdict(runs)
-        section.verdicts.append(verdict)
-        parts = [self._verdict_details(verdict)]
+        found = self._claim(runs)
+        section.verdicts.append(self._verdict(runs, found))
+        parts = [] if isinstance(found, str) else [_decomposition_section(found)]
         parts += [_run_section(run, summary) for run, summary in runs.items()]
         section.markdown = "\n".join(p for p in parts if p)
         section.figures = self.figures(result, out)
@@ -172,17 +174,13 @@ class AdversarialUnit(StudyUnit):
         first = next(iter((result.summary or {}).values()), None)
         return None if first is None else first.protocol
 
-    def _verdict(self, runs: AdversarialSummary) -> Verdict:
+    def _claim(self, runs: AdversarialSummary) -> AdversarialChangeClaim | str:
+        """Claim 3 on the runs, or why it cannot be evaluated."""
         reference = self.config.reference_method
         if not runs:
-            return Verdict.not_evaluated(3, CLAIM_KEY, CLAIM, "no attack run was made")
+            return "no attack run was made"
         if reference not in self.config.methods:
-            return Verdict.not_evaluated(
-                3,
-                CLAIM_KEY,
-                CLAIM,
-                f"the reference method {reference!r} is not in `methods`",
-            )
+            return f"the reference method {reference!r} is not in `methods`"
         main_cw = [r for r in runs if r.startswith("cw")]
         success_run = main_cw[0] if main_cw else next(iter(runs))
         failure = self.config.failure_run
@@ -190,18 +188,27 @@ class AdversarialUnit(StudyUnit):
             runs, success_run, failure if failure in runs else None, reference
         )
         if failure is not None and failure not in runs:
-            found["failure_run_missing"] = (
-                f"the failure run {failure!r} is not an attack run of this config"
-            )
-        text = _claim_text(found, self._undecided_hint(runs, found))
-        return Verdict(3, CLAIM_KEY, found["claim"], found["verdict"], found, text)
+            missing = f"the failure run {failure!r} is not an attack run of this config"
+            found = replace(found, failure_run_missing=missing)
+        return found
 
-    def _undecided_hint(self, runs: AdversarialSummary, found: dict[str, Any]) -> str:
+    def _verdict(
+        self, runs: AdversarialSummary, found: AdversarialChangeClaim | str
+    ) -> Verdict:
+        if isinstance(found, str):
+            return Verdict.not_evaluated(3, CLAIM_KEY, CLAIM, found)
+        text = _claim_text(found, self._undecided_hint(runs, found))
+        details = to_json(found)
+        return Verdict(3, CLAIM_KEY, found.claim, found.verdict, details, text)
+
+    def _undecided_hint(
+        self, runs: AdversarialSummary, found: AdversarialChangeClaim
+    ) -> str:
         """When BIM left no Adv_s or no Adv_f group (n >= 2) for the claim's
         split, which one, and the option that would give it one: BIM's radius
         calibrated to a failure share (``--bim-calibrate-failure``)."""
         failure = self.config.failure_run
-        if found["adv_s_vs_adv_f"] or failure != "bim" or failure not in runs:
+        if found.adv_s_vs_adv_f or failure != "bim" or failure not in runs:
             return ""
         groups = runs[failure].groups
         fooled, failed = groups.adv_s, groups.adv_f
@@ -227,57 +234,57 @@ class AdversarialUnit(StudyUnit):
             "nearer 0.5 or select more images (`--n-images`)."
         )
 
-    def _verdict_details(self, verdict: Verdict) -> str:
-        if verdict.verdict == "not evaluated":
-            return ""
-        v = verdict.details
-        rows = [
-            [
-                method,
-                f"{d['main_change']:.3f}",
-                f"{d.get('class_only_change', float('nan')):.3f}",
-                percent(d.get("class_only_share")),
-                f"{d.get('input_only_change', float('nan')):.3f}",
-                percent(d.get("input_only_share")),
-                f"{d.get('noise_change', float('nan')):.3f}",
-            ]
-            for method, d in v["decomposition"].items()
+
+def _decomposition_section(found: AdversarialChangeClaim) -> str:
+    """Claim 3's decomposition: each method's main change and the share of it
+    the class-only and input-only controls reproduce."""
+    nan = float("nan")
+    rows = [
+        [
+            method,
+            f"{d['main_change']:.3f}",
+            f"{d.get('class_only_change', nan):.3f}",
+            percent(d.get("class_only_share")),
+            f"{d.get('input_only_change', nan):.3f}",
+            percent(d.get("input_only_share")),
+            f"{d.get('noise_change', nan):.3f}",
         ]
-        header = ["method", "main", "class only", "share", "input only", "share"]
-        return (
-            f"### Claim 3: decomposition ({v['success_run']}, Adv_s)\n\n"
-            "How much of each map's change (1 - rho) the class swap alone and the "
-            "input change alone reproduce:\n\n"
-            + table(header + ["equal-norm noise"], rows)
-            + "\n"
-        )
+        for method, d in found.decomposition.items()
+    ]
+    header = ["method", "main", "class only", "share", "input only", "share"]
+    return (
+        f"### Claim 3: decomposition ({found.success_run}, Adv_s)\n\n"
+        "How much of each map's change (1 - rho) the class swap alone and the "
+        "input change alone reproduce:\n\n"
+        + table(header + ["equal-norm noise"], rows)
+        + "\n"
+    )
 
 
-def _claim_text(v: dict[str, Any], hint: str = "") -> str:
-    split = v["adv_s_vs_adv_f"]
+def _claim_text(found: AdversarialChangeClaim, hint: str = "") -> str:
+    split = found.adv_s_vs_adv_f
     if split:
         split_text = (
-            f"On {v['failure_run']}, the reference's rho is {split['adv_s']} on "
-            f"Adv_s (n={split['n_s']}) vs {split['adv_f']} on Adv_f "
-            f"(n={split['n_f']})."
+            f"On {found.failure_run}, the reference's rho is {split.adv_s} on "
+            f"Adv_s (n={split.n_s}) vs {split.adv_f} on Adv_f (n={split.n_f})."
         )
     else:
         split_text = (
-            v.get("failure_run_missing")
+            found.failure_run_missing
             or hint
             or "No Adv_f group with n >= 2 was available."
         )
     text = (
-        f"Rule: {v['rule']}. {split_text} Methods that change significantly more "
-        f"than the reference on {v['success_run']} Adv_s: "
-        f"{', '.join(v['changes_less_than']) or 'none'}; not significantly "
-        f"different: {', '.join(v['ties_with']) or 'none'}."
+        f"Rule: {found.rule}. {split_text} Methods that change significantly more "
+        f"than the reference on {found.success_run} Adv_s: "
+        f"{', '.join(found.changes_less_than) or 'none'}; not significantly "
+        f"different: {', '.join(found.ties_with) or 'none'}."
     )
-    share = v.get("runner_up_is_adversarial_class")
+    share = found.runner_up_is_adversarial_class
     if share:
         text += (
             f"\n\nThe clean runner-up is the adversarial class for "
-            f"{share['share']:.0%} of {share['n']} successful {v['success_run']} "
+            f"{share.share:.0%} of {share.n} successful {found.success_run} "
             "images: there, Enhanced GBP's contrast swaps the two classes it "
             "explains."
         )

@@ -310,21 +310,22 @@ class RecoveryUnit(StudyUnit):
         rows = [
             [
                 name,
-                r["verdict"],
-                r["n"],
-                r["reference_auc"],
-                r["random_auc"],
-                r["best"],
-                ", ".join(r["loses_to"]) or "-",
-                ", ".join(r["ties_with"]) or "-",
+                r.verdict,
+                r.n,
+                r.reference_auc,
+                r.random_auc,
+                r.best,
+                ", ".join(r.loses_to) or "-",
+                ", ".join(r.ties_with) or "-",
             ]
-            for name, r in found["per_run"].items()
+            for name, r in found.per_run.items()
         ]
         header = ["run", "verdict", "n", f"{reference} AUC", "random AUC", "best"]
-        text = f"Rule: {found['rule']}.\n\n" + table(
+        text = f"Rule: {found.rule}.\n\n" + table(
             header + ["loses to", "ties with"], rows
         )
-        return Verdict(2, CLAIM_KEY, found["claim"], found["verdict"], found, text)
+        details = to_json(found)
+        return Verdict(2, CLAIM_KEY, found.claim, found.verdict, details, text)
 
     def _run_section(self, run: str, summary: RecoveryRunSummary) -> str:
         reference = self.config.reference_method
