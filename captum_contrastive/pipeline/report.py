@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,14 @@ from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkR
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
 from captum_contrastive.studies.rows import loaded
-from captum_contrastive.studies.verdicts import format_ci
 from captum_contrastive.typed_json import to_json
 
 __all__ = [
     "SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
     "results_json",
+    "study_columns",
+    "study_protocols",
     "terminal_summary",
     "write_outputs",
 ]
@@ -262,7 +264,7 @@ def _applicability_caveats(run: BenchmarkRun) -> list[str]:
 
 
 def _selection_caveats(run: BenchmarkRun) -> list[str]:
-    """How the images were sampled and what the recovery fill is."""
+    """How the images were sampled."""
     selection = run.data.selection
     caveats = [
         f"Images: the first {len(selection.indices)} correctly classified of "
@@ -273,14 +275,6 @@ def _selection_caveats(run: BenchmarkRun) -> list[str]:
         caveats.append(
             "Images are taken in dataset index order (`sample_order` = 'index'); on "
             "a dataset sorted by class they may come from few classes."
-        )
-    if run.config.fill == "mean" and "recovery" in run.results:
-        colour = ", ".join(f"{v:.3f}" for v in selection.mean_colour)
-        caveats.append(
-            f"The recovery fill is the data's mean colour ({colour}) in pixel "
-            f"space, measured on {selection.mean_colour_images} images of the "
-            "sample order (results.json run.mean_colour), not the normalization "
-            "mean."
         )
     return caveats
 
@@ -417,7 +411,7 @@ def _markdown(
         for path in paths
         if path.suffix == ".png"
     ]
-    lines += ["\n## Protocol\n", _protocol(results), "## Versions and timings\n"]
+    lines += ["\n## Protocol\n", _protocol(run, results), "## Versions and timings\n"]
     info = results["run"]
     lines.append(
         table(["library", "version"], [[k, v] for k, v in info["versions"].items()])
@@ -455,68 +449,67 @@ def _rank_lines(accounts: list[dict[str, Any]] | None) -> list[str]:
     ]
 
 
-def _protocol(results: dict[str, Any]) -> str:
+def _protocol(run: BenchmarkRun, results: dict[str, Any]) -> str:
+    """The report's protocol block: the run's config, methods, model and data,
+    then each study's :meth:`~StudyUnit.protocol` under its results key (in
+    the units' order; a unit without one is left out)."""
     info = results["run"]
-    protocol = {
-        "config": info["config"],
-        "methods": info["methods"],
-        "model": info["model"],
-        "data": info["data"],
-        "recovery": {k: v["protocol"] for k, v in results.get("recovery", {}).items()},
-        "adversarial": next(iter(results.get("adversarial", {}).values()), {}).get(
-            "protocol"
-        ),
-        "class_discriminativity": results.get("class_discriminativity", {}).get(
-            "protocol"
-        ),
-        "localization": results.get("localization", {}).get("protocol"),
-        "sanity": {
-            test: results["sanity"][test].get("protocol")
-            for test in ("cascading", "independent", "random_logit")
-            if test in results.get("sanity", {})
-        },
-        "road": results.get("road", {}).get("protocol"),
-    }
+    protocol = {key: info[key] for key in ("config", "methods", "model", "data")}
+    protocol.update(study_protocols(run))
     return (
         "```json\n" + json.dumps(protocol, indent=1, default=_json_default) + "\n```\n"
     )
 
 
-def terminal_summary(results: dict[str, Any], verdicts: list[Verdict]) -> str:
-    """A compact table for the terminal: recovery AUC, Adv_s rho, the sanity
-    verdict and the ROAD gap per method (the columns of the studies that ran)."""
-    recovery = results.get("recovery", {})
-    adversarial = results.get("adversarial", {})
-    runs = [r for r in results["run"]["main_runs"] if r in recovery]
-    header = ["method"] + [f"AUC {r}" for r in runs]
-    header += [f"rho {r} Adv_s" for r in adversarial]
-    sanity = results.get("sanity", {}).get("verdicts", {})
-    road = results.get("road", {}).get("methods", {})
-    header += ["sanity"] * bool(sanity) + ["ROAD gap"] * bool(road)
-    rows = []
-    for method in [*results["run"]["methods"], "random"]:
-        row = [method]
-        row += [
-            format_ci(recovery[r]["methods"].get(method, {}).get("auc")) for r in runs
-        ]
-        for r in adversarial:
-            comparisons = adversarial[r]["methods"].get(method)
-            row.append(
-                format_ci(comparisons["main"]["adv_s"]["spearman"])
-                if comparisons
-                else "n/a"
-            )
-        if sanity:
-            row.append(sanity.get(method, {}).get("verdict", "n/a"))
-        if road:
-            gap = road.get(method, {}).get("gap")
-            row.append("n/a" if gap is None else f"{gap['mean_diff']:+.3f}")
-        rows.append(row)
+def study_protocols(run: BenchmarkRun) -> dict[str, Any]:
+    """Each unit's protocol under its results key, in the units' order; units
+    whose :meth:`~StudyUnit.protocol` is ``None`` are left out."""
+    found = {
+        unit.name: unit.protocol(run.results[unit.name]) for unit in run.units
+    }
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def study_columns(run: BenchmarkRun) -> dict[str, dict[str, str]]:
+    """Every unit's :meth:`~StudyUnit.terminal_columns`, in the units' order."""
+    columns: dict[str, dict[str, str]] = {}
+    for unit in run.units:
+        columns.update(unit.terminal_columns(run.results[unit.name]))
+    return columns
+
+
+def terminal_summary(
+    methods: Sequence[str],
+    columns: Mapping[str, Mapping[str, str]],
+    verdicts: Sequence[Verdict],
+) -> str:
+    """A compact table for the terminal, one row per method and one column per
+    study measure (e.g. recovery AUC, Adv_s rho, the sanity verdict, the ROAD
+    gap), then each claim's verdict.
+
+    Args:
+        methods (sequence of str): the run's methods, the first rows; a method
+            that only a column names (the recovery study's ``"random"``
+            ranking) is added after them.
+        columns (Mapping): header -> method -> cell (:func:`study_columns`);
+            a method a column lacks reads ``n/a``.
+        verdicts (sequence of Verdict): the claims' verdicts.
+
+    Returns:
+        The table and the verdict lines, as text.
+    """
+    rows = list(dict.fromkeys([*methods, *(m for c in columns.values() for m in c)]))
+    header = ["method", *columns]
+    table_rows = [
+        [method, *(cells.get(method, "n/a") for cells in columns.values())]
+        for method in rows
+    ]
     widths = [
-        max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)
+        max(len(str(x)) for x in column)
+        for column in zip(header, *table_rows, strict=True)
     ]
     text = io.StringIO()
-    for row in [header, *rows]:
+    for row in [header, *table_rows]:
         text.write(
             "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + "\n"
         )
@@ -590,7 +583,7 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
         )
         written = [*paths.values(), *(p for ps in figures.values() for p in ps)]
         _replace_manifest(out, written)
-    print(terminal_summary(results, verdicts))
+    print(terminal_summary(results["run"]["methods"], study_columns(run), verdicts))
     return paths
 
 

@@ -202,7 +202,7 @@ def test_a_model_normalizing_inside_gets_the_data_mean_not_black(tmp_path) -> No
     expected = inner.dataset.images[scanned].double().mean(dim=(0, 2, 3))
     assert selection.mean_colour == pytest.approx(expected.tolist(), abs=1e-9)
     assert min(selection.mean_colour) > 0.4  # uniform images: about 0.5, not 0
-    protocol = run.results["recovery"].summary["fgsm"]["protocol"]
+    protocol = run.results["recovery"].summary["fgsm"].protocol
     assert protocol["mean"] == pytest.approx(list(selection.mean_colour), abs=1e-6)
     assert protocol["mean_measured"]["images"] == len(scanned)
 

@@ -148,11 +148,12 @@ def test_study_sizes_are_checked(change) -> None:
 
 
 def test_the_terminal_summary_has_the_sanity_verdict_and_road_gap(written) -> None:
-    from captum_contrastive.pipeline.report import terminal_summary
+    from captum_contrastive.pipeline.report import study_columns, terminal_summary
 
-    _, out = written
+    run, out = written
     results = json.loads((out / "results.json").read_text())
-    lines = terminal_summary(results, []).splitlines()
+    methods = results["run"]["methods"]
+    lines = terminal_summary(methods, study_columns(run), []).splitlines()
     assert lines[0].split()[-3:] == ["sanity", "ROAD", "gap"]
     verdict = results["sanity"]["verdicts"]["guided_backprop"]["verdict"]
     row = next(line for line in lines if line.startswith("guided_backprop"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,15 @@ from captum_contrastive.pipeline.units.base import (
     table,
 )
 from captum_contrastive.studies.adversarial import adversarial_discriminativity
+from captum_contrastive.studies.adversarial_summary import (
+    AdversarialRunSummary,
+    AdversarialSummary,
+    AttackGroups,
+    MapChange,
+)
+from captum_contrastive.studies.claim_results import AdversarialChangeClaim
 from captum_contrastive.studies.verdicts import claim_adversarial_change, format_ci
+from captum_contrastive.typed_json import from_json, to_json
 
 __all__ = ["AdversarialUnit"]
 
@@ -45,6 +54,7 @@ class AdversarialUnit(StudyUnit):
     description = "How each method's map changes from clean to adversarial images."
     default_out = "results/adversarial"
     title = "Adversarial discriminativity"
+    summary_type = AdversarialSummary
     relative_cost = 3.0
 
     def runs_needed(self) -> list[str]:
@@ -72,7 +82,7 @@ class AdversarialUnit(StudyUnit):
         }
 
     def evaluate(self, data: RunData) -> StudyResult:
-        summary: dict[str, Any] = {}
+        summary: AdversarialSummary = {}
         records: dict[str, Any] = {}
         runner_up = data.extras["clean_runner_up"]
         for run in self.runs_needed():
@@ -89,15 +99,13 @@ class AdversarialUnit(StudyUnit):
                 unchanged = (noise == data.labels).float().mean()
                 result["noise_prediction_unchanged"] = float(unchanged)
             records[run] = result.pop("records")
-            summary[run] = result
+            summary[run] = from_json(AdversarialRunSummary, json_ready(result), run)
         skipped = {
             f"controls {run}": f"{run} is not an attack run of this config"
             for run in self.config.control_runs
             if run not in data.attacks
         }
-        return StudyResult(
-            self.name, "", json_ready(summary), json_ready(records), skipped
-        )
+        return StudyResult(self.name, "", summary, json_ready(records), skipped)
 
     def _reference(self) -> str:
         reference = self.config.reference_method
@@ -119,21 +127,16 @@ class AdversarialUnit(StudyUnit):
         return conditions
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
-        from captum_contrastive.pipeline import figures
-
-        runs = result.summary
+        runs: AdversarialSummary = result.summary or {}
         section = ReportSection()
-        for run, values in runs.items():
-            section.rows += _rows(run, values)
-        verdict = self._verdict(runs)
-        section.verdicts.append(verdict)
-        parts = [self._verdict_details(verdict)]
-        parts += [_run_section(run, values) for run, values in runs.items()]
+        for run, summary in runs.items():
+            section.rows += _rows(run, summary)
+        found = self._claim(runs)
+        section.verdicts.append(self._verdict(runs, found))
+        parts = [] if isinstance(found, str) else [_decomposition_section(found)]
+        parts += [_run_section(run, summary) for run, summary in runs.items()]
         section.markdown = "\n".join(p for p in parts if p)
-        section.figures = {
-            f"decomposition {run}": figures.decomposition_figures(values, run, out)
-            for run, values in runs.items()
-        }
+        section.figures = self.figures(result, out)
         section.caveats.append(
             "Enhanced GuidedBP contrasts with the runner-up class, which on a C&W "
             "image is usually the true class; its map change under attack can "
@@ -143,17 +146,44 @@ class AdversarialUnit(StudyUnit):
         )
         return section
 
-    def _verdict(self, runs: dict[str, Any]) -> Verdict:
+    def figures(self, result: StudyResult, out: Path) -> dict[str, list[Path]]:
+        """Per attack run, the map-change decomposition with CIs (the plot reads
+        ``results.json``'s values: :func:`~captum_contrastive.typed_json.to_json`
+        of the run's summary)."""
+        from captum_contrastive import plots  # matplotlib, only when drawing
+
+        return {
+            f"decomposition {run}": plots.plot_decomposition(
+                to_json(summary),
+                out / f"adversarial_decomposition_{run}",
+                title=f"map change, {run}",
+            ).paths
+            for run, summary in (result.summary or {}).items()
+        }
+
+    def terminal_columns(self, result: StudyResult) -> dict[str, dict[str, str]]:
+        """``rho <run> Adv_s`` of each attack run: each method's clean-vs-
+        adversarial Spearman rho on the fooled images."""
+        return {
+            f"rho {run} Adv_s": {
+                method: format_ci(change.main.adv_s.spearman)
+                for method, change in summary.methods.items()
+            }
+            for run, summary in (result.summary or {}).items()
+        }
+
+    def protocol(self, result: StudyResult) -> dict[str, str] | None:
+        """The comparisons and measures in words (the same for every run)."""
+        first = next(iter((result.summary or {}).values()), None)
+        return None if first is None else first.protocol
+
+    def _claim(self, runs: AdversarialSummary) -> AdversarialChangeClaim | str:
+        """Claim 3 on the runs, or why it cannot be evaluated."""
         reference = self.config.reference_method
         if not runs:
-            return Verdict.not_evaluated(3, CLAIM_KEY, CLAIM, "no attack run was made")
+            return "no attack run was made"
         if reference not in self.config.methods:
-            return Verdict.not_evaluated(
-                3,
-                CLAIM_KEY,
-                CLAIM,
-                f"the reference method {reference!r} is not in `methods`",
-            )
+            return f"the reference method {reference!r} is not in `methods`"
         main_cw = [r for r in runs if r.startswith("cw")]
         success_run = main_cw[0] if main_cw else next(iter(runs))
         failure = self.config.failure_run
@@ -161,21 +191,30 @@ class AdversarialUnit(StudyUnit):
             runs, success_run, failure if failure in runs else None, reference
         )
         if failure is not None and failure not in runs:
-            found["failure_run_missing"] = (
-                f"the failure run {failure!r} is not an attack run of this config"
-            )
-        text = _claim_text(found, self._undecided_hint(runs, found))
-        return Verdict(3, CLAIM_KEY, found["claim"], found["verdict"], found, text)
+            missing = f"the failure run {failure!r} is not an attack run of this config"
+            found = replace(found, failure_run_missing=missing)
+        return found
 
-    def _undecided_hint(self, runs: dict[str, Any], found: dict[str, Any]) -> str:
+    def _verdict(
+        self, runs: AdversarialSummary, found: AdversarialChangeClaim | str
+    ) -> Verdict:
+        if isinstance(found, str):
+            return Verdict.not_evaluated(3, CLAIM_KEY, CLAIM, found)
+        text = _claim_text(found, self._undecided_hint(runs, found))
+        details = to_json(found)
+        return Verdict(3, CLAIM_KEY, found.claim, found.verdict, details, text)
+
+    def _undecided_hint(
+        self, runs: AdversarialSummary, found: AdversarialChangeClaim
+    ) -> str:
         """When BIM left no Adv_s or no Adv_f group (n >= 2) for the claim's
         split, which one, and the option that would give it one: BIM's radius
         calibrated to a failure share (``--bim-calibrate-failure``)."""
         failure = self.config.failure_run
-        if found["adv_s_vs_adv_f"] or failure != "bim" or failure not in runs:
+        if found.adv_s_vs_adv_f or failure != "bim" or failure not in runs:
             return ""
-        groups = runs[failure]["groups"]
-        fooled, failed = groups.get("adv_s", 0), groups.get("adv_f", 0)
+        groups = runs[failure].groups
+        fooled, failed = groups.adv_s, groups.adv_f
         short = "Adv_f" if failed < 2 else "Adv_s"
         share = self.config.bim_calibrate_failure
         radius = (
@@ -198,78 +237,78 @@ class AdversarialUnit(StudyUnit):
             "nearer 0.5 or select more images (`--n-images`)."
         )
 
-    def _verdict_details(self, verdict: Verdict) -> str:
-        if verdict.verdict == "not evaluated":
-            return ""
-        v = verdict.details
-        rows = [
-            [
-                method,
-                f"{d['main_change']:.3f}",
-                f"{d.get('class_only_change', float('nan')):.3f}",
-                percent(d.get("class_only_share")),
-                f"{d.get('input_only_change', float('nan')):.3f}",
-                percent(d.get("input_only_share")),
-                f"{d.get('noise_change', float('nan')):.3f}",
-            ]
-            for method, d in v["decomposition"].items()
+
+def _decomposition_section(found: AdversarialChangeClaim) -> str:
+    """Claim 3's decomposition: each method's main change and the share of it
+    the class-only and input-only controls reproduce."""
+    nan = float("nan")
+    rows = [
+        [
+            method,
+            f"{d['main_change']:.3f}",
+            f"{d.get('class_only_change', nan):.3f}",
+            percent(d.get("class_only_share")),
+            f"{d.get('input_only_change', nan):.3f}",
+            percent(d.get("input_only_share")),
+            f"{d.get('noise_change', nan):.3f}",
         ]
-        header = ["method", "main", "class only", "share", "input only", "share"]
-        return (
-            f"### Claim 3: decomposition ({v['success_run']}, Adv_s)\n\n"
-            "How much of each map's change (1 - rho) the class swap alone and the "
-            "input change alone reproduce:\n\n"
-            + table(header + ["equal-norm noise"], rows)
-            + "\n"
-        )
+        for method, d in found.decomposition.items()
+    ]
+    header = ["method", "main", "class only", "share", "input only", "share"]
+    return (
+        f"### Claim 3: decomposition ({found.success_run}, Adv_s)\n\n"
+        "How much of each map's change (1 - rho) the class swap alone and the "
+        "input change alone reproduce:\n\n"
+        + table(header + ["equal-norm noise"], rows)
+        + "\n"
+    )
 
 
-def _claim_text(v: dict[str, Any], hint: str = "") -> str:
-    split = v["adv_s_vs_adv_f"]
+def _claim_text(found: AdversarialChangeClaim, hint: str = "") -> str:
+    split = found.adv_s_vs_adv_f
     if split:
         split_text = (
-            f"On {v['failure_run']}, the reference's rho is {split['adv_s']} on "
-            f"Adv_s (n={split['n_s']}) vs {split['adv_f']} on Adv_f "
-            f"(n={split['n_f']})."
+            f"On {found.failure_run}, the reference's rho is {split.adv_s} on "
+            f"Adv_s (n={split.n_s}) vs {split.adv_f} on Adv_f (n={split.n_f})."
         )
     else:
         split_text = (
-            v.get("failure_run_missing")
+            found.failure_run_missing
             or hint
             or "No Adv_f group with n >= 2 was available."
         )
     text = (
-        f"Rule: {v['rule']}. {split_text} Methods that change significantly more "
-        f"than the reference on {v['success_run']} Adv_s: "
-        f"{', '.join(v['changes_less_than']) or 'none'}; not significantly "
-        f"different: {', '.join(v['ties_with']) or 'none'}."
+        f"Rule: {found.rule}. {split_text} Methods that change significantly more "
+        f"than the reference on {found.success_run} Adv_s: "
+        f"{', '.join(found.changes_less_than) or 'none'}; not significantly "
+        f"different: {', '.join(found.ties_with) or 'none'}."
     )
-    share = v.get("runner_up_is_adversarial_class")
+    share = found.runner_up_is_adversarial_class
     if share:
         text += (
             f"\n\nThe clean runner-up is the adversarial class for "
-            f"{share['share']:.0%} of {share['n']} successful {v['success_run']} "
+            f"{share.share:.0%} of {share.n} successful {found.success_run} "
             "images: there, Enhanced GBP's contrast swaps the two classes it "
             "explains."
         )
     return text
 
 
-def _run_section(run: str, result: dict[str, Any]) -> str:
-    groups = result["groups"]
-    rows = [_method_row(method, c, groups) for method, c in result["methods"].items()]
-    random = result["random_maps"]
-    rows.append(["two random maps", format_ci(random["spearman"])])
-    rows[-1] += [format_ci(random["iou"]), "", "", "", ""]
+def _run_section(run: str, summary: AdversarialRunSummary) -> str:
+    groups = summary.groups
+    rows = [_method_row(m, change, groups) for m, change in summary.methods.items()]
+    random = summary.random_maps
+    rows.append(["two random maps", format_ci(random.spearman)])
+    rows[-1] += [format_ci(random.iou), "", "", "", ""]
     header = ["method", "rho Adv_s", "IoU@10% Adv_s", "rho Adv_f"]
     header += ["rho class only", "rho input only", "rho noise"]
     text = (
         f"## Adversarial discriminativity: {run} "
-        f"(Adv_s n={groups['adv_s']}, Adv_f n={groups['adv_f']})\n\n"
+        f"(Adv_s n={groups.adv_s}, Adv_f n={groups.adv_f})\n\n"
         + table(header, rows)
         + "\n"
     )
-    unchanged = result.get("noise_prediction_unchanged")
+    unchanged = summary.noise_prediction_unchanged
     if unchanged is not None:
         text += (
             "\nNoise control left the prediction unchanged for "
@@ -278,40 +317,46 @@ def _run_section(run: str, result: dict[str, Any]) -> str:
     return text
 
 
-def _spearman(comparisons: dict[str, Any], comparison: str, group: str) -> str:
-    if comparison not in comparisons or group not in comparisons[comparison]:
-        return "n/a"
-    return format_ci(comparisons[comparison][group]["spearman"])
+def _spearman(change: MapChange, comparison: str, group: str) -> str:
+    """``format_ci`` of a comparison's rho in one group; ``n/a`` when the run
+    lacks that comparison or group."""
+    groups = change.comparisons().get(comparison)
+    found = None if groups is None else groups.groups().get(group)
+    return "n/a" if found is None else format_ci(found.spearman)
 
 
-def _method_row(method: str, comparisons: dict[str, Any], groups: dict) -> list[str]:
-    main = comparisons["main"]
+def _method_row(method: str, change: MapChange, groups: AttackGroups) -> list[str]:
+    main = change.main
     return [
         method,
-        format_ci(main["adv_s"]["spearman"]),
-        format_ci(main["adv_s"]["iou"]),
-        _spearman(comparisons, "main", "adv_f") if groups["adv_f"] else "n/a",
-        _spearman(comparisons, "class_only", "adv_s"),
-        _spearman(comparisons, "input_only", "adv_s"),
-        _spearman(comparisons, "noise", "adv_s"),
+        format_ci(main.adv_s.spearman),
+        format_ci(main.adv_s.iou),
+        _spearman(change, "main", "adv_f") if groups.adv_f else "n/a",
+        _spearman(change, "class_only", "adv_s"),
+        _spearman(change, "input_only", "adv_s"),
+        _spearman(change, "noise", "adv_s"),
     ]
 
 
-def _rows(run: str, result: dict[str, Any]) -> list[SummaryRow]:
+def _rows(run: str, summary: AdversarialRunSummary) -> list[SummaryRow]:
     rows = []
-    for method, comparisons in result["methods"].items():
-        for comparison, groups in comparisons.items():
-            for group, measures in groups.items():
-                for measure in ("spearman", "iou"):
+    for method, change in summary.methods.items():
+        for comparison, groups in change.comparisons().items():
+            for group, similarity in groups.groups().items():
+                for measure, interval in (
+                    ("spearman", similarity.spearman),
+                    ("iou", similarity.iou),
+                ):
                     rows.append(
                         SummaryRow(
                             "adversarial",
                             run,
                             method,
                             f"{comparison}/{group}/{measure}",
-                            measures[measure],
+                            interval,
                         )
                     )
-    for measure, ci in result["random_maps"].items():
-        rows.append(SummaryRow("adversarial", run, "random maps", measure, ci))
+    random = summary.random_maps
+    for measure, interval in (("spearman", random.spearman), ("iou", random.iou)):
+        rows.append(SummaryRow("adversarial", run, "random maps", measure, interval))
     return rows

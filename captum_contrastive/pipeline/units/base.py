@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.methods import MethodSpec
+from captum_contrastive.metrics.intervals import Interval
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.stages import (
@@ -177,18 +178,21 @@ class SummaryRow:
     attack: str
     method: str
     measure: str
-    interval: dict[str, Any]
+    interval: Interval | dict[str, Any]
 
     def to_csv(self) -> dict[str, Any]:
+        interval = self.interval
+        if isinstance(interval, Interval):
+            interval = interval.to_json()
         return {
             "study": self.study,
             "attack": self.attack,
             "method": self.method,
             "measure": self.measure,
-            "mean": self.interval.get("mean"),
-            "ci_low": self.interval.get("ci_low"),
-            "ci_high": self.interval.get("ci_high"),
-            "n": self.interval.get("n"),
+            "mean": interval.get("mean"),
+            "ci_low": interval.get("ci_low"),
+            "ci_high": interval.get("ci_high"),
+            "n": interval.get("n"),
         }
 
 

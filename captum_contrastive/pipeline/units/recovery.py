@@ -9,6 +9,7 @@ from typing import Any
 
 import captum_contrastive.metrics
 import captum_contrastive.studies
+from captum_contrastive.metrics.intervals import Comparison, Interval
 from captum_contrastive.metrics.perturbation import RecoveryCurve
 from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, cw_name
@@ -28,8 +29,13 @@ from captum_contrastive.pipeline.units.base import (
 )
 from captum_contrastive.studies.recovery import (
     ORACLE,
+    RANDOM,
     recovery_curves,
     summarize_recovery,
+)
+from captum_contrastive.studies.recovery_summary import (
+    RecoveryRunSummary,
+    RecoverySummary,
 )
 from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import (
@@ -37,6 +43,7 @@ from captum_contrastive.studies.verdicts import (
     format_ci,
     reference_outcomes,
 )
+from captum_contrastive.typed_json import from_json, to_json
 
 __all__ = ["RecoveryUnit"]
 
@@ -53,6 +60,7 @@ class RecoveryUnit(StudyUnit):
     description = "Perturbation recovery (paper Fig. 4) against Captum's methods."
     default_out = "results/recovery"
     title = "Perturbation recovery"
+    summary_type = RecoverySummary
     relative_cost = 2.0
 
     def check_config(self, chosen: frozenset[str]) -> None:
@@ -96,7 +104,7 @@ class RecoveryUnit(StudyUnit):
         }
 
     def evaluate(self, data: RunData) -> StudyResult:
-        summary: dict[str, Any] = {}
+        summary: RecoverySummary = {}
         records: dict[str, Any] = {}
         skipped: dict[str, str] = {}
         for run in self.runs_needed():
@@ -107,12 +115,8 @@ class RecoveryUnit(StudyUnit):
                     f"{n_success} successful attacks; at least 2 are needed"
                 )
                 continue
-            result = self._evaluate_run(data, run)
-            records[run] = result.pop("records")
-            summary[run] = result
-        return StudyResult(
-            self.name, "", json_ready(summary), json_ready(records), skipped
-        )
+            records[run], summary[run] = self._evaluate_run(data, run)
+        return StudyResult(self.name, "", summary, json_ready(records), skipped)
 
     def shard_work(self, shard: RunData, run: str | None) -> None:
         if run in self.runs_needed():
@@ -193,7 +197,10 @@ class RecoveryUnit(StudyUnit):
             for name in parts[0]
         }
 
-    def _evaluate_run(self, data: RunData, run: str) -> dict[str, Any]:
+    def _evaluate_run(
+        self, data: RunData, run: str
+    ) -> tuple[dict[str, Any], RecoveryRunSummary]:
+        """The run's per-image records and its summary."""
         batch = data.attacks[run].batch
         maps = {
             m: data.maps[MapRequest(m, "adversarial", run)][batch.success]
@@ -211,37 +218,101 @@ class RecoveryUnit(StudyUnit):
         )
         if self.config.fill == "mean":
             result["protocol"]["mean_measured"] = data.selection.mean_colour_record()
-        return result
+        records = result.pop("records")
+        return records, from_json(RecoveryRunSummary, json_ready(result), run)
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
         section = ReportSection()
-        runs = result.summary
-        for run, values in runs.items():
-            section.rows += _rows(run, values)
+        runs: RecoverySummary = result.summary or {}
+        for run, summary in runs.items():
+            section.rows += _rows(run, summary)
         section.verdicts.append(self._verdict(runs))
-        parts = [self._run_section(run, values) for run, values in runs.items()]
+        parts = [self._run_section(run, summary) for run, summary in runs.items()]
         parts.append(self._sweep_section(runs))
         section.markdown = "\n".join(p for p in parts if p)
-        section.figures = self._figures(runs, out)
-        section.caveats.append(
+        section.figures = self.figures(result, out)
+        section.caveats += self._caveats(runs)
+        return section
+
+    def figures(self, result: StudyResult, out: Path) -> dict[str, list[Path]]:
+        """Per attack run, the recovery curves with bands and the AUC forest
+        plot; the recovery AUC against the C&W confidence κ when the run has
+        two κ or more. The plots read ``results.json``'s values
+        (:func:`~captum_contrastive.typed_json.to_json` of the summary)."""
+        from captum_contrastive import plots  # matplotlib, only when drawing
+
+        runs: RecoverySummary = result.summary or {}
+        found = {}
+        for run, summary in runs.items():
+            values = to_json(summary)
+            curves = plots.plot_recovery_curves(
+                values, out / f"recovery_{run}", title=f"perturbation recovery, {run}"
+            )
+            forest = plots.plot_recovery_forest(
+                values,
+                out / f"recovery_forest_{run}",
+                title=run,
+                reference=self.config.reference_method,
+            )
+            found[f"recovery {run}"] = curves.paths + forest.paths
+        sweep = self._sweep(runs)
+        if len(sweep) > 1:
+            kappa = plots.plot_kappa_sweep(to_json(runs), sweep, out / "kappa_sweep")
+            found["kappa sweep"] = kappa.paths
+        return found
+
+    def terminal_columns(self, result: StudyResult) -> dict[str, dict[str, str]]:
+        """``AUC <run>`` of each main run: each method's recovery AUC and the
+        random ranking's."""
+        runs: RecoverySummary = result.summary or {}
+        shown = [*self.config.methods, RANDOM]
+        return {
+            f"AUC {run}": {
+                method: format_ci(runs[run].auc(method))
+                for method in shown
+                if method in runs[run].methods
+            }
+            for run in self.config.main_runs()
+            if run in runs
+        }
+
+    def protocol(self, result: StudyResult) -> dict[str, dict[str, Any]]:
+        """Each attack run's recovery protocol."""
+        return {
+            run: summary.protocol for run, summary in (result.summary or {}).items()
+        }
+
+    def _caveats(self, runs: RecoverySummary) -> list[str]:
+        caveats = self._fill_caveat(runs)
+        caveats.append(
             "At C&W κ=0 the adversarial image sits on the decision boundary, so "
             "replacing a few random pixels already restores many labels: the random "
             "ranking is a strong baseline and is shown beside every method. The κ "
             "sweep shows how that changes with a stronger attack."
         )
-        section.caveats.append(
+        caveats.append(
             f"The {ORACLE!r} ranking replaces the most perturbed pixels first. It "
             "knows where the attack acted, but it is no upper bound on recovery: "
             f"with the {self.config.fill!r} fill, replacing those pixels also "
             "removes the object's own evidence. It is drawn for reference and "
             "never compared with the reference method."
         )
-        return section
+        return caveats
 
-    def _reference_present(self, runs: dict[str, Any]) -> bool:
-        return all(self.config.reference_method in r["methods"] for r in runs.values())
+    def _fill_caveat(self, runs: RecoverySummary) -> list[str]:
+        """What the mean fill is, as measured (the same record in every run's
+        protocol)."""
+        measured = next((s.protocol.get("mean_measured") for s in runs.values()), None)
+        if self.config.fill != "mean" or not measured:
+            return []
+        colour = ", ".join(f"{v:.3f}" for v in measured["value"])
+        return [
+            f"The recovery fill is the data's mean colour ({colour}) in pixel "
+            f"space, measured on {measured['images']} images of the sample order "
+            "(results.json run.mean_colour), not the normalization mean."
+        ]
 
-    def _verdict(self, runs: dict[str, Any]) -> Verdict:
+    def _verdict(self, runs: RecoverySummary) -> Verdict:
         reference = self.config.reference_method
         main_cw = [r for r in self.config.main_runs() if r.startswith("cw")]
         if not runs or not any(r in runs for r in main_cw):
@@ -251,7 +322,7 @@ class RecoveryUnit(StudyUnit):
                 CLAIM,
                 "no C&W main run with at least 2 successful attacks",
             )
-        if not self._reference_present(runs):
+        if not all(reference in r.methods for r in runs.values()):
             return Verdict.not_evaluated(
                 2,
                 CLAIM_KEY,
@@ -262,69 +333,64 @@ class RecoveryUnit(StudyUnit):
         rows = [
             [
                 name,
-                r["verdict"],
-                r["n"],
-                r["reference_auc"],
-                r["random_auc"],
-                r["best"],
-                ", ".join(r["loses_to"]) or "-",
-                ", ".join(r["ties_with"]) or "-",
+                r.verdict,
+                r.n,
+                r.reference_auc,
+                r.random_auc,
+                r.best,
+                ", ".join(r.loses_to) or "-",
+                ", ".join(r.ties_with) or "-",
             ]
-            for name, r in found["per_run"].items()
+            for name, r in found.per_run.items()
         ]
         header = ["run", "verdict", "n", f"{reference} AUC", "random AUC", "best"]
-        text = f"Rule: {found['rule']}.\n\n" + table(
+        text = f"Rule: {found.rule}.\n\n" + table(
             header + ["loses to", "ties with"], rows
         )
-        return Verdict(2, CLAIM_KEY, found["claim"], found["verdict"], found, text)
+        details = to_json(found)
+        return Verdict(2, CLAIM_KEY, found.claim, found.verdict, details, text)
 
-    def _run_section(self, run: str, result: dict[str, Any]) -> str:
+    def _run_section(self, run: str, summary: RecoveryRunSummary) -> str:
         reference = self.config.reference_method
-        comparisons = {row["method"]: row for row in result["comparisons"]}
-        outcomes = reference_outcomes(result["comparisons"])
+        comparisons = {row.method: row for row in summary.comparisons}
+        outcomes = reference_outcomes(summary.comparisons)
         rows = []
-        for method, values in result["methods"].items():
+        for method, values in summary.methods.items():
             c = comparisons.get(method)
             rows.append(
                 [
                     method,
-                    format_ci(values["auc"]),
-                    " ".join(f"{a['mean']:.2f}" for a in values["accuracy"]),
+                    format_ci(values.auc),
+                    " ".join(f"{a.mean:.2f}" for a in values.accuracy),
                     "reference" if c is None else _difference(c),
-                    "" if c is None else f"{c['p_holm']:.3g}",
+                    "" if c is None else f"{c.p_holm:.3g}",
                     "" if c is None else outcomes[method],
                 ]
             )
-        fractions = ", ".join(f"{f:.1%}" for f in result["fractions"])
+        fractions = ", ".join(f"{f:.1%}" for f in summary.fractions)
         header = ["ranking", "AUC [95% CI]", f"accuracy at {fractions}"]
         header += [f"this − {reference}", "p (Holm)", reference]
-        shares = result["energy_share"]
-        qs = list(next(iter(shares.values())).keys())
-        energy = table(
-            ["map"] + [f"q={q}" for q in qs],
-            [[m] + [format_ci(v[q]) for q in qs] for m, v in shares.items()],
-        )
         return (
-            f"## Perturbation recovery: {run} (n={result['n']})\n\n"
+            f"## Perturbation recovery: {run} (n={summary.n})\n\n"
             + table(header, rows)
             + "\n\nPerturbation-energy share in each map's top-q pixels:\n\n"
-            + energy
+            + _energy_table(summary.energy_share)
             + "\n"
         )
 
-    def _sweep(self, runs: dict[str, Any]) -> dict[float, str]:
+    def _sweep(self, runs: RecoverySummary) -> dict[float, str]:
         names = {
             k: cw_name(k) for k in (*self.config.kappas, *self.config.sweep_kappas)
         }
         return {k: v for k, v in sorted(names.items()) if v in runs}
 
-    def _sweep_section(self, runs: dict[str, Any]) -> str:
+    def _sweep_section(self, runs: RecoverySummary) -> str:
         sweep = self._sweep(runs)
         if len(sweep) < 2:
             return ""
-        methods = runs[next(iter(sweep.values()))]["methods"]
+        methods = runs[next(iter(sweep.values()))].methods
         rows = [
-            [m] + [format_ci(runs[run]["methods"][m]["auc"]) for run in sweep.values()]
+            [m] + [format_ci(runs[run].auc(m)) for run in sweep.values()]
             for m in methods
         ]
         header = ["ranking"] + [f"κ={k:g}" for k in sweep]
@@ -334,35 +400,28 @@ class RecoveryUnit(StudyUnit):
             + "\n"
         )
 
-    def _figures(self, runs: dict[str, Any], out: Path) -> dict[str, list[Path]]:
-        from captum_contrastive.pipeline import figures
 
-        found = {}
-        for run, result in runs.items():
-            found[f"recovery {run}"] = figures.recovery_figures(
-                result, run, self.config.reference_method, out
-            )
-        sweep = self._sweep(runs)
-        if len(sweep) > 1:
-            found["kappa sweep"] = figures.kappa_sweep_figures(runs, sweep, out)
-        return found
+def _energy_table(shares: dict[str, dict[str, Interval]]) -> str:
+    qs = list(next(iter(shares.values())))
+    return table(
+        ["map"] + [f"q={q}" for q in qs],
+        [[m] + [format_ci(v[q]) for q in qs] for m, v in shares.items()],
+    )
 
 
-def _difference(row: dict[str, Any]) -> str:
-    return f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+def _difference(row: Comparison) -> str:
+    return f"{row.mean_diff:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]"
 
 
-def _rows(run: str, result: dict[str, Any]) -> list[SummaryRow]:
+def _rows(run: str, summary: RecoveryRunSummary) -> list[SummaryRow]:
     rows = []
-    for method, values in result["methods"].items():
-        rows.append(SummaryRow("recovery", run, method, "auc", values["auc"]))
-        for fraction, accuracy in zip(
-            result["fractions"], values["accuracy"], strict=True
-        ):
+    for method, values in summary.methods.items():
+        rows.append(SummaryRow("recovery", run, method, "auc", values.auc))
+        for fraction, accuracy in zip(summary.fractions, values.accuracy, strict=True):
             rows.append(
                 SummaryRow("recovery", run, method, f"accuracy@{fraction:g}", accuracy)
             )
-    for method, shares in result["energy_share"].items():
+    for method, shares in summary.energy_share.items():
         for q, ci in shares.items():
             rows.append(SummaryRow("energy_share", run, method, f"share@{q}", ci))
     return rows
