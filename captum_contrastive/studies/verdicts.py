@@ -7,6 +7,7 @@ numbers that decide it and the rule that was applied, so a reader can check it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from captum_contrastive.studies.recovery import ORACLE
@@ -34,9 +35,17 @@ def reference_outcomes(rows: list[dict[str, Any]]) -> dict[str, str]:
     return {row["method"]: _FROM_REFERENCE_SIDE[row["verdict"]] for row in rows}
 
 
-def format_ci(values: dict[str, Any] | None) -> str:
-    """``mean [low, high]`` of a bootstrap summary; ``n/a`` without a mean, the
-    mean alone without an interval."""
+def format_ci(values: Any) -> str:
+    """``mean [low, high]`` of a bootstrap summary (a dict, or anything with
+    ``mean``, ``ci_low`` and ``ci_high``, e.g. an
+    :class:`~captum_contrastive.metrics.intervals.Interval`); ``n/a`` without a
+    mean, the mean alone without an interval."""
+    if values is not None and not isinstance(values, Mapping):
+        values = {
+            "mean": values.mean,
+            "ci_low": values.ci_low,
+            "ci_high": values.ci_high,
+        }
     if not values or values.get("mean") is None or math.isnan(values["mean"]):
         return "n/a"
     low, high = values.get("ci_low"), values.get("ci_high")

@@ -112,7 +112,7 @@ def test_rerun_reuses_both_studies_and_a_new_depth_recomputes(written, monkeypat
     assert again.results["road"].summary == run.results["road"].summary
     monkeypatch.undo()
     deeper = run_benchmark(run.config.replace(sanity_depth=None), fake_preset())
-    steps = list(deeper.results["sanity"].summary["cascading"]["steps"])
+    steps = list(deeper.results["sanity"].summary.cascading.steps)
     assert steps[-1] == "all" and len(steps) > 2
 
 
