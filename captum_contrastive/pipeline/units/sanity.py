@@ -294,7 +294,6 @@ class SanityUnit(StudyUnit):
             tests["independent"] = independent_randomization(
                 model, images, targets, indices, specs, layers=layers, **common
             )
-        rule = self.rule()
         entry = None
         if c.sanity_data_randomization:
             found, entry = self._data_randomization(
@@ -302,25 +301,8 @@ class SanityUnit(StudyUnit):
             )
             if found is not None:
                 tests[DATA_RANDOMIZATION] = found
-        summary = SanitySummary(
-            cascading=SanityTestSummary.of(tests["cascading"]),
-            random_logit=SanityTestSummary.of(tests["random_logit"]),
-            independent=(
-                SanityTestSummary.of(tests["independent"])
-                if "independent" in tests
-                else None
-            ),
-            runner_up_changed={
-                step: self._share_interval(changed)
-                for step, changed in tests["cascading"].runner_up_changed.items()
-            },
-            rule=SanityRuleSummary.of(rule),
-            verdicts=sanity_verdict(tests["cascading"], rule),
-            examples=self._examples(data, targets, example_steps, work),
-            data_randomization=entry,
-            cost=from_json(SanityCost, json_ready({"images": k, **work.cost()})),
-            settings=from_json(SanitySettings, {"images": k, **self.settings()}),
-        )
+        examples = self._examples(data, targets, example_steps, work)
+        summary = self._summary(tests, entry, examples, work, k)
         records = {
             name: {
                 "records": result.records,
@@ -329,6 +311,36 @@ class SanityUnit(StudyUnit):
             for name, result in tests.items()
         }
         return StudyResult(self.name, "", json_settled(summary), json_ready(records))
+
+    def _summary(
+        self,
+        tests: dict[str, SanityResult],
+        entry: DataRandomizationSummary | SkippedTest | None,
+        examples: SanityExamples,
+        work: SanityWork,
+        images: int,
+    ) -> SanitySummary:
+        """The summary of the tests (``entry``: the data-randomisation test's)
+        on ``images`` images, with the example maps and the cost of ``work``."""
+        cascading, independent = tests["cascading"], tests.get("independent")
+        rule = self.rule()
+        return SanitySummary(
+            cascading=SanityTestSummary.of(cascading),
+            random_logit=SanityTestSummary.of(tests["random_logit"]),
+            independent=None
+            if independent is None
+            else SanityTestSummary.of(independent),
+            runner_up_changed={
+                step: self._share_interval(changed)
+                for step, changed in cascading.runner_up_changed.items()
+            },
+            rule=SanityRuleSummary.of(rule),
+            verdicts=sanity_verdict(cascading, rule),
+            examples=examples,
+            data_randomization=entry,
+            cost=from_json(SanityCost, json_ready({"images": images, **work.cost()})),
+            settings=from_json(SanitySettings, {"images": images, **self.settings()}),
+        )
 
     def _share_interval(self, changed: list[bool]) -> Interval:
         """The interval of the share of images whose runner-up changed."""
