@@ -77,8 +77,8 @@ class ClassDiscriminativityUnit(StudyUnit):
 
     name = "class"
     results_key = "class_discriminativity"
-    summary_type = ClassDiscriminativitySummary
     relative_cost = 1.0
+    summary_type = ClassDiscriminativitySummary
 
     def methods(self) -> list[str]:
         return [m for m in self.config.class_methods if m in self.config.methods]
