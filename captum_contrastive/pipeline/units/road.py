@@ -120,6 +120,7 @@ class RoadUnit(StudyUnit):
             fractions=list(c.road_fractions),
             n=k,
             methods={name: self._summarise(curves) for name, curves in every.items()},
+            # The settings in words: the same for every ranking.
             protocol=every[RANDOM_RANKING]["morf"].protocol,
         )
         records = {
@@ -205,8 +206,8 @@ class RoadUnit(StudyUnit):
 
 
 def _gap_mean(gap: PairedDifference) -> float:
-    mean = gap.mean_diff
-    return -np.inf if mean is None or np.isnan(mean) else float(mean)
+    """The mean gap; ``-inf`` for NaN, so a NaN gap sorts last."""
+    return -np.inf if np.isnan(gap.mean_diff) else gap.mean_diff
 
 
 def _gap(gap: PairedDifference) -> str:
