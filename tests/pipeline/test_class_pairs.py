@@ -2,6 +2,7 @@
 single-label data uses the top-2 classes as a stand-in, said so in the report."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -145,7 +146,7 @@ def test_the_sample_order_and_the_fill_are_recorded(fake_run) -> None:
 def test_the_typed_summary_protocol_and_figure_of_the_unit(fake_run, tmp_path):
     from captum_contrastive.pipeline.report import _protocol
 
-    run, results, _ = fake_run
+    run, results, out = fake_run
     (unit,) = run.units
     result = run.results[unit.name]
     assert isinstance(result.summary, ClassDiscriminativitySummary)
@@ -156,8 +157,8 @@ def test_the_typed_summary_protocol_and_figure_of_the_unit(fake_run, tmp_path):
     shown = json.loads(_protocol(results).split("\n", 1)[1].rsplit("```", 1)[0])
     assert unit.protocol(result) == shown["class_discriminativity"]
     assert unit.terminal_columns(result) == {}
-    (paths,) = unit.figures(result, tmp_path).values()
-    assert [p.name for p in paths] == [
-        "class_discriminativity.png",
-        "class_discriminativity.pdf",
-    ]
+    # render drew the figure through `figures`; a skipped study draws none.
+    assert (out / "class_discriminativity.png").is_file()
+    assert (out / "class_discriminativity.pdf").is_file()
+    skipped = replace(result, summary={}, skipped={"class": "why"})
+    assert unit.figures(skipped, tmp_path) == {} and unit.protocol(skipped) is None

@@ -10,6 +10,7 @@ from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import run_benchmark
 from captum_contrastive.pipeline.units import road as road_unit
 from captum_contrastive.pipeline.units import sanity as sanity_unit
+from captum_contrastive.pipeline.units.base import StudyResult
 from captum_contrastive.pipeline.units.road import random_maps
 from captum_contrastive.pipeline.units.sanity import evenly_spaced_layers
 from captum_contrastive.typed_json import from_json, to_json
@@ -194,3 +195,8 @@ def test_terminal_columns_and_protocols_are_what_the_report_showed(written) -> N
             assert {m: cells.get(m, "n/a") for m in methods} == shown[header]
         protocol = json.loads(json.dumps(unit.protocol(result)))
         assert protocol == protocols[unit.name] and protocol
+        # A study with nothing evaluated: no column, and the empty protocol
+        # the report showed for it ({} for sanity's tests, None for ROAD).
+        nothing = StudyResult(unit.name, "", {})
+        assert unit.terminal_columns(nothing) == {} and unit.figures(nothing, out) == {}
+        assert unit.protocol(nothing) == {"sanity": {}, "road": None}[unit.name]
