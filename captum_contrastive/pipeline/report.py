@@ -21,6 +21,7 @@ from captum_contrastive.pipeline.memory import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
+from captum_contrastive.plots import plot_maps_grid
 from captum_contrastive.studies.rows import loaded
 from captum_contrastive.typed_json import to_json
 
@@ -464,9 +465,7 @@ def _protocol(run: BenchmarkRun, results: dict[str, Any]) -> str:
 def study_protocols(run: BenchmarkRun) -> dict[str, Any]:
     """Each unit's protocol under its results key, in the units' order; units
     whose :meth:`~StudyUnit.protocol` is ``None`` are left out."""
-    found = {
-        unit.name: unit.protocol(run.results[unit.name]) for unit in run.units
-    }
+    found = {unit.name: unit.protocol(run.results[unit.name]) for unit in run.units}
     return {key: value for key, value in found.items() if value is not None}
 
 
@@ -548,7 +547,6 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
     ``outputs.json`` lists the files; those an earlier run wrote and this one did
     not (its figures of runs no longer configured) are removed.
     """
-    from captum_contrastive.pipeline.figures import maps_grid_figures
     from captum_contrastive.report_html import write_report_html
 
     out = run.config.out if out is None else Path(out)
@@ -562,7 +560,8 @@ def write_outputs(run: BenchmarkRun, out: Path | None = None) -> dict[str, Path]
         figures = {name: paths for s in sections for name, paths in s.figures.items()}
         clean = any(r.condition == "clean" for r in run.data.maps)
         if clean and run.config.grid_images:
-            figures["maps grid"] = maps_grid_figures(_grid(run), run.class_names, out)
+            grid = plot_maps_grid(_grid(run), run.class_names, out / "maps_grid")
+            figures["maps grid"] = grid.paths
         results = results_json(run, verdicts)
         paths: dict[str, Path] = {name: p[0] for name, p in figures.items()}
         paths["results"] = atomic_write_json(

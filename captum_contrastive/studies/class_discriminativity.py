@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from itertools import combinations
 from typing import Any
 
@@ -17,8 +18,16 @@ from captum_contrastive.metrics import (
     bootstrap_ci,
     top_iou,
 )
+from captum_contrastive.metrics.intervals import Interval
 
-__all__ = ["PAIR_METHODS", "PAIR_OPTIONS", "class_discriminativity", "class_pairs"]
+__all__ = [
+    "ClassDiscriminativitySummary",
+    "PAIR_METHODS",
+    "PAIR_OPTIONS",
+    "PairMeasures",
+    "class_discriminativity",
+    "class_pairs",
+]
 
 #: Options a method runs with in this study. Saliency is taken signed: the
 #: binarized map of ``|gradient|`` is positive everywhere, which would make the
@@ -159,3 +168,58 @@ def class_discriminativity(
         "methods": summary,
         "records": records,
     }
+
+
+@dataclass
+class PairMeasures:
+    """A method's measures over the class pairs, with intervals (the per-pair
+    values are :func:`class_discriminativity`'s ``records``).
+
+    Attributes:
+        binarized_similarity: agreement of the binarized maps of the two classes.
+        top_iou: IoU of their top-``q`` pixels.
+        avg_diff: relative difference of their mean positive values.
+    """
+
+    binarized_similarity: Interval
+    top_iou: Interval
+    avg_diff: Interval
+
+    def measures(self) -> dict[str, Interval]:
+        """The intervals by measure name, in the order of ``results.json``."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+@dataclass
+class ClassDiscriminativitySummary:
+    """:func:`class_discriminativity`'s result without its records, typed, and
+    where its class pairs came from.
+
+    Attributes:
+        protocol: the measures and methods in words (free-form).
+        n_pairs, n_images: the class pairs and the images they come from.
+        methods: per method, its measures.
+        pairs: what the pairs are (multi-object images, a multi-label file, or a
+            top-2 stand-in on single-label data).
+    """
+
+    protocol: dict[str, Any]
+    n_pairs: int
+    n_images: int
+    methods: dict[str, PairMeasures]
+    pairs: str
+
+    @classmethod
+    def of(cls, result: Mapping[str, Any], pairs: str) -> ClassDiscriminativitySummary:
+        """``result`` of :func:`class_discriminativity` (its records are left
+        out), typed, with the pairs' kind."""
+        return cls(
+            protocol=dict(result["protocol"]),
+            n_pairs=int(result["n_pairs"]),
+            n_images=int(result["n_images"]),
+            methods={
+                name: PairMeasures(**{k: Interval.of(v) for k, v in measures.items()})
+                for name, measures in result["methods"].items()
+            },
+            pairs=pairs,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,10 @@ from captum_contrastive.metrics import (
     mask_area_fraction,
     positive_mass_fraction,
 )
+from captum_contrastive.metrics.intervals import Interval
 from captum_contrastive.studies.rows import by_row_chunks
 
-__all__ = ["localization"]
+__all__ = ["LocalizationSummary", "localization"]
 
 
 def localization(
@@ -65,3 +67,50 @@ def localization(
         "mask_area": bootstrap_ci(np.asarray(area), n_resamples=n_resamples, seed=seed),
         "methods": summary,
     }
+
+
+@dataclass
+class LocalizationSummary:
+    """The localization of the clean maps and of the maps of one attack run's
+    successful adversarial images, typed.
+
+    Attributes:
+        protocol: the measure in words (free-form).
+        n: clean images; ``mask_area`` the score of a uniform map on them.
+        methods: per method, per condition (``"clean"``,
+            ``"adversarial <run>"``), the share of positive mass on the object.
+        n_adversarial: successful adversarial images; ``mask_area_adversarial``
+            the uniform map's score on them.
+    """
+
+    protocol: dict[str, Any]
+    n: int
+    mask_area: Interval
+    methods: dict[str, dict[str, Interval]]
+    n_adversarial: int
+    mask_area_adversarial: Interval
+
+    @classmethod
+    def of(
+        cls, clean: Mapping[str, Any], adversarial: Mapping[str, Any]
+    ) -> LocalizationSummary:
+        """The summary of two :func:`localization` results (clean maps, and the
+        adversarial maps of the same method names)."""
+        methods = {
+            method: {
+                condition: Interval.of(ci)
+                for condition, ci in {
+                    **conditions,
+                    **adversarial["methods"].get(method, {}),
+                }.items()
+            }
+            for method, conditions in clean["methods"].items()
+        }
+        return cls(
+            protocol=dict(clean["protocol"]),
+            n=int(clean["n"]),
+            mask_area=Interval.of(clean["mask_area"]),
+            methods=methods,
+            n_adversarial=int(adversarial["n"]),
+            mask_area_adversarial=Interval.of(adversarial["mask_area"]),
+        )

@@ -54,7 +54,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,7 @@ from torch import Tensor, nn
 from captum_contrastive.attr._targets import runner_up
 from captum_contrastive.methods import MethodSpec, compute_maps
 from captum_contrastive.metrics import bootstrap_ci, spatial_map, top_fraction_mask
+from captum_contrastive.metrics.intervals import Interval
 from captum_contrastive.metrics.similarity import (
     centred_ranks,
     mask_iou,
@@ -1174,7 +1175,8 @@ class SanityVerdict:
         method: the method (as in the result's records).
         verdict: ``"passes"``, ``"fails"`` or ``"inconclusive"``.
         rule: the rule in words.
-        interval: the bootstrap interval of the rule's measure.
+        interval: the bootstrap interval of the rule's measure (NaN, ``n = 0``
+            when the method has no such measure).
         evidence: the numbers in words.
         control: whether ``method`` is the known-failing control.
     """
@@ -1182,7 +1184,7 @@ class SanityVerdict:
     method: str
     verdict: str
     rule: str
-    interval: dict[str, Any]
+    interval: Interval
     evidence: str
     control: bool = False
 
@@ -1190,8 +1192,12 @@ class SanityVerdict:
         return asdict(self)
 
 
-def _decide(interval: dict[str, Any], threshold: float) -> str:
-    low, high = interval.get("ci_low", math.nan), interval.get("ci_high", math.nan)
+#: The interval of a method without the rule's measure.
+_NO_INTERVAL = Interval(math.nan, math.nan, math.nan, 0)
+
+
+def _decide(interval: Interval, threshold: float) -> str:
+    low, high = interval.ci_low, interval.ci_high
     if math.isnan(low) or math.isnan(high):
         return "inconclusive"
     if high < threshold:
@@ -1226,11 +1232,12 @@ def sanity_verdict(
         raise ValueError(f"no method of the {result.test} result has {rule.measure!r}")
     verdicts = {}
     for method, measures in result.intervals.items():
-        interval = measures.get(rule.measure, {})
+        found = measures.get(rule.measure)
+        interval = Interval.of(found) if found else _NO_INTERVAL
         verdict = _decide(interval, rule.threshold)
         evidence = (
-            f"{rule.measure} = {format_ci(interval)} over {interval.get('n', 0)} "
-            f"images ({interval.get('n_nan', 0)} NaN)"
+            f"{rule.measure} = {format_ci(interval)} over {interval.n} "
+            f"images ({interval.n_nan} NaN)"
         )
         verdicts[method] = SanityVerdict(
             method, verdict, rule.describe(), interval, evidence, method == rule.control
@@ -1239,9 +1246,7 @@ def sanity_verdict(
     if control is not None and control.verdict != "fails":
         note = f"; the control {rule.control} did not fail ({control.verdict})"
         verdicts = {
-            k: v
-            if v.control
-            else SanityVerdict(**{**asdict(v), "evidence": v.evidence + note})
+            k: v if v.control else replace(v, evidence=v.evidence + note)
             for k, v in verdicts.items()
         }
     return verdicts

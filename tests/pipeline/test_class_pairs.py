@@ -2,6 +2,7 @@
 single-label data uses the top-2 classes as a stand-in, said so in the report."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,6 +16,10 @@ from captum_contrastive.pipeline.units.class_discriminativity import (
     TOP2,
 )
 from captum_contrastive.presets.base import LabeledImage, Normalize, Preset
+from captum_contrastive.studies.class_discriminativity import (
+    ClassDiscriminativitySummary,
+)
+from captum_contrastive.typed_json import from_json, to_json
 from tests.fake_preset import fake_preset
 
 CLASS_ONLY = dict(
@@ -119,18 +124,48 @@ def test_a_preset_not_named_shapes_never_gets_the_shapes_images(
     )
 
 
-def test_caveats_name_the_model_and_data_used(tmp_path) -> None:
-    _run(tmp_path, fake_preset())
-    report = (tmp_path / "report.md").read_text()
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory):
+    """One class-only run on the fake preset, shared by the tests that only
+    read it."""
+    out = tmp_path_factory.mktemp("class_fake")
+    run, results = _run(out, fake_preset())
+    return run, results, out
+
+
+def test_caveats_name_the_model_and_data_used(fake_run) -> None:
+    _, _, out = fake_run
+    report = (out / "report.md").read_text()
     assert "synthetic 32×32" not in report
     assert "Model and data: fake" in report
 
 
-def test_the_sample_order_and_the_fill_are_recorded(tmp_path) -> None:
-    run, results = _run(tmp_path, fake_preset())
+def test_the_sample_order_and_the_fill_are_recorded(fake_run) -> None:
+    run, results, out = fake_run
     selection = run.data.selection
     assert results["run"]["sample_order"] == selection.order
     assert results["run"]["scanned"] == selection.scanned >= 6
     assert results["run"]["mean_colour"]["value"] == list(selection.mean_colour)
-    report = (tmp_path / "report.md").read_text()
+    report = (out / "report.md").read_text()
     assert f"in the order {selection.order}" in report
+
+
+def test_the_typed_summary_protocol_and_figure_of_the_unit(fake_run, tmp_path):
+    from captum_contrastive.pipeline.report import _protocol
+
+    run, results, out = fake_run
+    (unit,) = run.units
+    result = run.results[unit.name]
+    assert isinstance(result.summary, ClassDiscriminativitySummary)
+    assert from_json(unit.summary_type, to_json(result.summary)) == result.summary
+    assert json.dumps(to_json(result.summary)) == json.dumps(
+        results["class_discriminativity"]
+    )
+    shown = json.loads(_protocol(results).split("\n", 1)[1].rsplit("```", 1)[0])
+    assert unit.protocol(result) == shown["class_discriminativity"]
+    assert unit.terminal_columns(result) == {}
+    # render drew the figure through `figures`; a skipped study draws none.
+    assert (out / "class_discriminativity.png").is_file()
+    assert (out / "class_discriminativity.pdf").is_file()
+    skipped = replace(result, summary={}, skipped={"class": "why"})
+    assert unit.figures(skipped, tmp_path) == {} and unit.protocol(skipped) is None

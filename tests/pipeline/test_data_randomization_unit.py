@@ -52,10 +52,10 @@ def test_rows_report_and_model_on_the_shapes_preset(shapes_run) -> None:
         for measure in ("spearman", "spearman_abs", "ssim", "iou"):
             assert (method, f"data_randomization_{measure}") in measures
     assert ("runner-up class", "runner_up_changed@data_randomization") in measures
-    entry = run.results["sanity"].summary["data_randomization"]
-    model = entry["random_label_model"]
-    assert model["settings"] == TINY.to_json() and model["seed"] == 0
-    assert model["key"] == sanity_unit.random_label_key(TINY, 0).digest
+    entry = run.results["sanity"].summary.data_randomization
+    model = entry.random_label_model
+    assert model.settings == TINY and model.seed == 0
+    assert model.key == sanity_unit.random_label_key(TINY, 0).digest
     report = (out / "report.md").read_text()
     assert "Data randomisation (Adebayo et al., 2018): the maps" in report
     assert "train accuracy on the permuted labels" in report
@@ -68,7 +68,7 @@ def test_option_off_leaves_the_summary_and_key_without_it(tmp_path) -> None:
     config = BenchmarkConfig(out=tmp_path, **SMALL)
     assert "data_randomization" not in sanity_unit.SanityUnit(config).settings()
     run = run_benchmark(config, fake_preset())
-    assert "data_randomization" not in run.results["sanity"].summary
+    assert run.results["sanity"].summary.data_randomization is None
     assert not (tmp_path / "cache" / "random_label_model").exists()
 
 
@@ -76,8 +76,8 @@ def test_other_models_report_it_as_not_evaluated(tmp_path, tiny_budget) -> None:
     config = BenchmarkConfig(out=tmp_path, sanity_data_randomization=True, **SMALL)
     run = run_benchmark(config, fake_preset())
     summary = run.results["sanity"].summary
-    entry = summary["data_randomization"]
-    assert "only the shapes preset" in entry["skipped"] and "fake" in entry["skipped"]
+    entry = summary.data_randomization
+    assert "only the shapes preset" in entry.skipped and "fake" in entry.skipped
     text = sanity_unit.SanityUnit(config)._data_randomization_table(summary)
     assert "Data randomisation (Adebayo et al., 2018): not evaluated: it" in text
     assert not [r for r in sanity_unit._rows(summary) if "data_rand" in r.measure]

@@ -1,6 +1,7 @@
 """The sanity unit records what each method and step cost and reports it."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -77,17 +78,17 @@ def test_report_has_the_cost_table(written) -> None:
         assert entry in rows
     assert "reused" in rows["saliency"] and "total" in rows
     summary = run.results["sanity"].summary
-    seconds = summary["cost"]["seconds"]
+    seconds = summary.cost.seconds
     total = sum(sum(column.values()) for column in seconds.values())
     assert rows["total"].rstrip(" |").endswith(f"{total:.2f}")
     # The CPU seconds and the load average of each column close the table.
-    cpu = summary["cost"]["cpu_seconds"]
+    cpu = summary.cost.cpu_seconds
     cpu_total = sum(sum(column.values()) for column in cpu.values())
     assert rows[CPU_ROW].rstrip(" |").endswith(f"{cpu_total:.2f}")
-    load = summary["cost"]["load_average"][TRAINED]
+    load = summary.cost.load_average[TRAINED]
     assert rows[LOAD_ROW].split(" | ")[1] == ("" if load is None else f"{load:.1f}")
     assert "load average when the column started" in section
-    switches = summary["cost"]["preemptions"][TRAINED]
+    switches = summary.cost.preemptions[TRAINED]
     wall = sum(seconds[TRAINED].values())
     expected = "" if switches is None else f"{switches / wall:.0f}"
     assert rows[PREEMPTION_ROW].split(" | ")[1] == expected
@@ -95,16 +96,11 @@ def test_report_has_the_cost_table(written) -> None:
 
 def test_cost_table_is_empty_without_costs(written) -> None:
     run, _ = written
-    summary = dict(run.results["sanity"].summary)
+    summary = run.results["sanity"].summary
     assert cost_table(summary).startswith("\nCost of the sanity checks")
     # A result from before the CPU seconds were recorded: wall seconds only.
-    older = {
-        k: v
-        for k, v in summary["cost"].items()
-        if k not in ("cpu_seconds", "load_average", "preemptions")
-    }
-    table = cost_table({**summary, "cost": older})
+    older = replace(summary.cost, cpu_seconds=None, load_average=None, preemptions=None)
+    table = cost_table(replace(summary, cost=older))
     assert "| total |" in table and CPU_ROW not in table and LOAD_ROW not in table
     assert PREEMPTION_ROW not in table
-    summary.pop("cost")
-    assert cost_table(summary) == ""
+    assert cost_table(replace(summary, cost=None)) == ""

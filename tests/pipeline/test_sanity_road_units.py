@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import pytest
 import torch
@@ -9,8 +10,10 @@ from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import run_benchmark
 from captum_contrastive.pipeline.units import road as road_unit
 from captum_contrastive.pipeline.units import sanity as sanity_unit
+from captum_contrastive.pipeline.units.base import StudyResult
 from captum_contrastive.pipeline.units.road import random_maps
 from captum_contrastive.pipeline.units.sanity import evenly_spaced_layers
+from captum_contrastive.typed_json import from_json, to_json
 from tests.fake_preset import fake_preset
 
 SMALL = dict(
@@ -112,7 +115,7 @@ def test_rerun_reuses_both_studies_and_a_new_depth_recomputes(written, monkeypat
     assert again.results["road"].summary == run.results["road"].summary
     monkeypatch.undo()
     deeper = run_benchmark(run.config.replace(sanity_depth=None), fake_preset())
-    steps = list(deeper.results["sanity"].summary["cascading"]["steps"])
+    steps = list(deeper.results["sanity"].summary.cascading.steps)
     assert steps[-1] == "all" and len(steps) > 2
 
 
@@ -158,3 +161,43 @@ def test_the_terminal_summary_has_the_sanity_verdict_and_road_gap(written) -> No
     verdict = results["sanity"]["verdicts"]["guided_backprop"]["verdict"]
     row = next(line for line in lines if line.startswith("guided_backprop"))
     assert verdict in row
+
+
+def _terminal_columns(text: str) -> dict[str, dict[str, str]]:
+    """The terminal table's columns: header -> method -> cell."""
+    lines = [re.split(r"\s{2,}", line.strip()) for line in text.splitlines()]
+    header, rows = lines[0], [r for r in lines[1:] if len(r) == len(lines[0])]
+    return {h: {row[0]: row[i] for row in rows} for i, h in enumerate(header)}
+
+
+def test_typed_summaries_write_results_json_and_read_back_equal(written) -> None:
+    run, out = written
+    results = json.loads((out / "results.json").read_text())
+    for unit in run.units:
+        summary = run.results[unit.name].summary
+        assert isinstance(summary, unit.summary_type)
+        assert json.dumps(to_json(summary)) == json.dumps(results[unit.results_key])
+        assert from_json(unit.summary_type, to_json(summary)) == summary
+
+
+def test_terminal_columns_and_protocols_are_what_the_report_showed(written) -> None:
+    from captum_contrastive.pipeline.report import _protocol, terminal_summary
+
+    run, out = written
+    results = json.loads((out / "results.json").read_text())
+    shown = _terminal_columns(terminal_summary(results, []))
+    protocols = json.loads(_protocol(results).split("\n", 1)[1].rsplit("```", 1)[0])
+    methods = [*results["run"]["methods"], "random"]
+    for unit in run.units:
+        result = run.results[unit.name]
+        columns = unit.terminal_columns(result)
+        assert list(columns) == [{"sanity": "sanity", "road": "ROAD gap"}[unit.name]]
+        for header, cells in columns.items():
+            assert {m: cells.get(m, "n/a") for m in methods} == shown[header]
+        protocol = json.loads(json.dumps(unit.protocol(result)))
+        assert protocol == protocols[unit.name] and protocol
+        # A study with nothing evaluated: no column, and the empty protocol
+        # the report showed for it ({} for sanity's tests, None for ROAD).
+        nothing = StudyResult(unit.name, "", {})
+        assert unit.terminal_columns(nothing) == {} and unit.figures(nothing, out) == {}
+        assert unit.protocol(nothing) == {"sanity": {}, "road": None}[unit.name]

@@ -46,6 +46,7 @@ __all__ = [
     "UNITS",
     "Verdict",
     "json_ready",
+    "json_settled",
     "register_unit",
 ]
 
@@ -53,6 +54,14 @@ __all__ = [
 def json_ready(value: Any) -> Any:
     """``value`` with numpy scalars and arrays turned into plain Python."""
     return json.loads(json.dumps(value, default=_plain))
+
+
+def json_settled(summary: Any) -> Any:
+    """``summary`` (a typed summary) as the cache gives it back: written with
+    :func:`~captum_contrastive.typed_json.to_json` and read into its own type,
+    so a fresh result equals a cached one (tuples and numpy scalars in its
+    free-form parts become lists and plain numbers)."""
+    return from_json(type(summary), json_ready(to_json(summary)))
 
 
 def _plain(value: Any) -> Any:

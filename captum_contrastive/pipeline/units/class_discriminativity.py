@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from captum_contrastive import plots
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.stages import StageContext
 from captum_contrastive.pipeline.units.base import (
@@ -18,12 +19,17 @@ from captum_contrastive.pipeline.units.base import (
     SummaryRow,
     Verdict,
     json_ready,
+    json_settled,
     register_unit,
     table,
 )
 from captum_contrastive.presets.base import Preset
-from captum_contrastive.studies.class_discriminativity import class_discriminativity
+from captum_contrastive.studies.class_discriminativity import (
+    ClassDiscriminativitySummary,
+    class_discriminativity,
+)
 from captum_contrastive.studies.verdicts import claim_filtering_effect, format_ci
+from captum_contrastive.typed_json import to_json
 
 __all__ = ["ClassDiscriminativityUnit", "ClassPairs"]
 
@@ -79,6 +85,7 @@ class ClassDiscriminativityUnit(StudyUnit):
     #: Its stage key was stored under its former name "class".
     stored_name = "class"
     relative_cost = 1.0
+    summary_type = ClassDiscriminativitySummary
 
     def __init__(self, config: BenchmarkConfig) -> None:
         super().__init__(config)
@@ -146,33 +153,33 @@ class ClassDiscriminativityUnit(StudyUnit):
             seed=self.config.seed,
             n_resamples=self.config.n_resamples,
         )
-        records = result.pop("records")
-        result["pairs"] = pairs.kind
-        return StudyResult(self.name, "", json_ready(result), json_ready(records))
+        summary = ClassDiscriminativitySummary.of(result, pairs.kind)
+        records = json_ready(result["records"])
+        return StudyResult(self.name, "", json_settled(summary), records)
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
-        from captum_contrastive.pipeline import figures
-
         section = ReportSection()
-        summary = result.summary
+        summary: ClassDiscriminativitySummary = result.summary
         section.verdicts.append(self._verdict(result))
         if not summary:
             return section
-        for method, measures in summary["methods"].items():
-            for measure, ci in measures.items():
+        for method, measures in summary.methods.items():
+            for measure, ci in measures.measures().items():
                 section.rows.append(
-                    SummaryRow("class_discriminativity", "", method, measure, ci)
+                    SummaryRow(
+                        "class_discriminativity", "", method, measure, ci.to_json()
+                    )
                 )
         rows = [
             [
                 m,
-                format_ci(v["binarized_similarity"]),
-                format_ci(v["top_iou"]),
-                format_ci(v["avg_diff"]),
+                format_ci(v.binarized_similarity),
+                format_ci(v.top_iou),
+                format_ci(v.avg_diff),
             ]
-            for m, v in summary["methods"].items()
+            for m, v in summary.methods.items()
         ]
-        kind = summary.get("pairs", MULTI_OBJECT)
+        kind = summary.pairs
         stand_in = (
             "Single-label data: each image's true class is paired with the model's "
             "runner-up, a stand-in for two objects present in the image.\n\n"
@@ -180,31 +187,43 @@ class ClassDiscriminativityUnit(StudyUnit):
             else ""
         )
         section.markdown = (
-            f"## Class discriminativity (Fig. 1): {summary['n_pairs']} pairs from "
-            f"{summary['n_images']} images ({kind})\n\n"
+            f"## Class discriminativity (Fig. 1): {summary.n_pairs} pairs from "
+            f"{summary.n_images} images ({kind})\n\n"
             + stand_in
             + table(["method", "binarized similarity", "top-10% IoU", "Avg-Diff"], rows)
             + "\n"
         )
-        section.figures["class discriminativity"] = figures.class_figures(
-            summary, result.records, out
-        )
+        section.figures = self.figures(result, out)
         return section
+
+    def figures(self, result: StudyResult, out: Path) -> dict[str, list[Path]]:
+        """The distributions of the measures over the class pairs (the plot
+        reads the summary as ``results.json`` holds it, and the records)."""
+        if not result.summary:
+            return {}
+        stem = out / "class_discriminativity"
+        found = plots.plot_class_discriminativity(
+            to_json(result.summary), result.records, stem
+        )
+        return {"class discriminativity": found.paths}
+
+    def protocol(self, result: StudyResult) -> dict[str, Any] | None:
+        return result.summary.protocol if result.summary else None
 
     def _verdict(self, result: StudyResult) -> Verdict:
         if not result.summary:
             why = next(iter(result.skipped.values()), "the study did not run")
             return Verdict.not_evaluated(1, CLAIM_KEY, CLAIM, why)
-        if SUBJECT not in result.summary["methods"]:
+        if SUBJECT not in result.summary.methods:
             return Verdict.not_evaluated(
                 1,
                 CLAIM_KEY,
                 CLAIM,
                 f"{SUBJECT!r}, the claim's subject, is not in `methods`",
             )
-        found = claim_filtering_effect(result.summary)
+        found = claim_filtering_effect(to_json(result.summary))
         text = f"{found['evidence']}. Rule: {found['rule']}."
-        if result.summary.get("pairs") == TOP2:
+        if result.summary.pairs == TOP2:
             found["pairs"] = TOP2
             text = (
                 "Evaluated on a stand-in: the data has one label per image, so "

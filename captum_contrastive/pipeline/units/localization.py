@@ -13,11 +13,11 @@ from captum_contrastive.pipeline.units.base import (
     StudyResult,
     StudyUnit,
     SummaryRow,
-    json_ready,
+    json_settled,
     register_unit,
     table,
 )
-from captum_contrastive.studies.localization import localization
+from captum_contrastive.studies.localization import LocalizationSummary, localization
 from captum_contrastive.studies.verdicts import format_ci
 
 __all__ = ["LocalizationUnit"]
@@ -32,6 +32,7 @@ class LocalizationUnit(StudyUnit):
     description = "Share of each map's positive mass on the object."
     default_out = "results/localization"
     title = "Localization"
+    summary_type = LocalizationSummary
     relative_cost = 0.1
 
     def runs_needed(self) -> list[str]:
@@ -61,11 +62,8 @@ class LocalizationUnit(StudyUnit):
         attacked = self._localize(
             data, take_rows(data.masks, success), "adversarial", main, success
         )
-        for method, values in attacked["methods"].items():
-            clean["methods"][method].update(values)
-        clean["n_adversarial"] = attacked["n"]
-        clean["mask_area_adversarial"] = attacked["mask_area"]
-        return StudyResult(self.name, "", json_ready(clean))
+        summary = LocalizationSummary.of(clean, attacked)
+        return StudyResult(self.name, "", json_settled(summary))
 
     def _localize(self, data, masks, condition, run, rows) -> dict[str, Any]:
         label = "clean" if run is None else f"adversarial {run}"
@@ -79,28 +77,35 @@ class LocalizationUnit(StudyUnit):
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
         section = ReportSection()
-        local = result.summary
+        local: LocalizationSummary = result.summary
         if not local:
             return section
         section.rows.append(
             SummaryRow(
-                "localization", "", "uniform map", "mask_area", local["mask_area"]
+                "localization",
+                "",
+                "uniform map",
+                "mask_area",
+                local.mask_area.to_json(),
             )
         )
-        for method, conditions in local["methods"].items():
+        for method, conditions in local.methods.items():
             for condition, ci in conditions.items():
                 section.rows.append(
-                    SummaryRow("localization", "", method, condition, ci)
+                    SummaryRow("localization", "", method, condition, ci.to_json())
                 )
-        conditions = list(next(iter(local["methods"].values())).keys())
+        conditions = list(next(iter(local.methods.values())).keys())
         rows = [
             [m] + [format_ci(v.get(c)) for c in conditions]
-            for m, v in local["methods"].items()
+            for m, v in local.methods.items()
         ]
         section.markdown = (
             "## Localization: share of positive map mass on the object "
-            f"(uniform map: {format_ci(local['mask_area'])})\n\n"
+            f"(uniform map: {format_ci(local.mask_area)})\n\n"
             + table(["method"] + conditions, rows)
             + "\n"
         )
         return section
+
+    def protocol(self, result: StudyResult) -> dict[str, Any] | None:
+        return result.summary.protocol if result.summary else None

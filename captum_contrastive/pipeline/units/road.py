@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_contrastive import plots
 from captum_contrastive.metrics import bootstrap_ci
+from captum_contrastive.metrics.intervals import Interval, PairedDifference
 from captum_contrastive.metrics.road import RoadCurve, road_curves, road_summary
 from captum_contrastive.pipeline.memory import forward_batch
 from captum_contrastive.pipeline.units.base import (
@@ -28,12 +30,15 @@ from captum_contrastive.pipeline.units.base import (
     StudyUnit,
     SummaryRow,
     json_ready,
+    json_settled,
     register_unit,
     table,
 )
 from captum_contrastive.random_streams import image_generator
+from captum_contrastive.studies.road_summary import RoadMethodSummary, RoadSummary
 from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import format_ci
+from captum_contrastive.typed_json import to_json
 
 __all__ = ["RANDOM_RANKING", "RoadUnit", "random_maps"]
 
@@ -58,7 +63,9 @@ def random_maps(shape: tuple[int, ...], indices: list[int], seed: int) -> Tensor
 
 def _accuracy_intervals(curve: RoadCurve, n_resamples: int, seed: int) -> list:
     return [
-        bootstrap_ci(curve.correct[:, j].astype(np.float64), n_resamples, seed=seed)
+        Interval.of(
+            bootstrap_ci(curve.correct[:, j].astype(np.float64), n_resamples, seed=seed)
+        )
         for j in range(curve.correct.shape[1])
     ]
 
@@ -74,6 +81,7 @@ class RoadUnit(StudyUnit):
     )
     default_out = "results/road"
     title = "ROAD"
+    summary_type = RoadSummary
     relative_cost = 14.0
 
     def maps_needed(self, data: RunData) -> list[MapRequest]:
@@ -99,11 +107,9 @@ class RoadUnit(StudyUnit):
         indices = data.selection.indices[:k]
         rankings = {m: loaded(data.maps[MapRequest(m, "clean")][:k]) for m in c.methods}
         rankings[RANDOM_RANKING] = random_maps(tuple(images.shape[1:]), indices, c.seed)
-        summary: dict[str, Any] = {"fractions": list(c.road_fractions), "n": k}
         # Forward passes of at most the memory plan's forward rows (a shard
         # when the methods' passes are not split).
         specs = [data.specs[m].settings for m in c.methods]
-        summary["methods"], records = {}, {}
         every = road_curves(
             data.context.model,
             images,
@@ -115,60 +121,86 @@ class RoadUnit(StudyUnit):
             indices=indices,
             batch_size=forward_batch(specs, c.shard_size),
         )
-        for name, curves in every.items():
-            summary["methods"][name] = self._summarise(curves)
-            records[name] = {o: curve.records() for o, curve in curves.items()}
-        summary["protocol"] = curves["morf"].protocol
-        return StudyResult(self.name, "", json_ready(summary), json_ready(records))
+        summary = RoadSummary(
+            fractions=list(c.road_fractions),
+            n=k,
+            methods={name: self._summarise(curves) for name, curves in every.items()},
+            # The settings in words: the same for every ranking.
+            protocol=every[RANDOM_RANKING]["morf"].protocol,
+        )
+        records = {
+            name: {order: curve.records() for order, curve in curves.items()}
+            for name, curves in every.items()
+        }
+        return StudyResult(self.name, "", json_settled(summary), json_ready(records))
 
-    def _summarise(self, curves: dict[str, RoadCurve]) -> dict[str, Any]:
+    def _summarise(self, curves: dict[str, RoadCurve]) -> RoadMethodSummary:
         c = self.config
         morf, lerf = curves["morf"], curves["lerf"]
-        found = road_summary(morf, lerf, c.n_resamples, seed=c.seed)
-        found["base_accuracy"] = float(np.mean(morf.base_correct))
-        for order, curve in curves.items():
-            found[f"{order}_accuracy_ci"] = _accuracy_intervals(
-                curve, c.n_resamples, c.seed
-            )
-        return found
+        return RoadMethodSummary.of(
+            road_summary(morf, lerf, c.n_resamples, seed=c.seed),
+            base_accuracy=float(np.mean(morf.base_correct)),
+            morf_accuracy_ci=_accuracy_intervals(morf, c.n_resamples, c.seed),
+            lerf_accuracy_ci=_accuracy_intervals(lerf, c.n_resamples, c.seed),
+        )
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
-        summary = result.summary
+        summary: RoadSummary = result.summary
         section = ReportSection()
         if not summary:
             return section
         section.rows = _rows(summary)
         section.markdown = self._section(summary)
-        from captum_contrastive.pipeline import figures
-
-        section.figures = {"road": figures.road_figures(summary, out)}
+        section.figures = self.figures(result, out)
         section.caveats.append(
             "ROAD ranks pixels by the signed channel sum of each clean map (true "
             "class) and imputes them from their neighbours with noise, so the "
             "shape of the removed region leaks little; it measures the map's "
             "faithfulness on clean images, not on adversarial ones. "
-            f"{summary['n']} images, fractions "
-            + ", ".join(f"{f:g}" for f in summary["fractions"])
+            f"{summary.n} images, fractions "
+            + ", ".join(f"{f:g}" for f in summary.fractions)
             + "."
         )
         return section
 
-    def _section(self, summary: dict[str, Any]) -> str:
-        methods = summary["methods"]
-        order = sorted(methods, key=lambda m: -_gap_mean(methods[m]))
+    def figures(self, result: StudyResult, out: Path) -> dict[str, list[Path]]:
+        """ROAD MoRF and LeRF curves, and the gap per method (the plots read
+        the summary as ``results.json`` holds it)."""
+        if not result.summary:
+            return {}
+        summary = to_json(result.summary)
+        curves = plots.plot_road_curves(summary, out / "road_curves")
+        gap = plots.plot_road_gap(summary, out / "road_gap")
+        return {"road": curves.paths + gap.paths}
+
+    def terminal_columns(self, result: StudyResult) -> dict[str, dict[str, str]]:
+        """The ROAD gap's mean per ranking."""
+        if not result.summary:
+            return {}
+        methods = result.summary.methods
+        return {
+            "ROAD gap": {name: f"{v.gap.mean_diff:+.3f}" for name, v in methods.items()}
+        }
+
+    def protocol(self, result: StudyResult) -> dict[str, Any] | None:
+        return result.summary.protocol if result.summary else None
+
+    def _section(self, summary: RoadSummary) -> str:
+        methods = summary.methods
+        order = sorted(methods, key=lambda m: -_gap_mean(methods[m].gap))
         rows = [
             [
                 name,
-                format_ci(methods[name]["morf_auc"]),
-                format_ci(methods[name]["lerf_auc"]),
-                _gap(methods[name]["gap"]),
-                f"{methods[name]['gap']['p_value']:.3g}",
+                format_ci(methods[name].morf_auc),
+                format_ci(methods[name].lerf_auc),
+                _gap(methods[name].gap),
+                f"{methods[name].gap.p_value:.3g}",
             ]
             for name in order
         ]
-        random_gap = _gap(methods[RANDOM_RANKING]["gap"])
+        random_gap = _gap(methods[RANDOM_RANKING].gap)
         return (
-            f"## ROAD: remove and debias (n={summary['n']}, clean images)\n\n"
+            f"## ROAD: remove and debias (n={summary.n}, clean images)\n\n"
             "Accuracy on the true class as the most (MoRF) or least (LeRF) "
             "relevant pixels are replaced by noisy linear imputation; AUC over "
             "the removed fraction. Low MoRF, high LeRF and a positive gap are "
@@ -178,35 +210,31 @@ class RoadUnit(StudyUnit):
         )
 
 
-def _gap_mean(values: dict[str, Any]) -> float:
-    mean = values["gap"].get("mean_diff")
-    return -np.inf if mean is None or np.isnan(mean) else float(mean)
+def _gap_mean(gap: PairedDifference) -> float:
+    """The mean gap; ``-inf`` for NaN, so a NaN gap sorts last."""
+    return -np.inf if np.isnan(gap.mean_diff) else gap.mean_diff
 
 
-def _gap(gap: dict[str, Any]) -> str:
-    return f"{gap['mean_diff']:+.3f} [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]"
+def _gap(gap: PairedDifference) -> str:
+    return f"{gap.mean_diff:+.3f} [{gap.ci_low:+.3f}, {gap.ci_high:+.3f}]"
 
 
-def _gap_interval(gap: dict[str, Any]) -> dict[str, Any]:
-    """The paired gap as a ``summary.csv`` interval (its mean is the mean gap)."""
-    return {**gap, "mean": gap["mean_diff"]}
-
-
-def _rows(summary: dict[str, Any]) -> list[SummaryRow]:
+def _rows(summary: RoadSummary) -> list[SummaryRow]:
     rows = []
-    for method, values in summary["methods"].items():
-        rows.append(SummaryRow(STUDY, "", method, "morf_auc", values["morf_auc"]))
-        rows.append(SummaryRow(STUDY, "", method, "lerf_auc", values["lerf_auc"]))
+    for method, values in summary.methods.items():
         rows.append(
-            SummaryRow(
-                STUDY, "", method, "lerf_minus_morf_auc", _gap_interval(values["gap"])
-            )
+            SummaryRow(STUDY, "", method, "morf_auc", values.morf_auc.to_json())
         )
+        rows.append(
+            SummaryRow(STUDY, "", method, "lerf_auc", values.lerf_auc.to_json())
+        )
+        # The paired gap as an interval: its mean is the mean gap.
+        gap = values.gap.as_interval().to_json()
+        rows.append(SummaryRow(STUDY, "", method, "lerf_minus_morf_auc", gap))
         for order in ("morf", "lerf"):
             for fraction, ci in zip(
-                summary["fractions"], values[f"{order}_accuracy_ci"], strict=True
+                summary.fractions, values.accuracy_intervals(order), strict=True
             ):
-                rows.append(
-                    SummaryRow(STUDY, "", method, f"{order}_accuracy@{fraction:g}", ci)
-                )
+                measure = f"{order}_accuracy@{fraction:g}"
+                rows.append(SummaryRow(STUDY, "", method, measure, ci.to_json()))
     return rows

@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_contrastive import plots
 from captum_contrastive.metrics import bootstrap_ci
+from captum_contrastive.metrics.intervals import Interval
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.fingerprint import code_digest
@@ -35,6 +37,7 @@ from captum_contrastive.pipeline.units.base import (
     StudyUnit,
     SummaryRow,
     json_ready,
+    json_settled,
     register_unit,
     table,
 )
@@ -62,7 +65,19 @@ from captum_contrastive.studies.sanity import (
     sanity_verdict,
     trained_model_maps,
 )
+from captum_contrastive.studies.sanity_summary import (
+    DataRandomizationSummary,
+    RandomLabelModelSummary,
+    SanityCost,
+    SanityExamples,
+    SanityRuleSummary,
+    SanitySettings,
+    SanitySummary,
+    SanityTestSummary,
+    SkippedTest,
+)
 from captum_contrastive.studies.verdicts import format_ci
+from captum_contrastive.typed_json import from_json, to_json
 
 __all__ = [
     "RANDOM_LABEL_SETTINGS",
@@ -171,14 +186,6 @@ def evenly_spaced_layers(names: list[str], count: int) -> list[str]:
     return [names[p] for p in dict.fromkeys(positions.tolist())]
 
 
-def _stripped(result: SanityResult) -> dict[str, Any]:
-    """The result without its per-image records (those go to records.json)."""
-    values = result.to_json()
-    values.pop("records")
-    values.pop("runner_up_changed")
-    return values
-
-
 def _num_classes(model: nn.Module, image: Tensor) -> int:
     with torch.no_grad():
         return int(model(image[None]).shape[1])
@@ -216,6 +223,7 @@ class SanityUnit(StudyUnit):
     description = "Sanity checks: model-parameter randomisation and RandomLogit."
     default_out = "results/sanity"
     title = "Sanity checks"
+    summary_type = SanitySummary
     relative_cost = 26.0
 
     def rule(self) -> SanityRule:
@@ -289,32 +297,15 @@ class SanityUnit(StudyUnit):
             tests["independent"] = independent_randomization(
                 model, images, targets, indices, specs, layers=layers, **common
             )
-        rule = self.rule()
-        summary = {name: _stripped(result) for name, result in tests.items()}
-        summary["runner_up_changed"] = {
-            step: bootstrap_ci(
-                np.asarray(changed, dtype=np.float64), c.n_resamples, seed=c.seed
-            )
-            for step, changed in tests["cascading"].runner_up_changed.items()
-        }
-        summary["rule"] = {
-            "measure": rule.measure,
-            "threshold": rule.threshold,
-            "control": rule.control,
-            "text": rule.describe(),
-        }
-        summary["verdicts"] = {
-            m: v.to_json() for m, v in sanity_verdict(tests["cascading"], rule).items()
-        }
-        summary["examples"] = self._examples(data, targets, example_steps, work)
+        entry = None
         if c.sanity_data_randomization:
-            found, summary[DATA_RANDOMIZATION] = self._data_randomization(
+            found, entry = self._data_randomization(
                 data, images, targets, specs, common
             )
             if found is not None:
                 tests[DATA_RANDOMIZATION] = found
-        summary["cost"] = {"images": k, **work.cost()}
-        summary["settings"] = {"images": k, **self.settings()}
+        examples = self._examples(data, targets, example_steps, work)
+        summary = self._summary(tests, entry, examples, work, k)
         records = {
             name: {
                 "records": result.records,
@@ -322,7 +313,43 @@ class SanityUnit(StudyUnit):
             }
             for name, result in tests.items()
         }
-        return StudyResult(self.name, "", json_ready(summary), json_ready(records))
+        return StudyResult(self.name, "", json_settled(summary), json_ready(records))
+
+    def _summary(
+        self,
+        tests: dict[str, SanityResult],
+        entry: DataRandomizationSummary | SkippedTest | None,
+        examples: SanityExamples,
+        work: SanityWork,
+        images: int,
+    ) -> SanitySummary:
+        """The summary of the tests (``entry``: the data-randomisation test's)
+        on ``images`` images, with the example maps and the cost of ``work``."""
+        cascading, independent = tests["cascading"], tests.get("independent")
+        rule = self.rule()
+        return SanitySummary(
+            cascading=SanityTestSummary.of(cascading),
+            random_logit=SanityTestSummary.of(tests["random_logit"]),
+            independent=None
+            if independent is None
+            else SanityTestSummary.of(independent),
+            runner_up_changed={
+                step: self._share_interval(changed)
+                for step, changed in cascading.runner_up_changed.items()
+            },
+            rule=SanityRuleSummary.of(rule),
+            verdicts=sanity_verdict(cascading, rule),
+            examples=examples,
+            data_randomization=entry,
+            cost=from_json(SanityCost, json_ready({"images": images, **work.cost()})),
+            settings=from_json(SanitySettings, {"images": images, **self.settings()}),
+        )
+
+    def _share_interval(self, changed: list[bool]) -> Interval:
+        """The interval of the share of images whose runner-up changed."""
+        values = np.asarray(changed, dtype=np.float64)
+        c = self.config
+        return Interval.of(bootstrap_ci(values, c.n_resamples, seed=c.seed))
 
     def _data_randomization(
         self,
@@ -331,13 +358,13 @@ class SanityUnit(StudyUnit):
         targets: Tensor,
         specs: dict[str, Any],
         common: dict[str, Any],
-    ) -> tuple[SanityResult | None, dict[str, Any]]:
-        """The test's result and summary entry; ``(None, {"skipped": why})`` on
+    ) -> tuple[SanityResult | None, DataRandomizationSummary | SkippedTest]:
+        """The test's result and summary entry; ``(None, SkippedTest(why))`` on
         a model it does not apply to."""
         preset = data.context.preset
         reason = data_randomization_skip(self.config, preset)
         if reason is not None:
-            return None, {"skipped": reason}
+            return None, SkippedTest(reason)
         trained, key = load_or_train_random_label_model(
             data.context.cache_root,
             RANDOM_LABEL_SETTINGS,
@@ -352,15 +379,11 @@ class SanityUnit(StudyUnit):
         )
         changed = result.runner_up_changed[DATA_RANDOMIZATION]
         metrics = {k: v for k, v in trained.metrics.items() if k != "history"}
-        return result, {
-            **_stripped(result),
-            "runner_up_changed_ci": bootstrap_ci(
-                np.asarray(changed, dtype=np.float64),
-                self.config.n_resamples,
-                seed=self.config.seed,
-            ),
-            "random_label_model": {"key": key.digest, **metrics},
-        }
+        model = from_json(RandomLabelModelSummary, {"key": key.digest, **metrics})
+        entry = DataRandomizationSummary.of_test(
+            result, self._share_interval(changed), model
+        )
+        return result, entry
 
     def _examples(
         self,
@@ -368,7 +391,7 @@ class SanityUnit(StudyUnit):
         targets: Tensor,
         steps: dict[str, list[str]],
         work: SanityWork,
-    ) -> dict[str, Any]:
+    ) -> SanityExamples:
         """Maps of the first images: trained model, then a few cascading steps,
         kept by the tests while they computed them (:meth:`SanityWork.keep`)."""
         n = work.example_images
@@ -382,15 +405,15 @@ class SanityUnit(StudyUnit):
             ]
             for name in self.config.methods
         }
-        return {
-            "indices": list(data.selection.indices[:n]),
-            "labels": targets[:n].tolist(),
-            "steps": list(steps),
-            "maps": maps,
-        }
+        return SanityExamples(
+            indices=[int(i) for i in data.selection.indices[:n]],
+            labels=targets[:n].tolist(),
+            steps=list(steps),
+            maps=maps,
+        )
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
-        summary = result.summary
+        summary: SanitySummary = result.summary
         section = ReportSection()
         if not summary:
             return section
@@ -405,43 +428,72 @@ class SanityUnit(StudyUnit):
                 cost_table(summary),
             ]
         )
-        section.figures = self._figures(summary, out)
+        section.figures = self.figures(result, out)
         section.caveats += self._caveats(summary)
         return section
 
-    def _heading(self, summary: dict[str, Any]) -> str:
-        settings = summary["settings"]
-        steps = list(summary["cascading"]["steps"])
-        layers = summary["cascading"]["layers"]
-        changed = summary["runner_up_changed"]
+    def figures(self, result: StudyResult, out: Path) -> dict[str, list[Path]]:
+        """Similarity against the randomised depth, and example maps per step
+        (the plots read the summary as ``results.json`` holds it)."""
+        if not result.summary:
+            return {}
+        summary = to_json(result.summary)
+        cascade = plots.plot_sanity_cascade(summary, out / "sanity_cascading")
+        examples = plots.plot_sanity_examples(summary, out / "sanity_examples")
+        return {"sanity": cascade.paths + examples.paths}
+
+    def terminal_columns(self, result: StudyResult) -> dict[str, dict[str, str]]:
+        """Each method's verdict on the cascading test."""
+        if not result.summary or not result.summary.verdicts:
+            return {}
+        verdicts = result.summary.verdicts
+        return {"sanity": {method: v.verdict for method, v in verdicts.items()}}
+
+    def protocol(self, result: StudyResult) -> dict[str, Any]:
+        """The protocols of the model-randomisation and random-logit tests."""
+        summary: SanitySummary = result.summary
+        if not summary:
+            return {}
+        tests = {
+            "cascading": summary.cascading,
+            "independent": summary.independent,
+            "random_logit": summary.random_logit,
+        }
+        return {name: t.protocol for name, t in tests.items() if t is not None}
+
+    def _heading(self, summary: SanitySummary) -> str:
+        settings = summary.settings
+        steps = list(summary.cascading.steps)
+        layers = summary.cascading.layers
+        changed = summary.runner_up_changed
         return (
             "## Sanity checks: do the maps depend on the model? "
             "(Adebayo et al., 2018)\n\n"
-            f"{settings['images']} clean images (the first of the selection). "
+            f"{settings.images} clean images (the first of the selection). "
             f"Cascading randomisation re-initialises the top K of the model's "
             f"{len(layers)} parameterized layers, counted from the logits, for "
             f"K = {', '.join(steps)} (the depth is bounded by `sanity_depth` = "
-            f"{settings['depth']}); each map is compared with the trained model's "
+            f"{settings.depth}); each map is compared with the trained model's "
             "map of the same image and class. Contrastive methods are shown twice: "
             "with the randomised model's own runner-up as contrast, and with the "
             "trained model's runner-up held fixed "
             f"(`{FIXED_CONTRAST_SUFFIX.strip()}`). The runner-up class changed "
             f"on {format_ci(changed.get('1'))} of the images at @1 and on "
             f"{format_ci(changed.get(ALL))} at @all.\n\n"
-            f"**Rule:** {summary['rule']['text']}.\n"
+            f"**Rule:** {summary.rule.text}.\n"
         )
 
-    def _verdict_table(self, summary: dict[str, Any]) -> str:
-        intervals = summary["cascading"]["intervals"]
-        rule = summary["rule"]["measure"]
+    def _verdict_table(self, summary: SanitySummary) -> str:
+        intervals = summary.cascading.intervals
+        rule = summary.rule.measure
         base = rule.split("@")[0]
         rows = []
-        for method, verdict in summary["verdicts"].items():
+        for method, verdict in summary.verdicts.items():
             values = intervals[method]
             rows.append(
                 [
                     method,
-                    verdict["verdict"] + (" (control)" if verdict["control"] else ""),
+                    verdict.verdict + (" (control)" if verdict.control else ""),
                     format_ci(values.get(rule)),
                     format_ci(values.get(f"{base}@1")),
                     format_ci(values.get(f"{base}@{ALL}")),
@@ -452,26 +504,26 @@ class SanityUnit(StudyUnit):
         header = ["method", "verdict", rule, "@1", "@all", "ssim@mean", "iou@mean"]
         return "\n" + table(header, rows) + "\n"
 
-    def _independent_table(self, summary: dict[str, Any]) -> str:
-        independent = summary.get("independent")
-        if not independent:
+    def _independent_table(self, summary: SanitySummary) -> str:
+        independent = summary.independent
+        if independent is None:
             return ""
-        layers = list(independent["steps"])
+        layers = list(independent.steps)
         rows = [
             [method]
             + [
                 format_ci(v.get(f"independent_spearman_abs@{layer}"))
                 for layer in layers
             ]
-            for method, v in independent["intervals"].items()
+            for method, v in independent.intervals.items()
         ]
         return (
             "\nIndependent randomisation (one layer re-initialised, the others "
             "trained), `spearman_abs`:\n\n" + table(["method"] + layers, rows) + "\n"
         )
 
-    def _random_logit_table(self, summary: dict[str, Any]) -> str:
-        logit = summary["random_logit"]["intervals"]
+    def _random_logit_table(self, summary: SanitySummary) -> str:
+        logit = summary.random_logit.intervals
         measures = ["spearman", "spearman_abs", "ssim", "iou"]
         rows = [
             [method] + [format_ci(v.get(f"random_logit_{m}")) for m in measures]
@@ -484,79 +536,78 @@ class SanityUnit(StudyUnit):
             + "\n"
         )
 
-    def _data_randomization_table(self, summary: dict[str, Any]) -> str:
-        entry = summary.get(DATA_RANDOMIZATION)
+    def _data_randomization_table(self, summary: SanitySummary) -> str:
+        entry = summary.data_randomization
         title = "\nData randomisation (Adebayo et al., 2018): "
-        if not entry:
+        if entry is None:
             return (
                 f"{title}not run in this configuration; it retrains the shapes "
                 "model on permuted labels (about 70 s of CPU time on one thread) "
                 "and runs with `--full` or `--sanity-data-randomization`.\n"
             )
-        if "skipped" in entry:
-            return f"{title}not evaluated: {entry['skipped']}.\n"
-        model = entry["random_label_model"]
-        settings = model["settings"]
+        if isinstance(entry, SkippedTest):
+            return f"{title}not evaluated: {entry.skipped}.\n"
+        model = entry.random_label_model
+        settings = model.settings
         measures = ["spearman_abs", "ssim", "iou"]
         rows = [
             [method] + [format_ci(v.get(f"{DATA_RANDOMIZATION}_{m}")) for m in measures]
-            for method, v in entry["intervals"].items()
+            for method, v in entry.intervals.items()
         ]
         return (
             f"{title}the maps of the trained model against those of the same "
-            f"architecture retrained on {settings['train_size']} training images "
-            f"with permuted labels ({settings['epochs']} epochs, seed "
-            f"{model['seed']}): train accuracy on the permuted labels "
-            f"{model['train_accuracy']:.3f}, test accuracy on the true labels "
-            f"{model['test_top1']:.3f} (chance {model['chance']:.3f}); trained in "
-            f"{model['train_seconds']:.0f} s ({model['train_cpu_seconds']:.0f} s "
-            f"CPU, torch threads: {settings['num_threads']}). Low similarity: the map "
+            f"architecture retrained on {settings.train_size} training images "
+            f"with permuted labels ({settings.epochs} epochs, seed "
+            f"{model.seed}): train accuracy on the permuted labels "
+            f"{model.train_accuracy:.3f}, test accuracy on the true labels "
+            f"{model.test_top1:.3f} (chance {model.chance:.3f}); trained in "
+            f"{model.train_seconds:.0f} s ({model.train_cpu_seconds:.0f} s "
+            f"CPU, torch threads: {settings.num_threads}). Low similarity: the map "
             "depends on what the model learned from the labels. The runner-up "
-            f"class changed on {format_ci(entry['runner_up_changed_ci'])} of the "
+            f"class changed on {format_ci(entry.runner_up_changed_ci)} of the "
             "images.\n\n" + table(["method"] + measures, rows) + "\n"
         )
 
-    def _figures(self, summary: dict[str, Any], out: Path) -> dict[str, list[Path]]:
-        from captum_contrastive.pipeline import figures
-
-        return {"sanity": figures.sanity_figures(summary, out)}
-
-    def _caveats(self, summary: dict[str, Any]) -> list[str]:
+    def _caveats(self, summary: SanitySummary) -> list[str]:
         caveats = [
             "The sanity checks randomise the weights of the trained model; maps "
             "that stay similar are explained by the input and the architecture "
             "rather than by what the model learned. The depth and image count are "
-            f"bounded ({summary['settings']['images']} images, "
-            f"`sanity_depth` = {summary['settings']['depth']}) to keep the default "
+            f"bounded ({summary.settings.images} images, "
+            f"`sanity_depth` = {summary.settings.depth}) to keep the default "
             "run short; raise them for a paper."
         ]
-        model = summary.get(DATA_RANDOMIZATION, {}).get("random_label_model")
-        if model is not None and model["train_accuracy"] < MEMORISED:
+        entry = summary.data_randomization
+        if (
+            isinstance(entry, DataRandomizationSummary)
+            and entry.random_label_model.train_accuracy < MEMORISED
+        ):
             caveats.append(
                 "The random-label model fitted only "
-                f"{model['train_accuracy']:.0%} of its permuted training labels "
-                f"(below {MEMORISED:.0%}): it has not memorised them, so the "
-                "data-randomisation test compares with a partly trained network."
+                f"{entry.random_label_model.train_accuracy:.0%} of its permuted "
+                f"training labels (below {MEMORISED:.0%}): it has not memorised "
+                "them, so the data-randomisation test compares with a partly "
+                "trained network."
             )
-        control = summary["verdicts"].get(summary["rule"]["control"])
-        if control is not None and control["verdict"] != "fails":
+        control = summary.verdicts.get(summary.rule.control)
+        if control is not None and control.verdict != "fails":
             caveats.append(
-                f"The known-failing control {control['method']} did not fail "
-                f"({control['verdict']}): the check lacks power on this model and "
+                f"The known-failing control {control.method} did not fail "
+                f"({control.verdict}): the check lacks power on this model and "
                 "data, so no pass can be trusted."
             )
         return caveats
 
 
-def cost_table(summary: dict[str, Any]) -> str:
+def cost_table(summary: SanitySummary) -> str:
     """The report's cost paragraph: seconds per method (rows) and per model the
     maps were computed on (columns: the trained model, each cascading and
     independent step, the random logit), with totals; ``""`` for a result
     without costs (computed before they were recorded)."""
-    cost = summary.get("cost")
-    if not cost:
+    cost = summary.cost
+    if cost is None:
         return ""
-    seconds, reused = cost["seconds"], cost["reused"]
+    seconds, reused = cost.seconds, cost.reused
     columns = list(seconds)
     entries = list(
         dict.fromkeys(e for c in seconds.values() for e in c if e not in _OVERHEADS)
@@ -581,14 +632,14 @@ def cost_table(summary: dict[str, Any]) -> str:
     grand = sum(sum(c.values()) for c in seconds.values())
     rows.append(["total"] + totals + [f"{grand:.2f}"])
     rows += _contention_rows(cost, columns)
-    layers = summary["cascading"]["steps"]
+    layers = summary.cascading.steps
     added = [
         f"@{step}: {layers[step][-1]}" for step in layers if step not in ("0", ALL)
     ]
     notes = [f"{c} reuses {reused[c]} (the same randomised model)" for c in reused]
     return (
-        f"\nCost of the sanity checks: seconds of {cost['images']} images with "
-        f"{cost['threads']} torch thread(s), per method and per model the maps were "
+        f"\nCost of the sanity checks: seconds of {cost.images} images with "
+        f"{cost.threads} torch thread(s), per method and per model the maps were "
         "computed on (`trained`; each cascading step, which adds the layer "
         f"{', '.join(added) or 'none'} and then every layer at @all; each "
         "independently randomised layer; the random logit). A fixed-contrast entry "
@@ -600,24 +651,24 @@ def cost_table(summary: dict[str, Any]) -> str:
     )
 
 
-def _contention_rows(cost: dict[str, Any], columns: list[str]) -> list[list[str]]:
+def _contention_rows(cost: SanityCost, columns: list[str]) -> list[list[str]]:
     """The cost table's last rows: per column, the CPU seconds of all threads
     and the load average when it started (absent from older results)."""
-    cpu, load = cost.get("cpu_seconds"), cost.get("load_average")
+    cpu, load = cost.cpu_seconds, cost.load_average
     rows = []
     if cpu is not None:
         grand = sum(sum(c.values()) for c in cpu.values())
         cells = [
-            "reused" if c in cost["reused"] else f"{sum(cpu.get(c, {}).values()):.2f}"
+            "reused" if c in cost.reused else f"{sum(cpu.get(c, {}).values()):.2f}"
             for c in columns
         ]
         rows.append([CPU_ROW] + cells + [f"{grand:.2f}"])
     if load is not None:
         cells = ["" if load.get(c) is None else f"{load[c]:.1f}" for c in columns]
         rows.append([LOAD_ROW] + cells + [""])
-    switches = cost.get("preemptions")
+    switches = cost.preemptions
     if switches is not None:
-        wall = cost["seconds"]
+        wall = cost.seconds
         cells = [
             ""
             if switches.get(c) is None or not sum(wall[c].values())
@@ -628,13 +679,13 @@ def _contention_rows(cost: dict[str, Any], columns: list[str]) -> list[list[str]
     return rows
 
 
-def _contention_note(cost: dict[str, Any]) -> str:
-    if cost.get("load_average") is None:
+def _contention_note(cost: SanityCost) -> str:
+    if cost.load_average is None:
         return ""
     return (
         " The seconds are wall-clock; the last rows give each column's CPU "
         "seconds (all threads of the process) and the system's 1-minute load "
-        f"average when the column started, on {cost.get('cores')} core(s): a "
+        f"average when the column started, on {cost.cores} core(s): a "
         "column run at a load above the cores shared them with other processes: "
         "its wall seconds overstate the cost, and with more than one torch "
         "thread its CPU seconds too (the OpenMP threads spin while they wait "
@@ -658,18 +709,19 @@ PREEMPTION_ROW = "preemptions per second"
 _OVERHEADS = (SIMILARITY_COST, MODELS_COST)
 
 
-def _rows(summary: dict[str, Any]) -> list[SummaryRow]:
-    rows = []
-    for test in ("cascading", "independent", "random_logit", DATA_RANDOMIZATION):
-        for method, measures in summary.get(test, {}).get("intervals", {}).items():
-            for measure, interval in measures.items():
-                rows.append(SummaryRow(STUDY, "", method, measure, interval))
-    for step, interval in summary["runner_up_changed"].items():
-        rows.append(
-            SummaryRow(STUDY, "", RUNNER_UP, f"runner_up_changed@{step}", interval)
-        )
-    changed = summary.get(DATA_RANDOMIZATION, {}).get("runner_up_changed_ci")
-    if changed is not None:
+def _rows(summary: SanitySummary) -> list[SummaryRow]:
+    rows = [
+        SummaryRow(STUDY, "", method, measure, interval.to_json())
+        for test in summary.tests().values()
+        for method, measures in test.intervals.items()
+        for measure, interval in measures.items()
+    ]
+    for step, interval in summary.runner_up_changed.items():
+        measure = f"runner_up_changed@{step}"
+        rows.append(SummaryRow(STUDY, "", RUNNER_UP, measure, interval.to_json()))
+    entry = summary.data_randomization
+    if isinstance(entry, DataRandomizationSummary):
         measure = f"runner_up_changed@{DATA_RANDOMIZATION}"
+        changed = entry.runner_up_changed_ci.to_json()
         rows.append(SummaryRow(STUDY, "", RUNNER_UP, measure, changed))
     return rows
