@@ -161,8 +161,9 @@ def test_the_typed_summary_protocol_and_figure_of_the_unit(fake_run, tmp_path):
     assert json.dumps(to_json(result.summary)) == json.dumps(
         results["class_discriminativity"]
     )
-    shown = json.loads(_protocol(results).split("\n", 1)[1].rsplit("```", 1)[0])
-    assert unit.protocol(result) == shown["class_discriminativity"]
+    shown = json.loads(_protocol(run, results).split("\n", 1)[1].rsplit("```", 1)[0])
+    written = results["class_discriminativity"]["protocol"]
+    assert unit.protocol(result) == written == shown["class_discriminativity"]
     assert unit.terminal_columns(result) == {}
     # render drew the figure through `figures`; a skipped study draws none.
     assert (out / "class_discriminativity.png").is_file()

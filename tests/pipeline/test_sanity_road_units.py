@@ -176,28 +176,58 @@ def test_typed_summaries_write_results_json_and_read_back_equal(written) -> None
     for unit in run.units:
         summary = run.results[unit.name].summary
         assert isinstance(summary, unit.summary_type)
-        assert json.dumps(to_json(summary)) == json.dumps(results[unit.results_key])
+        assert json.dumps(to_json(summary)) == json.dumps(results[unit.name])
         assert from_json(unit.summary_type, to_json(summary)) == summary
 
 
 def test_terminal_columns_and_protocols_are_what_the_report_showed(written) -> None:
-    from captum_contrastive.pipeline.report import _protocol, terminal_summary
+    """The columns and protocols the units declare hold what ``results.json``
+    says (the sanity verdict, the ROAD gap, each test's protocol), and the
+    report's terminal table and protocol block show them."""
+    from captum_contrastive.pipeline.report import (
+        _protocol,
+        study_columns,
+        terminal_summary,
+    )
 
     run, out = written
     results = json.loads((out / "results.json").read_text())
-    shown = _terminal_columns(terminal_summary(results, []))
-    protocols = json.loads(_protocol(results).split("\n", 1)[1].rsplit("```", 1)[0])
     methods = [*results["run"]["methods"], "random"]
+    expected_cells = {
+        "sanity": {
+            m: v["verdict"]
+            for m, v in results["sanity"]["verdicts"].items()
+            if m in results["run"]["methods"]
+        },
+        "ROAD gap": {
+            m: f"{v['gap']['mean_diff']:+.3f}"
+            for m, v in results["road"]["methods"].items()
+        },
+    }
+    expected_protocols = {
+        "sanity": {
+            test: results["sanity"][test]["protocol"]
+            for test in ("cascading", "independent", "random_logit")
+            if test in results["sanity"]
+        },
+        "road": results["road"]["protocol"],
+    }
+    table = terminal_summary(methods[:-1], study_columns(run), [])
+    shown = _terminal_columns(table)
+    block = _protocol(run, results).split("\n", 1)[1].rsplit("```", 1)[0]
+    protocols = json.loads(block)
     for unit in run.units:
         result = run.results[unit.name]
         columns = unit.terminal_columns(result)
         assert list(columns) == [{"sanity": "sanity", "road": "ROAD gap"}[unit.name]]
         for header, cells in columns.items():
+            assert cells == expected_cells[header]
             assert {m: cells.get(m, "n/a") for m in methods} == shown[header]
         protocol = json.loads(json.dumps(unit.protocol(result)))
-        assert protocol == protocols[unit.name] and protocol
-        # A study with nothing evaluated: no column, and the empty protocol
-        # the report showed for it ({} for sanity's tests, None for ROAD).
+        assert protocol == expected_protocols[unit.name] == protocols[unit.name]
+        assert protocol
+        # A study with nothing evaluated: no column, no figure, and an empty
+        # protocol ({} for sanity's tests, None for ROAD).
         nothing = StudyResult(unit.name, "", {})
         assert unit.terminal_columns(nothing) == {} and unit.figures(nothing, out) == {}
         assert unit.protocol(nothing) == {"sanity": {}, "road": None}[unit.name]

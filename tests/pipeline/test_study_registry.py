@@ -106,12 +106,10 @@ def test_a_name_or_command_is_registered_once(example) -> None:
     assert set(UNITS) == {*BUILT_IN, "map_entropy"}
 
 
-#: The orchestrator's modules, which name no study. Left out: the functions of
-#: report.py that still read per-study results (moving into the units'
-#: terminal_columns, protocol and caveats), and the maps grid, whose
-#: "adversarial" is a map condition (MapRequest.condition), not a study.
+#: The orchestrator's modules, which name no study. Left out: the maps grid,
+#: whose "adversarial" is a map condition (MapRequest.condition), not a study.
 ORCHESTRATOR = ["runner", "shared_work", "work_units", "cli", "report"]
-NOT_YET_GENERIC = {"terminal_summary", "_protocol", "_selection_caveats", "_grid"}
+NOT_YET_GENERIC = {"_grid"}
 
 
 def _string_constants(path: Path) -> set[str]:

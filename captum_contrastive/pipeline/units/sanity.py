@@ -443,11 +443,13 @@ class SanityUnit(StudyUnit):
         return {"sanity": cascade.paths + examples.paths}
 
     def terminal_columns(self, result: StudyResult) -> dict[str, dict[str, str]]:
-        """Each method's verdict on the cascading test."""
+        """Each of the run's methods' verdict on the cascading test (not the
+        fixed-contrast entries, which are no method of the run)."""
         if not result.summary or not result.summary.verdicts:
             return {}
         verdicts = result.summary.verdicts
-        return {"sanity": {method: v.verdict for method, v in verdicts.items()}}
+        methods = [m for m in self.config.methods if m in verdicts]
+        return {"sanity": {method: verdicts[method].verdict for method in methods}}
 
     def protocol(self, result: StudyResult) -> dict[str, Any]:
         """The protocols of the model-randomisation and random-logit tests."""
