@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
-from captum_contrastive.metrics.intervals import Comparison, Interval, PairedDifference
+from captum_contrastive.metrics.intervals import (
+    Interval,
+    PairedDifference,
+    ReferenceComparison,
+)
 from captum_contrastive.metrics.stats import (
     bootstrap_ci,
     compare_to_reference,
@@ -27,7 +31,7 @@ class _Curve:
 @dataclass(frozen=True)
 class _Summary:
     methods: dict[str, _Curve]
-    comparisons: list[Comparison]
+    comparisons: list[ReferenceComparison]
     gap: PairedDifference | None
     protocol: dict[str, Any]
 
@@ -42,7 +46,7 @@ def _summary() -> _Summary:
     )
     return _Summary(
         methods={"egbp": _Curve((0.05, 0.1), interval, {0.05: interval})},
-        comparisons=[Comparison.of(r) for r in rows],
+        comparisons=[ReferenceComparison.of(r) for r in rows],
         gap=PairedDifference.of(paired_bootstrap_diff([1, 2, 3], [0, 2, 1], 50)),
         protocol={"steps": [1, 2], "name": "x"},
     )

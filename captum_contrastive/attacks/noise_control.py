@@ -3,7 +3,7 @@
 A map that changes as much under this noise as under the attack does not
 explain the attack; the adversarial study compares the two
 (:mod:`captum_contrastive.studies.adversarial`), and the pipeline computes the
-noise images a shard at a time (:mod:`captum_contrastive.pipeline.map_store`).
+noise images a shard at a time (:mod:`captum_contrastive.pipeline.requested_maps`).
 """
 
 from __future__ import annotations

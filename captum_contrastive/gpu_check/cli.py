@@ -96,7 +96,7 @@ def _environment_line() -> str:
 
 
 def _memory_data(folder: Path) -> tuple[Path, Path, Path]:
-    from captum_contrastive.profiling.run_memory import self_labelled_samples
+    from captum_contrastive.profiling.run_peak_memory import self_labelled_samples
 
     labels, weights = self_labelled_samples("mobilenet_v2", folder)
     return weights, folder / "images", labels

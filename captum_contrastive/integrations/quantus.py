@@ -56,7 +56,7 @@ from captum_contrastive.methods import (
     compute_maps,
 )
 from captum_contrastive.metrics.ranking import Reduce, spatial_map
-from captum_contrastive.studies.rows import loaded
+from captum_contrastive.row_chunks import loaded
 
 __all__ = [
     "INSTALL_HINT",

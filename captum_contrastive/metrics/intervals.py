@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from captum_contrastive.typed_json import from_json, to_json
 
-__all__ = ["Comparison", "Interval", "PairedDifference"]
+__all__ = ["ReferenceComparison", "Interval", "PairedDifference"]
 
 _Typed = TypeVar("_Typed", bound="_FromStats")
 
@@ -99,7 +99,7 @@ class PairedDifference(_FromStats):
 
 
 @dataclass(frozen=True)
-class Comparison(_FromStats):
+class ReferenceComparison(_FromStats):
     """One method against a reference on the same images, Holm-corrected
     (a row of :func:`~captum_contrastive.metrics.stats.compare_to_reference`).
 

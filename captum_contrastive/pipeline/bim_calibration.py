@@ -16,9 +16,9 @@ from typing import Any
 
 from captum_contrastive.attacks.calibration import EpsilonCalibration, calibrate_epsilon
 from captum_contrastive.attacks.foolbox_attacks import BIM
+from captum_contrastive.fingerprint import tensor_digest
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.fingerprint import tensor_digest
 from captum_contrastive.pipeline.stages import (
     Selection,
     StageContext,

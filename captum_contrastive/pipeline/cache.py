@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from captum_contrastive.atomic_files import atomic_write_bytes, atomic_write_text
-from captum_contrastive.pipeline.fingerprint import digest
+from captum_contrastive.fingerprint import digest
 
 __all__ = [
     "MissingShardError",

@@ -155,7 +155,7 @@ def config_from_args(
     return config, threads
 
 
-#: Exit status of ``--merge-only`` when work units are missing.
+#: Exit status of ``--merge-only`` when work items are missing.
 EXIT_MISSING_UNITS = 3
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
 EXIT_INTERRUPTED = 130
@@ -294,7 +294,7 @@ def _share_line(run: Any, seconds: float) -> str:
     account = next(
         (a for a in run.rank_accounts if a.get("rank") == run.ranks.rank), {}
     )
-    done = f"{account.get('units', 0)} work units"
+    done = f"{account.get('work_items', 0)} work items"
     if run.ranks.mode == "shard":
         return (
             f"{run.ranks.describe()}: {done} computed in {seconds:.0f} s; run "

@@ -250,7 +250,7 @@ class BenchmarkConfig:
         max_memory: the memory budget in GiB: every pass (attack batches,
             Integrated Gradients' steps, SmoothGrad's samples, map batches) is
             split so that the process stays within it
-            (:mod:`~captum_contrastive.pipeline.memory`); the peak is recorded.
+            (:mod:`~captum_contrastive.pipeline.memory_plan`); the peak is recorded.
         attack_workers: attack shards computed at once, in threads of this
             process (results do not depend on it); ``None``: one per CPU core
             (at most 4) on the CPU, 1 on CUDA.

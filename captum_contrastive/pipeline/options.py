@@ -76,8 +76,8 @@ def integer_or(word: str) -> Callable[[str], int | str]:
 
 def memory(text: str) -> float:
     """``"4G"`` or ``"3500M"`` in GiB
-    (:func:`~captum_contrastive.pipeline.memory.parse_memory`)."""
-    from captum_contrastive.pipeline.memory import parse_memory
+    (:func:`~captum_contrastive.pipeline.memory_plan.parse_memory`)."""
+    from captum_contrastive.pipeline.memory_plan import parse_memory
 
     try:
         return parse_memory(text)
@@ -198,7 +198,7 @@ CLI_ONLY: tuple[Option, ...] = (
     Option(
         "--merge-only",
         "compute no attack or map: write the outputs from the cache, or "
-        "name the missing work units and stop (exit status 3)",
+        "name the missing work items and stop (exit status 3)",
         action="store_true",
         parser_default=False,
         before="progress",

@@ -1,7 +1,7 @@
 """The processes of one run: a single process, ``torchrun`` ranks, or one
 ``--shard i/n`` part of an array job.
 
-A run is a set of work units (:mod:`~captum_contrastive.pipeline.work_units`).
+A run is a set of work items (:mod:`~captum_contrastive.pipeline.work_items`).
 Every process computes its own share into the shared cache; a process group is
 used only to wait for each other between phases and to gather timings. Under
 ``torchrun`` the group is ``torch.distributed``'s, on gloo (the CPU control
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Seconds a rank waits for the others at a phase's end before it fails. A
-#: phase ends within about one work unit of each other on every rank, except the
+#: phase ends within about one work item of each other on every rank, except the
 #: last, where rank 0 waits for the studies the others evaluate.
 DEFAULT_TIMEOUT_S = 2 * 3600
 

@@ -17,12 +17,12 @@ from typing import Any
 from captum_contrastive.atomic_files import atomic_write_json, atomic_write_text
 from captum_contrastive.environment import library_versions
 from captum_contrastive.pipeline.cache import file_lock
-from captum_contrastive.pipeline.memory import peak_memory
+from captum_contrastive.pipeline.memory_plan import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
 from captum_contrastive.plots import plot_maps_grid
-from captum_contrastive.studies.rows import loaded
+from captum_contrastive.row_chunks import loaded
 from captum_contrastive.typed_json import to_json
 
 __all__ = [
@@ -103,11 +103,7 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "main_runs": [r for r in config.main_runs() if r in data.attacks],
         "recovery_runs": config.recovery_runs(),
         "cw_runs": {str(k): f"cw-k{k:g}" for k in config.sweep_kappas},
-        **(
-            {"bim_calibration": data.extras["bim_calibration"]}
-            if data.extras.get("bim_calibration")
-            else {}
-        ),
+        **({"bim_calibration": data.bim_calibration} if data.bim_calibration else {}),
     }
 
 
@@ -230,7 +226,7 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
         )
     caveats += _applicability_caveats(run)
     caveats += _selection_caveats(run)
-    caveats += _calibration_caveats(run.data.extras.get("bim_calibration"))
+    caveats += _calibration_caveats(run.data.bim_calibration)
     caveats += [c for section in sections for c in section.caveats]
     if run.preset.get("name") == "shapes":
         caveats.append(
@@ -432,14 +428,14 @@ def _rank_lines(accounts: list[dict[str, Any]] | None) -> list[str]:
     rows = [
         [
             a["rank"],
-            a["units"],
+            a["work_items"],
             f"{a['estimated_cost']:.0f}",
             *(f"{a['busy_seconds'].get(k, 0.0):.1f}" for k in RANK_PHASES),
             ", ".join(a.get("studies", [])) or "-",
         ]
         for a in accounts
     ]
-    header = ["rank", "work units", "estimated cost"]
+    header = ["rank", "work items", "estimated cost"]
     header += [f"{phase} s" for phase in RANK_PHASES] + ["studies"]
     return [
         "",

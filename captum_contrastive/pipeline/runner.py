@@ -13,12 +13,13 @@ import torch
 from torch import Tensor, nn
 
 import captum_contrastive.metrics
-import captum_contrastive.pipeline.map_store
-import captum_contrastive.pipeline.memory
+import captum_contrastive.pipeline.memory_plan
+import captum_contrastive.pipeline.requested_maps
 import captum_contrastive.pipeline.stored_maps
 import captum_contrastive.studies
 from captum_contrastive.applicability import Applicability, applicability_table
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
+from captum_contrastive.fingerprint import code_digest
 from captum_contrastive.methods import DEFAULT_METHODS, MethodSettings, build_methods
 from captum_contrastive.pipeline.attack_pool import (
     attack_pool,
@@ -29,13 +30,7 @@ from captum_contrastive.pipeline.baseline_checks import BaselineCheck, check_bas
 from captum_contrastive.pipeline.bim_calibration import calibrate_bim
 from captum_contrastive.pipeline.cache import MissingShardError, StageCache, StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.fingerprint import code_digest
-from captum_contrastive.pipeline.map_store import (
-    compute_requested_maps,
-    predict_in_shards,
-    prepare_controls,
-)
-from captum_contrastive.pipeline.memory import (
+from captum_contrastive.pipeline.memory_plan import (
     MemoryPlan,
     check_held_bytes,
     held_images_bound,
@@ -48,11 +43,17 @@ from captum_contrastive.pipeline.out_folder import (
     folder_bytes,
 )
 from captum_contrastive.pipeline.ranks import Ranks, RanksError
+from captum_contrastive.pipeline.requested_maps import (
+    compute_requested_maps,
+    predict_in_shards,
+    prepare_controls,
+)
+from captum_contrastive.pipeline.run_data import RunData
 from captum_contrastive.pipeline.shared_work import (
     MissingWorkError,
     SharePlan,
     compute_share,
-    missing_units,
+    missing_items,
 )
 from captum_contrastive.pipeline.stages import (
     AttackedImages,
@@ -64,8 +65,8 @@ from captum_contrastive.pipeline.stages import (
 )
 from captum_contrastive.pipeline.stored_maps import forget_kept_shards
 from captum_contrastive.pipeline.study_registry import registered_units
-from captum_contrastive.pipeline.units import RunData, StudyResult, StudyUnit
-from captum_contrastive.pipeline.work_units import balanced_split
+from captum_contrastive.pipeline.units import StudyResult, StudyUnit
+from captum_contrastive.pipeline.work_items import balanced_split
 from captum_contrastive.presets.base import Preset
 from captum_contrastive.presets.image_folder import ImageReadError
 
@@ -198,7 +199,7 @@ class BenchmarkRun:
     #: (:meth:`~captum_contrastive.pipeline.units.base.RunData.held_bytes`).
     held_bytes: int | None = None
     #: The most bytes of images a process holds at once
-    #: (:func:`~captum_contrastive.pipeline.memory.held_images_bound`).
+    #: (:func:`~captum_contrastive.pipeline.memory_plan.held_images_bound`).
     held_images_bound: int | None = None
     applicability: list[Applicability] = field(default_factory=list)
     ranks: Ranks = field(default_factory=Ranks)
@@ -233,11 +234,11 @@ def _calibrated_bim(
     run: BenchmarkRun, context: StageContext, data: RunData, attack: FoolboxAttack
 ) -> FoolboxAttack:
     """BIM with the radius calibrated to ``bim_calibrate_failure``; the result is
-    recorded in ``run.keys["calibrate bim"]`` and ``data.extras["bim_calibration"]``."""
+    recorded in ``run.keys["calibrate bim"]`` and ``data.bim_calibration``."""
     with run.timed("calibrate bim"):
         calibrated = calibrate_bim(context, attack, data.selection, run.config)
     run.keys["calibrate bim"] = calibrated.key.to_json()
-    data.extras["bim_calibration"] = calibrated.to_json()
+    data.bim_calibration = calibrated.to_json()
     return replace(attack, epsilon=calibrated.calibration.epsilon)
 
 
@@ -285,7 +286,7 @@ def _attack_runs(
                 data.selection,
                 run.config.shard_size,
                 executor,
-                data.extras["stored_images"],
+                data.stored_images,
             )
         attacks = {name: found.result() for name, found in pending.items()}
     for name, found in pending.items():
@@ -351,9 +352,9 @@ def _shared_data(run: BenchmarkRun, context: StageContext, ranks: Ranks) -> RunD
         stored.masks,
         attacks={},
     )
-    data.extras["stored_images"] = stored
-    data.extras["predict"] = _predict(context.model, context.device)
-    data.extras["clean_runner_up"] = predict_in_shards(
+    data.stored_images = stored
+    data.predict = _predict(context.model, context.device)
+    data.clean_runner_up = predict_in_shards(
         data, images, _predict(context.model, context.device, 2)
     )
     return data
@@ -375,8 +376,8 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
             sys.modules[type(unit).__module__],
             captum_contrastive.studies,
             captum_contrastive.metrics,
-            captum_contrastive.pipeline.memory,
-            captum_contrastive.pipeline.map_store,
+            captum_contrastive.pipeline.memory_plan,
+            captum_contrastive.pipeline.requested_maps,
             captum_contrastive.pipeline.stored_maps,
         ),
         settings=unit.settings(),
@@ -426,7 +427,7 @@ def run_benchmark(
     the same numbers as one process:
 
     - ``torchrun`` ranks select in waves, then each computes its share of the
-      attack chains and clean maps (:mod:`~captum_contrastive.pipeline.work_units`),
+      attack chains and clean maps (:mod:`~captum_contrastive.pipeline.work_items`),
       waits for the others, evaluates its share of the studies, and waits
       again; rank 0 then reads everything from the cache and returns the run
       (the others return a :attr:`BenchmarkRun.partial` run);
@@ -501,7 +502,7 @@ def run_benchmark(
     requests = [r for unit in run.units for r in unit.maps_needed(data)]
     _check_held_bound(run, data, workers)
     plan = SharePlan.build(data, attacks, requests)
-    if merge_only and (missing := missing_units(data, plan)):
+    if merge_only and (missing := missing_items(data, plan)):
         raise MissingWorkError(missing)
     if not merge_only:
         _check_cache_room(data, plan)
@@ -554,7 +555,7 @@ def _attacks_and_maps(
 
 def _check_held_bound(run: BenchmarkRun, data: RunData, workers: int) -> None:
     """Warn before the long stages when the images a process holds at once
-    (:func:`~captum_contrastive.pipeline.memory.held_images_bound`: a few
+    (:func:`~captum_contrastive.pipeline.memory_plan.held_images_bound`: a few
     shards, whatever the number of images), with its largest pass, would not
     fit ``max_memory``."""
     config, plan = run.config, run.memory

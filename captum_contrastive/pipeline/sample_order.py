@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from captum_contrastive.pipeline.fingerprint import tensor_digest
+from captum_contrastive.fingerprint import tensor_digest
 from captum_contrastive.random_streams import stream_seed
 
 __all__ = ["ORDER_PURPOSE", "SAMPLE_ORDERS", "SampleOrder", "dataset_labels"]

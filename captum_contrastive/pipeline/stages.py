@@ -29,6 +29,14 @@ from tqdm.auto import tqdm
 from captum_contrastive.attacks.batch import AdversarialBatch, AttackOutcomes
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.devices import reproducible_cuda
+from captum_contrastive.fingerprint import (
+    code_digest,
+    dataset_identity,
+    digest,
+    model_fingerprint,
+    tensor_digest,
+)
+from captum_contrastive.freed_memory import return_freed_memory
 from captum_contrastive.methods import MethodSpec, compute_maps
 from captum_contrastive.pipeline.cache import (
     MissingShardError,
@@ -36,14 +44,6 @@ from captum_contrastive.pipeline.cache import (
     StageKey,
     shards,
 )
-from captum_contrastive.pipeline.fingerprint import (
-    code_digest,
-    dataset_identity,
-    digest,
-    model_fingerprint,
-    tensor_digest,
-)
-from captum_contrastive.pipeline.memory import return_freed_memory
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.sample_order import SampleOrder
 from captum_contrastive.pipeline.stored_maps import (
@@ -476,7 +476,7 @@ def store_images(
     ranks: Ranks | None = None,
 ) -> SelectedImages:
     """Write the selected images to the cache, in shards of ``shard_size`` (the
-    work units' shards), and keep only their labels.
+    work items' shards), and keep only their labels.
 
     Each shard holds the images, labels and masks of its dataset indices, read
     from the dataset once. ``torchrun`` ranks write every ``world_size``-th

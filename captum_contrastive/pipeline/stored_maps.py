@@ -8,10 +8,10 @@ writes each shard to the cache and keeps a :class:`StoredMaps`: the shards'
 places, and a loader that reads (and verifies) one shard when it is asked for.
 Its rows are taken like a tensor's (``maps[success]``, ``maps[:8]``), which
 gives another :class:`StoredMaps`; :meth:`StoredMaps.load` reads them
-(:func:`~captum_contrastive.studies.rows.loaded` reads a tensor or these alike).
+(:func:`~captum_contrastive.row_chunks.loaded` reads a tensor or these alike).
 
 The studies consume maps row by row
-(:func:`~captum_contrastive.studies.rows.by_row_chunks`), so only a chunk of
+(:func:`~captum_contrastive.row_chunks.by_row_chunks`), so only a chunk of
 rows is in memory at a time.
 
 The images are kept the same way (:class:`StoredImages`): the selected images
@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from captum_contrastive.pipeline.memory import return_freed_memory
+from captum_contrastive.freed_memory import return_freed_memory
 
 __all__ = [
     "KEPT_SHARDS",

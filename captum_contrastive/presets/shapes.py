@@ -348,7 +348,7 @@ class ShapesDataset:
         import inspect
         import sys
 
-        from captum_contrastive.pipeline.fingerprint import digest
+        from captum_contrastive.fingerprint import digest
 
         return {
             "purpose": self.purpose,

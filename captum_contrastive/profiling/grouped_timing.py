@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from captum_contrastive.captum_warnings import quiet_captum
-from captum_contrastive.profiling.memory import settle_allocator
+from captum_contrastive.profiling.call_peak_memory import settle_allocator
 from captum_contrastive.profiling.timing import TimingResult, time_interleaved
 from captum_contrastive.profiling.variants import GUIDED_VARIANTS
 
@@ -52,7 +52,8 @@ def time_variant_groups(
     Captum's notices silenced and the warm-up outputs kept.
 
     On the CPU the C allocator is settled first
-    (:func:`~captum_contrastive.profiling.memory.settle_allocator`); on CUDA the
+    (:func:`~captum_contrastive.profiling.call_peak_memory.settle_allocator`); on
+    CUDA the
     clock is read after ``torch.cuda.synchronize``.
 
     Args:

@@ -4,7 +4,7 @@
 units are made of: a forward pass, a forward and backward pass, one C&W step
 through Foolbox, and every method's maps, per image. :func:`project_run` counts
 the units of a configured run of ``n_images`` images (the attack chains and
-clean maps of :mod:`~captum_contrastive.pipeline.work_units` with the recovery
+clean maps of :mod:`~captum_contrastive.pipeline.work_items` with the recovery
 curves of their shards, the selection scan, the studies) and turns the costs
 into the wall time on ``workers`` processes: the units are shared out (their sum
 over the workers, plus one unit for the imbalance), the studies' own work is not
@@ -25,7 +25,7 @@ from torch import nn
 from captum_contrastive.methods import MethodSettings, build_methods, compute_maps
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.units import UNITS
-from captum_contrastive.pipeline.work_units import attack_cost, balanced_split
+from captum_contrastive.pipeline.work_items import attack_cost, balanced_split
 
 __all__ = ["UnitCosts", "measure_unit_costs", "project_run"]
 
@@ -83,7 +83,7 @@ def measure_unit_costs(
     methods: tuple[str, ...] | None = None,
     device: str = "cpu",
 ) -> UnitCosts:
-    """Time the parts of the work units on ``model`` (pixel-space inputs, eval
+    """Time the parts of the work items on ``model`` (pixel-space inputs, eval
     mode) with random images of ``image_size``; medians of ``repeats``.
 
     Args:
@@ -255,7 +255,7 @@ def project_run(
     studies = _study_seconds(config, costs, n_images)
     phases = {
         "scan": n_images / accuracy * costs.forward_s / workers,
-        "units": n_images * per_image / workers,
+        "work_items": n_images * per_image / workers,
         "imbalance": chain,
         "studies": _study_phase(studies, workers),
     }

@@ -14,7 +14,7 @@ def format_results(result: dict[str, Any], title: str = "") -> str:
 
     Args:
         result (dict): returned by
-            :func:`~captum_contrastive.profiling.speed_benchmark.run_speed_benchmark`.
+            :func:`~captum_contrastive.profiling.speed_profile.run_speed_benchmark`.
         title (str): a heading line. Default: ``""``
 
     Returns:

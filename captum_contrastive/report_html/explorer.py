@@ -25,14 +25,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_contrastive.pipeline.units.base import MapRequest
+from captum_contrastive.pipeline.run_data import MapRequest
 from captum_contrastive.report_html.encoding import (
     MAX_SIDE,
     image_uri,
     map_uri,
     perturbation_uri,
 )
-from captum_contrastive.studies.rows import loaded
+from captum_contrastive.row_chunks import loaded
 
 __all__ = ["ExplorerBound", "explorer_data", "runner_up", "sampled_rows"]
 

@@ -33,7 +33,7 @@ from captum_contrastive.metrics import (
     top_iou,
 )
 from captum_contrastive.random_streams import image_generator
-from captum_contrastive.studies.rows import by_row_chunks
+from captum_contrastive.row_chunks import by_row_chunks
 
 __all__ = [
     "CONDITIONS",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from captum_contrastive.metrics.intervals import Comparison, Interval
+from captum_contrastive.metrics.intervals import Interval, ReferenceComparison
 
 __all__ = [
     "AdversarialRunSummary",
@@ -133,7 +133,7 @@ class AdversarialRunSummary:
     runner_up_is_adversarial_class: RunnerUpShare | None = field(
         default=None, metadata=_OMIT
     )
-    comparisons: list[Comparison] | None = field(default=None, metadata=_OMIT)
+    comparisons: list[ReferenceComparison] | None = field(default=None, metadata=_OMIT)
     noise_prediction_unchanged: float | None = field(default=None, metadata=_OMIT)
 
 

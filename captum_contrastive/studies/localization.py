@@ -15,7 +15,7 @@ from captum_contrastive.metrics import (
     positive_mass_fraction,
 )
 from captum_contrastive.metrics.intervals import Interval
-from captum_contrastive.studies.rows import by_row_chunks
+from captum_contrastive.row_chunks import by_row_chunks
 
 __all__ = ["LocalizationSummary", "localization"]
 

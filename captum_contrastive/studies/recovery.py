@@ -19,7 +19,7 @@ from captum_contrastive.metrics import (
     recovery_curve,
 )
 from captum_contrastive.metrics.perturbation import RecoveryCurve
-from captum_contrastive.studies.rows import by_row_chunks
+from captum_contrastive.row_chunks import by_row_chunks
 
 __all__ = [
     "ABS_SUFFIX",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from captum_contrastive.metrics.intervals import Comparison, Interval
+from captum_contrastive.metrics.intervals import Interval, ReferenceComparison
 
 __all__ = ["RankingRecovery", "RecoveryRunSummary", "RecoverySummary"]
 
@@ -60,7 +60,7 @@ class RecoveryRunSummary:
     n: int
     fractions: list[float]
     methods: dict[str, RankingRecovery]
-    comparisons: list[Comparison]
+    comparisons: list[ReferenceComparison]
     energy_share: dict[str, dict[str, Interval]]
 
     def auc(self, method: str) -> Interval | None:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from captum_contrastive.metrics.intervals import Comparison, Interval
+from captum_contrastive.metrics.intervals import Interval, ReferenceComparison
 from captum_contrastive.studies.adversarial_summary import (
     AdversarialRunSummary,
     MapChange,
@@ -37,7 +37,7 @@ FILTER_SIMILARITY_THRESHOLD = 0.9
 _FROM_REFERENCE_SIDE = {"beats": "loses", "loses": "beats", "ties": "ties"}
 
 
-def reference_outcomes(rows: Sequence[Comparison]) -> dict[str, str]:
+def reference_outcomes(rows: Sequence[ReferenceComparison]) -> dict[str, str]:
     """Per compared method, the reference's outcome against it.
 
     :func:`~captum_contrastive.metrics.compare_to_reference` labels each row from
@@ -45,8 +45,8 @@ def reference_outcomes(rows: Sequence[Comparison]) -> dict[str, str]:
     flips the label to the reference's side.
 
     Args:
-        rows (sequence of Comparison): the comparisons (rows of
-            ``compare_to_reference`` typed with :meth:`Comparison.of`).
+        rows (sequence of ReferenceComparison): the comparisons (rows of
+            ``compare_to_reference`` typed with :meth:`ReferenceComparison.of`).
     """
     return {row.method: _FROM_REFERENCE_SIDE[row.verdict] for row in rows}
 

@@ -30,7 +30,7 @@ from captum_contrastive.pipeline.units.base import (
     SummaryRow,
     table,
 )
-from captum_contrastive.studies.rows import by_row_chunks
+from captum_contrastive.row_chunks import by_row_chunks
 from captum_contrastive.studies.verdicts import format_ci
 
 #: The ``measure`` column of the study's ``summary.csv`` rows.

@@ -1,7 +1,7 @@
 """The benchmark's command line with a fault injected into one rank, for the
 scale-out tests: ``python faulty_rank.py kill|raise RANK [options...]``.
 
-After the chosen rank has computed its first work unit it kills itself
+After the chosen rank has computed its first work item it kills itself
 (``SIGKILL``, as the kernel's OOM killer or a lost node would) or raises.
 """
 

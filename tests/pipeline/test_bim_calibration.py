@@ -44,7 +44,7 @@ def runs(tmp_path_factory):
 
 def test_the_calibrated_radius_is_recorded_and_used_by_the_bim_run(runs) -> None:
     run = runs["half"]
-    recorded = run.data.extras["bim_calibration"]
+    recorded = run.data.bim_calibration
     epsilon = recorded["epsilon"]
     assert recorded["status"] == "hit" and recorded["reached"] is True
     assert recorded["failure_share"] == 0.5 and recorded["n_images"] == 6
@@ -71,9 +71,9 @@ def test_the_calibration_key_holds_what_the_radius_depends_on(runs) -> None:
 
 def test_another_target_gives_other_keys_and_another_radius(runs) -> None:
     half, fifth = runs["half"], runs["fifth"]
-    assert fifth.data.extras["bim_calibration"]["failure_share"] == pytest.approx(1 / 6)
+    assert fifth.data.bim_calibration["failure_share"] == pytest.approx(1 / 6)
     assert fifth.keys["calibrate bim"]["digest"] != half.keys["calibrate bim"]["digest"]
-    eps = [r.data.extras["bim_calibration"]["epsilon"] for r in (half, fifth)]
+    eps = [r.data.bim_calibration["epsilon"] for r in (half, fifth)]
     assert eps[0] < eps[1]
     assert fifth.keys["attack bim"]["digest"] != half.keys["attack bim"]["digest"]
 
@@ -81,7 +81,7 @@ def test_another_target_gives_other_keys_and_another_radius(runs) -> None:
 def test_a_fixed_radius_run_is_unchanged(runs, tmp_path) -> None:
     fixed = runs["fixed"]
     assert "calibrate bim" not in fixed.keys
-    assert "bim_calibration" not in fixed.data.extras
+    assert fixed.data.bim_calibration is None
     assert fixed.keys["attack bim"]["attack"]["epsilon"] == 0.03
     assert fixed.data.attacks["bim"].batch.params["epsilon"] == 0.03
     # calibration settings without a target change nothing
@@ -97,7 +97,7 @@ def test_a_rerun_reads_the_calibration_from_the_cache(runs, monkeypatch) -> None
     monkeypatch.setattr(stage, "calibrate_epsilon", refuse)
     again = _run(runs["out"], bim_calibrate_failure=0.5, bim_calibration_images=6)
     half = runs["half"]
-    assert again.data.extras["bim_calibration"] == half.data.extras["bim_calibration"]
+    assert again.data.bim_calibration == half.data.bim_calibration
     assert again.keys["attack bim"] == half.keys["attack bim"]
 
 
@@ -107,7 +107,7 @@ def test_report_and_results_show_the_calibration(runs, tmp_path) -> None:
     run = runs["half"]
     run.config = run.config.replace(out=tmp_path)
     write_outputs(run)
-    recorded = run.data.extras["bim_calibration"]
+    recorded = run.data.bim_calibration
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["run"]["bim_calibration"]["epsilon"] == recorded["epsilon"]
     report = (tmp_path / "report.md").read_text()

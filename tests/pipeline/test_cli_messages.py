@@ -20,7 +20,7 @@ from PIL import Image
 from captum_contrastive import cli as top_cli
 from captum_contrastive.pipeline import out_folder, runner
 from captum_contrastive.pipeline.cli import config_from_args, main
-from captum_contrastive.pipeline.memory import HeldDataWarning
+from captum_contrastive.pipeline.memory_plan import HeldDataWarning
 from captum_contrastive.pipeline.stages import shortfall_message
 from captum_contrastive.presets.image_folder import load_image
 from captum_contrastive.presets.user import (

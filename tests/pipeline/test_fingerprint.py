@@ -4,7 +4,7 @@ import sys
 import torch
 from PIL import Image
 
-from captum_contrastive.pipeline.fingerprint import (
+from captum_contrastive.fingerprint import (
     code_digest,
     dataset_identity,
     digest,

@@ -109,7 +109,7 @@ def test_two_torchrun_ranks_give_the_numbers_of_one_process(reference, tmp_path)
     _assert_same_numbers(out, reference)
     ranks = json.loads((out / "results.json").read_text())["rank_timings"]
     assert [r["rank"] for r in ranks] == [0, 1]
-    assert all(r["units"] > 0 and r["studies"] for r in ranks)
+    assert all(r["work_items"] > 0 and r["studies"] for r in ranks)
     assert "torchrun rank 1 of 2" in done.stdout
 
 
@@ -122,7 +122,7 @@ def test_shards_then_a_merge_give_the_numbers_of_one_process(reference, tmp_path
     assert not (out / "summary.csv").exists()
     early = _single([*options, "--merge-only"])
     assert early.returncode == 3
-    assert "work units are not in the cache" in early.stderr
+    assert "work items are not in the cache" in early.stderr
     assert "shard 0 (4 images" in early.stderr
     assert not (out / "summary.csv").exists()
     first = _single([*options, "--shard", "0/2"])

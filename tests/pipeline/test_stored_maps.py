@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from captum_contrastive.pipeline.stored_maps import StoredMaps
-from captum_contrastive.studies.rows import loaded
+from captum_contrastive.row_chunks import loaded
 
 
 def _stored(sizes=(3, 3, 2)) -> tuple[StoredMaps, torch.Tensor, list[int]]:

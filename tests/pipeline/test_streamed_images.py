@@ -9,7 +9,7 @@ import torch
 
 from captum_contrastive.attacks.noise_control import equal_norm_noise
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.memory import held_bytes_bound
+from captum_contrastive.pipeline.memory_plan import held_bytes_bound
 from captum_contrastive.pipeline.runner import run_benchmark
 from captum_contrastive.pipeline.stages import StoredBatch
 from captum_contrastive.pipeline.stored_maps import (
@@ -95,7 +95,7 @@ def test_a_run_holds_no_image(streamed) -> None:
     assert isinstance(data.images, StoredImages)
     assert isinstance(data.masks, StoredImages)
     assert isinstance(data.attacks["fgsm"].batch, StoredBatch)
-    assert isinstance(data.extras["noise fgsm"], StoredImages)
+    assert isinstance(data.noise["fgsm"], StoredImages)
     assert run.held_bytes <= held_bytes_bound(10, 1) and run.held_bytes < 2**20
     assert run.held_bytes < data.images.row_bytes * 2, "two images' worth at most"
     items = [preset.dataset[i] for i in data.selection.indices]
@@ -114,7 +114,7 @@ def test_stored_attacks_and_noise_give_the_tensors_of_the_whole_run(
     whole = batch.load()
     assert torch.equal(whole.clean, data.images.load())
     assert len(batch) == 10 and batch.success_rate == whole.success_rate
-    noise = data.extras["noise fgsm"]
+    noise = data.noise["fgsm"]
     assert torch.equal(noise.load(), equal_norm_noise(whole, data.config.seed))
     successful = batch.successful()
     assert isinstance(successful.adversarial, StoredImages)
@@ -123,4 +123,4 @@ def test_stored_attacks_and_noise_give_the_tensors_of_the_whole_run(
     shard = data.cut(data.selection.indices[4:8])
     assert torch.equal(shard.images, whole.clean[4:8])
     assert torch.equal(shard.attacks["fgsm"].batch.adversarial, whole.adversarial[4:8])
-    assert torch.equal(shard.extras["noise fgsm"], noise.load()[4:8])
+    assert torch.equal(shard.noise["fgsm"], noise.load()[4:8])

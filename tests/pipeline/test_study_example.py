@@ -15,7 +15,7 @@ from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import run_benchmark
 from captum_contrastive.pipeline.study_registry import register_unit
 from captum_contrastive.pipeline.units import MapRequest
-from captum_contrastive.studies.rows import loaded
+from captum_contrastive.row_chunks import loaded
 from tests.fake_preset import fake_preset
 from tests.pipeline.study_example import load_example
 

@@ -108,7 +108,7 @@ def test_a_name_or_command_is_registered_once(example) -> None:
 
 #: The orchestrator's modules, which name no study. Left out: the maps grid,
 #: whose "adversarial" is a map condition (MapRequest.condition), not a study.
-ORCHESTRATOR = ["runner", "shared_work", "work_units", "cli", "report"]
+ORCHESTRATOR = ["runner", "shared_work", "work_items", "cli", "report"]
 NOT_YET_GENERIC = {"_grid"}
 
 

@@ -21,7 +21,8 @@ COSTS = UnitCosts(
 def test_projection_splits_the_units_and_not_the_studies():
     one = project_run(COSTS, 1000, 1)
     eight = project_run(COSTS, 1000, 8)
-    assert eight["seconds"]["units"] == pytest.approx(one["seconds"]["units"] / 8)
+    per_process = one["seconds"]["work_items"] / 8
+    assert eight["seconds"]["work_items"] == pytest.approx(per_process)
     assert eight["seconds"]["scan"] == pytest.approx(one["seconds"]["scan"] / 8)
     assert eight["total_s"] == pytest.approx(sum(eight["seconds"].values()))
     assert max(eight["study_s"].values()) <= eight["seconds"]["studies"]

@@ -1,7 +1,7 @@
 import math
 
 from captum_contrastive.metrics import compare_to_reference
-from captum_contrastive.metrics.intervals import Comparison, Interval
+from captum_contrastive.metrics.intervals import Interval, ReferenceComparison
 from captum_contrastive.studies.adversarial_summary import (
     AdversarialRunSummary,
     AttackGroups,
@@ -26,11 +26,11 @@ from captum_contrastive.typed_json import to_json
 METHOD_SIDE = {"beats": "loses", "loses": "beats", "ties": "ties"}
 
 
-def _rows(reference_outcome: dict[str, str]) -> list[Comparison]:
+def _rows(reference_outcome: dict[str, str]) -> list[ReferenceComparison]:
     """Rows as compare_to_reference writes them (from the compared method's side);
     only the method and the verdict matter to the claims."""
     return [
-        Comparison(
+        ReferenceComparison(
             m,
             "enhanced_gbp",
             20,
@@ -59,7 +59,9 @@ def test_reference_outcomes_read_compare_to_reference_from_the_reference_side() 
         n_resamples=500,
     )
     assert rows[0]["verdict"] == "loses"
-    assert reference_outcomes([Comparison.of(r) for r in rows]) == {"random": "beats"}
+    assert reference_outcomes([ReferenceComparison.of(r) for r in rows]) == {
+        "random": "beats"
+    }
 
 
 def test_format_ci_reads_an_interval_or_its_dict() -> None:

@@ -84,7 +84,7 @@ class AdversarialUnit(StudyUnit):
     def evaluate(self, data: RunData) -> StudyResult:
         summary: AdversarialSummary = {}
         records: dict[str, Any] = {}
-        runner_up = data.extras["clean_runner_up"]
+        runner_up = data.clean_runner_up
         for run in self.runs_needed():
             result = adversarial_discriminativity(
                 data.attacks[run].batch,
@@ -94,7 +94,7 @@ class AdversarialUnit(StudyUnit):
                 reference=self._reference(),
                 n_resamples=self.config.n_resamples,
             )
-            noise = data.extras.get(f"noise_predictions {run}")
+            noise = data.noise_predictions.get(run)
             if noise is not None:
                 unchanged = (noise == data.labels).float().mean()
                 result["noise_prediction_unchanged"] = float(unchanged)

@@ -1,4 +1,4 @@
-"""The protocol every study unit follows, and the data a run hands to it.
+"""The protocol every study unit follows.
 
 A unit declares its name, command and title, the attack runs and maps it needs
 and anything it prepares besides them; it evaluates the run's per-image data into
@@ -13,25 +13,13 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-from torch import Tensor
-
-from captum_contrastive.methods import MethodSpec
 from captum_contrastive.metrics.intervals import Interval
-from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.stages import (
-    AttackedImages,
-    Selection,
-    StageContext,
-    StoredBatch,
-)
-from captum_contrastive.pipeline.stored_maps import StoredImages, StoredMaps
+from captum_contrastive.pipeline.run_data import MapRequest, RunData
 from captum_contrastive.pipeline.study_registry import UNITS, register_unit
 from captum_contrastive.presets.base import Preset
 from captum_contrastive.typed_json import from_json, to_json
@@ -68,115 +56,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
-
-
-@dataclass(frozen=True)
-class MapRequest:
-    """One set of maps a unit needs.
-
-    Attributes:
-        method: registry key.
-        condition: ``"clean"`` (clean image, true class), ``"adversarial"``
-            (adversarial image, adversarial prediction), ``"clean_adversarial_class"``
-            (clean image, adversarial prediction) or ``"noise"`` (the equal-norm
-            noise image, its own prediction).
-        run: the attack run, for every condition but ``"clean"``.
-    """
-
-    method: str
-    condition: str
-    run: str | None = None
-
-
-@dataclass
-class RunData:
-    """Everything the shared stages produced, for the units to evaluate.
-
-    A run's images stay in the stage cache: :attr:`images` and :attr:`masks`
-    are :class:`~captum_contrastive.pipeline.stored_maps.StoredImages` (rows
-    taken with ``[]`` are read, e.g. ``data.images[:8]``; ``.view(rows)`` keeps
-    them stored), each attack run's batch is a
-    :class:`~captum_contrastive.pipeline.stages.StoredBatch`, and the maps are
-    :class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`. A shard's
-    data (:meth:`cut`) is read into tensors. Tensors work everywhere too (a
-    small run built by hand).
-    """
-
-    config: BenchmarkConfig
-    context: StageContext
-    selection: Selection
-    specs: dict[str, MethodSpec]
-    images: Tensor | StoredImages
-    labels: Tensor
-    masks: Tensor | StoredImages | None
-    attacks: dict[str, AttackedImages]
-    #: Tensors, or (from the maps stage) maps left in the cache.
-    maps: dict[MapRequest, Tensor | StoredMaps] = field(default_factory=dict)
-    map_keys: dict[MapRequest, StageKey] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def held_bytes(self) -> int:
-        """The bytes of the tensors this run holds in memory, each storage once:
-        the labels, each attack run's per-image values (predictions, success,
-        norms), the controls' predictions, and any images or maps held as
-        tensors. Images and maps left in the cache
-        (:class:`~captum_contrastive.pipeline.stored_maps.StoredImages`,
-        :class:`~captum_contrastive.pipeline.stored_maps.StoredMaps`) count
-        nothing. Tensors that share memory count once, by their largest view, so
-        the figure does not depend on how a process happened to build them."""
-        storages: dict[int, int] = {}
-
-        def add(value: Any) -> None:
-            if isinstance(value, Tensor):
-                place = value.untyped_storage().data_ptr()
-                storages[place] = max(storages.get(place, 0), value.nbytes)
-            elif isinstance(value, dict | list | tuple):
-                for item in value.values() if isinstance(value, dict) else value:
-                    add(item)
-
-        add([self.images, self.labels, self.masks])
-        for attacked in self.attacks.values():
-            batch = attacked.batch
-            add([getattr(batch, name) for name in vars(batch)])
-        add(list(self.maps.values()))
-        add(list(self.extras.values()))
-        return sum(storages.values())
-
-    def cut(self, indices: Sequence[int]) -> RunData:
-        """The data of the selected images at ``indices`` (a shard), under the
-        same keys: images, labels, masks, attacked images, maps, and the extras
-        that hold one row per image, cut to those rows. Stored images and
-        attacked images are read (a shard's worth); maps stay stored."""
-        position = {int(i): row for row, i in enumerate(self.selection.indices)}
-        chosen = [int(i) for i in indices]
-        rows = torch.tensor([position[i] for i in chosen], dtype=torch.long)
-        count = len(self.selection.indices)
-
-        def per_image(value: Any) -> Any:
-            if isinstance(value, StoredImages) and len(value) == count:
-                return value[rows]
-            if isinstance(value, Tensor) and value.dim() and len(value) == count:
-                return value[rows]
-            return value
-
-        def attacked(batch: Any) -> Any:
-            chosen_rows = batch.select(rows)
-            return chosen_rows.load() if isinstance(batch, StoredBatch) else chosen_rows
-
-        return replace(
-            self,
-            selection=replace(self.selection, indices=chosen),
-            images=self.images[rows],
-            labels=self.labels[rows],
-            masks=None if self.masks is None else self.masks[rows],
-            attacks={
-                run: AttackedImages(attacked(found.batch), found.key)
-                for run, found in self.attacks.items()
-            },
-            maps={request: maps[rows] for request, maps in self.maps.items()},
-            map_keys=dict(self.map_keys),
-            extras={name: per_image(value) for name, value in self.extras.items()},
-        )
 
 
 @dataclass(frozen=True)

@@ -244,7 +244,7 @@ def _pairs_of_the_data(config: BenchmarkConfig, data: RunData) -> ClassPairs:
         labels = [tuple(dataset.label_sets[i]) for i in found]
         return ClassPairs(data.context, found, labels, MULTI_LABEL)
     count = min(config.n_multi_images, len(data.selection.indices))
-    runner_up = data.extras["clean_runner_up"][:count].tolist()
+    runner_up = data.clean_runner_up[:count].tolist()
     labels = [
         (int(label), int(other))
         for label, other in zip(data.labels[:count].tolist(), runner_up, strict=True)

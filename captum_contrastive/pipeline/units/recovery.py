@@ -9,12 +9,13 @@ from typing import Any
 
 import captum_contrastive.metrics
 import captum_contrastive.studies
-from captum_contrastive.metrics.intervals import Comparison, Interval
+from captum_contrastive.fingerprint import code_digest, tensor_digest
+from captum_contrastive.freed_memory import return_freed_memory
+from captum_contrastive.metrics.intervals import Interval, ReferenceComparison
 from captum_contrastive.metrics.perturbation import RecoveryCurve
 from captum_contrastive.pipeline.cache import StageCache, shards
 from captum_contrastive.pipeline.config import ATTACK_FAMILIES, cw_name
-from captum_contrastive.pipeline.fingerprint import code_digest, tensor_digest
-from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
+from captum_contrastive.pipeline.memory_plan import forward_batch
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -27,6 +28,7 @@ from captum_contrastive.pipeline.units.base import (
     register_unit,
     table,
 )
+from captum_contrastive.row_chunks import loaded
 from captum_contrastive.studies.recovery import (
     ORACLE,
     RANDOM,
@@ -37,7 +39,6 @@ from captum_contrastive.studies.recovery_summary import (
     RecoveryRunSummary,
     RecoverySummary,
 )
-from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import (
     claim_recovery,
     format_ci,
@@ -409,7 +410,7 @@ def _energy_table(shares: dict[str, dict[str, Interval]]) -> str:
     )
 
 
-def _difference(row: Comparison) -> str:
+def _difference(row: ReferenceComparison) -> str:
     return f"{row.mean_diff:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]"
 
 

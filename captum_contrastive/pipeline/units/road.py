@@ -21,7 +21,7 @@ from captum_contrastive import plots
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.metrics.intervals import Interval, PairedDifference
 from captum_contrastive.metrics.road import RoadCurve, road_curves, road_summary
-from captum_contrastive.pipeline.memory import forward_batch
+from captum_contrastive.pipeline.memory_plan import forward_batch
 from captum_contrastive.pipeline.units.base import (
     MapRequest,
     ReportSection,
@@ -35,8 +35,8 @@ from captum_contrastive.pipeline.units.base import (
     table,
 )
 from captum_contrastive.random_streams import image_generator
+from captum_contrastive.row_chunks import loaded
 from captum_contrastive.studies.road_summary import RoadMethodSummary, RoadSummary
-from captum_contrastive.studies.rows import loaded
 from captum_contrastive.studies.verdicts import format_ci
 from captum_contrastive.typed_json import to_json
 

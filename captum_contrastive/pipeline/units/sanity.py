@@ -23,12 +23,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_contrastive import plots
+from captum_contrastive.fingerprint import code_digest
 from captum_contrastive.metrics import bootstrap_ci
 from captum_contrastive.metrics.intervals import Interval
 from captum_contrastive.pipeline.cache import StageCache, StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.fingerprint import code_digest
-from captum_contrastive.pipeline.memory import forward_batch
+from captum_contrastive.pipeline.memory_plan import forward_batch
 from captum_contrastive.pipeline.stages import attribution_code
 from captum_contrastive.pipeline.units.base import (
     ReportSection,

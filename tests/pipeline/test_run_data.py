@@ -2,8 +2,8 @@ import torch
 
 from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.pipeline.cache import StageKey
+from captum_contrastive.pipeline.run_data import MapRequest, RunData
 from captum_contrastive.pipeline.stages import AttackedImages, Selection
-from captum_contrastive.pipeline.units import MapRequest, RunData
 
 
 def _batch(n: int) -> AdversarialBatch:
@@ -38,7 +38,11 @@ def test_cut_keeps_the_keys_and_cuts_every_per_image_row():
         attacks={"fgsm": AttackedImages(_batch(n), StageKey("attack"))},
         maps={request: torch.arange(n).float().view(n, 1, 1, 1) * 2},
         map_keys={request: key},
-        extras={"clean_runner_up": torch.arange(n) + 100, "predict": len, "k": 3},
+        predict=len,
+        clean_runner_up=torch.arange(n) + 100,
+        noise={"fgsm": torch.arange(n).float() + 0.5},
+        noise_predictions={"fgsm": torch.arange(n) + 200},
+        bim_calibration={"epsilon": 0.1},
     )
     shard = data.cut([13, 11])
     assert shard.selection.indices == [13, 11]
@@ -49,6 +53,8 @@ def test_cut_keeps_the_keys_and_cuts_every_per_image_row():
     assert shard.map_keys[request] is key
     assert shard.attacks["fgsm"].batch.indices.tolist() == [13, 11]
     assert shard.attacks["fgsm"].key == data.attacks["fgsm"].key
-    assert shard.extras["clean_runner_up"].tolist() == [103, 101]
-    assert shard.extras["predict"] is len and shard.extras["k"] == 3
+    assert shard.clean_runner_up.tolist() == [103, 101]
+    assert shard.noise["fgsm"].tolist() == [3.5, 1.5]
+    assert shard.noise_predictions["fgsm"].tolist() == [203, 201]
+    assert shard.predict is len and shard.bim_calibration == {"epsilon": 0.1}
     assert len(data.labels) == n, "the original is left whole"

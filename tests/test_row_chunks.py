@@ -8,7 +8,7 @@ import torch
 
 from captum_contrastive.metrics import positive_mass_fraction, spatial_map, spearman
 from captum_contrastive.pipeline.stored_maps import StoredMaps
-from captum_contrastive.studies.rows import by_row_chunks
+from captum_contrastive.row_chunks import by_row_chunks
 
 
 def _maps(n: int, seed: int) -> torch.Tensor:

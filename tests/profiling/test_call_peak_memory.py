@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from captum_contrastive.profiling import memory
-from captum_contrastive.profiling.memory import (
+from captum_contrastive.profiling import call_peak_memory as memory
+from captum_contrastive.profiling.call_peak_memory import (
     current_rss_bytes,
     measure_peak_memory,
     measure_peak_rss,

@@ -12,7 +12,7 @@
 3. The warm-up outputs of variants that must agree (``egbp`` and
    ``captum_gbp_x2``, ``gbp`` and ``captum_gbp``, chunked and unchunked, ...)
    are compared (:mod:`~captum_contrastive.profiling.agreement`).
-4. Peak memory per variant (:mod:`~captum_contrastive.profiling.variant_memory`).
+4. Peak memory per variant (:mod:`~captum_contrastive.profiling.variant_peak_memory`).
 5. The ratios of :data:`~captum_contrastive.profiling.comparisons.COMPARISONS`
    whose variants both ran.
 
@@ -34,7 +34,7 @@ from captum_contrastive.profiling.grouped_timing import (
     time_variant_groups,
 )
 from captum_contrastive.profiling.timing import TimingResult
-from captum_contrastive.profiling.variant_memory import (
+from captum_contrastive.profiling.variant_peak_memory import (
     measure_variant_memory,
     resolve_memory_mode,
 )
@@ -66,7 +66,7 @@ def run_speed_benchmark(
     settle_malloc: bool = True,
 ) -> dict[str, Any]:
     r"""Time and measure the peak memory of the variants on one model and batch
-    (the steps are listed in :mod:`~captum_contrastive.profiling.speed_benchmark`).
+    (the steps are listed in :mod:`~captum_contrastive.profiling.speed_profile`).
 
     Args:
         model (nn.Module): returns ``(N, num_classes)`` logits; moved to ``device``
@@ -98,7 +98,8 @@ def run_speed_benchmark(
             Default: None
         seed (int): seed of the shuffled order of each round. Default: 0
         settle_malloc (bool): on the CPU, call
-            :func:`~captum_contrastive.profiling.memory.settle_allocator` before
+            :func:`~captum_contrastive.profiling.call_peak_memory.settle_allocator`
+            before
             timing, so the times do not depend on what ran earlier in the process.
             Default: True
 

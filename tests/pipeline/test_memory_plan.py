@@ -13,7 +13,7 @@ from torch import nn
 from captum_contrastive.attacks.foolbox_attacks import CarliniWagnerL2
 from captum_contrastive.methods import MethodSettings, build_methods, compute_maps
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.memory import (
+from captum_contrastive.pipeline.memory_plan import (
     BACKWARD_FACTOR,
     FORWARD_ROWS_PER_ROW,
     HeldDataWarning,
@@ -237,21 +237,3 @@ def test_split_forward_passes_give_the_same_curves_and_runner_ups() -> None:
     assert torch.equal(
         _runner_up(model, images, labels, 32), _runner_up(model, images, labels, 3)
     )
-
-
-def test_freed_memory_is_returned_after_the_resident_memory_grew(monkeypatch) -> None:
-    from captum_contrastive.pipeline import memory
-
-    if memory._malloc_trim() is None:
-        pytest.skip("not glibc: nothing to return")
-    trims: list[int] = []
-    resident = [2**30]
-    monkeypatch.setattr(memory, "_malloc_trim", lambda: trims.append)
-    monkeypatch.setattr(memory, "_resident_bytes", lambda: resident[0])
-    monkeypatch.setattr(memory, "_after_last_trim", [])
-    assert memory.return_freed_memory()  # the first call sets the level
-    resident[0] += memory.TRIM_GROWTH_BYTES // 2
-    assert not memory.return_freed_memory()
-    resident[0] += memory.TRIM_GROWTH_BYTES
-    assert memory.return_freed_memory() and trims == [0, 0]
-    assert memory._after_last_trim == [resident[0]]

@@ -1,6 +1,6 @@
-"""A run's work as independent units, and their balanced split over processes.
+"""A run's work as independent items, and their balanced split over processes.
 
-The attack and map stages of a run are cut into units that need nothing from
+The attack and map stages of a run are cut into items that need nothing from
 each other:
 
 - an **attack chain**: one attack run on one shard of the selected images, then
@@ -9,9 +9,9 @@ each other:
   it (the recovery curves);
 - the **clean maps** of one shard: every method's maps of the clean images.
 
-A unit reads and writes the same cache shards the single-process run uses (same
+A item reads and writes the same cache shards the single-process run uses (same
 keys, same shard boundaries), so any split gives the same files and the same
-numbers. Units are shared out by estimated cost, largest first, each to the
+numbers. Items are shared out by estimated cost, largest first, each to the
 least loaded part (:func:`balanced_split`): deterministic, so every process
 computes the same split without talking to the others.
 """
@@ -25,7 +25,7 @@ from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.methods import MethodSpec
 
 __all__ = [
-    "WorkUnit",
+    "WorkItem",
     "attack_cost",
     "balanced_split",
     "map_cost",
@@ -33,8 +33,8 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class WorkUnit:
-    """One unit of work on one shard of the selected images.
+class WorkItem:
+    """One item of work on one shard of the selected images.
 
     Attributes:
         run: the attack run of an attack chain; ``None`` for clean maps.

@@ -29,12 +29,7 @@ backward pass, so one of its rows costs at most its layer outputs, a
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import math
-import resource
-import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -43,6 +38,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from captum_contrastive.freed_memory import peak_rss_bytes, resident_bytes
+
 __all__ = [
     "BACKWARD_FACTOR",
     "HeldDataWarning",
@@ -50,7 +47,6 @@ __all__ = [
     "HELD_BYTES_PER_IMAGE",
     "HELD_BYTES_PER_IMAGE_AND_RUN",
     "RUNTIME_RESERVE_GIB",
-    "TRIM_GROWTH_BYTES",
     "MemoryPlan",
     "activation_bytes_per_row",
     "check_held_bytes",
@@ -61,7 +57,6 @@ __all__ = [
     "parse_memory",
     "peak_memory",
     "plan_memory",
-    "return_freed_memory",
     "warn_if_bound_exceeds",
 ]
 
@@ -137,66 +132,6 @@ def activation_bytes_per_row(model: nn.Module, image_shape: tuple[int, ...]) -> 
         for handle in handles:
             handle.remove()
     return max(total, 1)
-
-
-def _resident_bytes() -> int:
-    """The process's resident memory now (Linux), else its peak so far."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        return _peak_rss_bytes()
-
-
-#: Resident memory a process may gain over its level after the last
-#: :func:`return_freed_memory` before freed memory is returned again.
-TRIM_GROWTH_BYTES = 256 * 2**20
-_after_last_trim: list[int] = []
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim``, or ``None`` (another C library)."""
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-    return trim
-
-
-def return_freed_memory() -> bool:
-    """Return the memory the process freed to the system, when its resident
-    memory grew by :data:`TRIM_GROWTH_BYTES` since the last time; returns
-    whether it did.
-
-    glibc's malloc raises its mmap threshold each time a large block is freed
-    (up to 32 MiB), after which blocks of a shard's size (19 MB of 224 x 224
-    images) come from its heaps, where freed memory is kept for reuse rather
-    than returned. A run that reads thousands of shards then grows its resident
-    memory with the number of shards read, though it holds no more of them
-    (measured: 3.5 GiB at 512 images against 1.4 GiB at 64). ``malloc_trim``
-    hands the free pages back (about 0.1 s); calling it only after such growth
-    keeps its cost to a few calls a run, and the peak to the memory in use plus
-    :data:`TRIM_GROWTH_BYTES`. Fixing the mmap threshold instead would double
-    the time of a convolution pass (every large block mapped afresh). Without
-    glibc this does nothing.
-    """
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    resident = _resident_bytes()
-    if _after_last_trim and resident - _after_last_trim[0] < TRIM_GROWTH_BYTES:
-        return False
-    trim(0)
-    _after_last_trim[:] = [_resident_bytes()]
-    return True
-
-
-def _peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
 @dataclass(frozen=True)
@@ -287,7 +222,7 @@ def plan_memory(
     reserved = RUNTIME_RESERVE_GIB * 2**30 + 2 * weights
     free = max_memory_gib * 2**30 - reserved
     rows = max(1, math.floor(free * USABLE_SHARE / row)) if free > 0 else 1
-    resident = _resident_bytes() / 2**30
+    resident = resident_bytes() / 2**30
     return MemoryPlan(max_memory_gib, resident, row, rows, reserved / 2**30)
 
 
@@ -297,7 +232,7 @@ def peak_memory(device: torch.device | str = "cpu") -> dict[str, float | None]:
     cuda = None
     if torch.device(device).type == "cuda" and torch.cuda.is_available():
         cuda = torch.cuda.max_memory_allocated(torch.device(device)) / 2**30
-    return {"peak_rss_gib": _peak_rss_bytes() / 2**30, "cuda_peak_gib": cuda}
+    return {"peak_rss_gib": peak_rss_bytes() / 2**30, "cuda_peak_gib": cuda}
 
 
 class HeldDataWarning(UserWarning):
@@ -331,7 +266,7 @@ def held_images_bound(
       images per row (a study's adversarial, clean and noise images).
 
     A shard is ``shard_size`` rows, a chunk
-    :data:`~captum_contrastive.studies.rows.CHUNK_ROWS` (the larger counts).
+    :data:`~captum_contrastive.row_chunks.CHUNK_ROWS` (the larger counts).
 
     Examples::
 
@@ -339,7 +274,7 @@ def held_images_bound(
         275.625
     """
     from captum_contrastive.pipeline.stored_maps import KEPT_SHARDS
-    from captum_contrastive.studies.rows import CHUNK_ROWS
+    from captum_contrastive.row_chunks import CHUNK_ROWS
 
     rows = max(int(shard_size), CHUNK_ROWS)
     shards = 2 * KEPT_SHARDS + 3 * max(1, int(attack_workers)) + 1 + 3

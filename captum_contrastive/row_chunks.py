@@ -59,7 +59,7 @@ def by_row_chunks(
     n = len(row_aligned[0])
     if any(len(rows) != n for rows in row_aligned):
         raise ValueError("the row-aligned arguments have different lengths")
-    from captum_contrastive.pipeline.memory import return_freed_memory
+    from captum_contrastive.freed_memory import return_freed_memory
 
     parts = []
     for start in range(0, max(n, 1), chunk_rows):

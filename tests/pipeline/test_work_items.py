@@ -9,7 +9,7 @@ from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.ranks import Ranks
 from captum_contrastive.pipeline.shared_work import SharePlan
 from captum_contrastive.pipeline.units import MapRequest
-from captum_contrastive.pipeline.work_units import (
+from captum_contrastive.pipeline.work_items import (
     attack_cost,
     balanced_split,
     map_cost,
@@ -77,8 +77,8 @@ def test_share_plan_units_cover_every_shard_and_split_disjointly():
         MapRequest("integrated_gradients", "noise", "cw-k0"),
     ]
     plan = SharePlan.build(_Data(10, 4), attacks, requests)
-    assert len(plan.units) == 3 * 3  # 3 shards x (2 attack chains + clean maps)
-    assert {u.indices for u in plan.units} == {
+    assert len(plan.work_items) == 3 * 3  # 3 shards x (2 attack chains + clean maps)
+    assert {u.indices for u in plan.work_items} == {
         tuple(range(100, 104)),
         tuple(range(104, 108)),
         (108, 109),
@@ -88,9 +88,9 @@ def test_share_plan_units_cover_every_shard_and_split_disjointly():
     for world in (1, 2, 4):
         shares = [plan.share(Ranks(r, world, "shard")) for r in range(world)]
         every = [u for share in shares for u in share]
-        assert sorted(every, key=plan.units.index) == plan.units
+        assert sorted(every, key=plan.work_items.index) == plan.work_items
     assert set(plan.attack_keys) == set(attacks)
-    chain = next(u for u in plan.units if u.run == "cw-k0" and u.shard == 0)
+    chain = next(u for u in plan.work_items if u.run == "cw-k0" and u.shard == 0)
     assert chain.cost == 4 * (10 + 1 + 16)
     assert "attack cw-k0" in chain.describe() and "4 images" in chain.describe()
 

@@ -10,11 +10,12 @@ from torch import Tensor
 
 from captum_contrastive.attacks.batch import AdversarialBatch
 from captum_contrastive.attacks.noise_control import equal_norm_noise
+from captum_contrastive.freed_memory import return_freed_memory
 from captum_contrastive.pipeline.cache import StageKey
-from captum_contrastive.pipeline.memory import forward_batch, return_freed_memory
+from captum_contrastive.pipeline.memory_plan import forward_batch
+from captum_contrastive.pipeline.run_data import MapRequest, RunData
 from captum_contrastive.pipeline.stages import StoredBatch, cached_maps_for, maps_key
 from captum_contrastive.pipeline.stored_maps import StoredImages
-from captum_contrastive.pipeline.units.base import MapRequest, RunData
 
 __all__ = [
     "CONDITION_LABELS",
@@ -31,15 +32,15 @@ def predict_in_shards(
     images: Tensor | StoredImages,
     predict: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
-    """``predict`` (default: ``data.extras["predict"]``) shard by shard of the
+    """``predict`` (default: :attr:`RunData.predict`) shard by shard of the
     selection (``shard_size`` rows), each shard in chunks from its first row (of
     fewer rows when the memory plan splits the methods' passes:
-    :func:`~captum_contrastive.pipeline.memory.forward_batch`): a prediction
+    :func:`~captum_contrastive.pipeline.memory_plan.forward_batch`): a prediction
     never depends on how the run is split, and memory does not grow with the
     images."""
     shard = data.config.shard_size
     size = forward_batch([spec.settings for spec in data.specs.values()], shard)
-    predict = predict or data.extras["predict"]
+    predict = predict or data.predict
     parts = []
     for first in range(0, len(images), shard):
         rows = images[first : first + shard]
@@ -68,8 +69,8 @@ def prepare_controls(data: RunData) -> None:
     """The equal-norm noise images and their predictions, per attack run."""
     for run, attacked in data.attacks.items():
         noisy = noise_controls(attacked.batch, data.config.seed)
-        data.extras[f"noise {run}"] = noisy
-        data.extras[f"noise_predictions {run}"] = predict_in_shards(data, noisy)
+        data.noise[run] = noisy
+        data.noise_predictions[run] = predict_in_shards(data, noisy)
 
 
 #: What each map condition's images and targets are (part of the maps' key).
@@ -99,8 +100,8 @@ def _inputs(data: RunData, request: MapRequest) -> tuple[Tensor, Tensor, StageKe
     if request.condition == "clean_adversarial_class":
         return data.images, batch.adversarial_predictions, attacked.key, label
     return (
-        data.extras[f"noise {request.run}"],
-        data.extras[f"noise_predictions {request.run}"],
+        data.noise[request.run],
+        data.noise_predictions[request.run],
         attacked.key,
         label,
     )

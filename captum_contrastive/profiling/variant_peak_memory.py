@@ -1,7 +1,8 @@
 """Peak memory of each variant: in a fresh child process per variant, or in-process.
 
 On the CPU the robust choice is a fresh process per variant (see
-:mod:`captum_contrastive.profiling.memory`: the C allocator keeps freed memory, so a
+:mod:`captum_contrastive.profiling.call_peak_memory`: the C allocator keeps freed
+memory, so a
 second call in the same process may show a smaller growth). The model, inputs and
 classes are saved once to a temporary file that every child loads.
 """
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from captum_contrastive.captum_warnings import quiet_captum
-from captum_contrastive.profiling.memory import (
+from captum_contrastive.profiling.call_peak_memory import (
     measure_peak_memory,
     measure_peak_rss,
     run_child,
@@ -108,7 +109,7 @@ def measure_in_process(
     progress: _Progress = None,
 ) -> dict[str, dict[str, Any]]:
     r"""Peak memory of each variant in this process
-    (:func:`~captum_contrastive.profiling.memory.measure_peak_memory`)."""
+    (:func:`~captum_contrastive.profiling.call_peak_memory.measure_peak_memory`)."""
     memories: dict[str, dict[str, Any]] = {}
     with quiet_captum():
         for name in names:
@@ -134,7 +135,7 @@ def measure_in_child_processes(
     progress: _Progress = None,
 ) -> dict[str, dict[str, Any]]:
     r"""Peak RSS of each variant, each in a fresh process (:func:`memory_child`,
-    started by :func:`~captum_contrastive.profiling.memory.run_child`); CPU
+    started by :func:`~captum_contrastive.profiling.call_peak_memory.run_child`); CPU
     tensors only."""
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="cc-speed-") as tmp:
