@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
+from captum_contrastive.pipeline.attack_strength import attack_strength
 from captum_contrastive.pipeline.cache import atomic_write_text
 from captum_contrastive.pipeline.cli import option_error
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.runner import load_preset
-from captum_contrastive.pipeline.attack_strength import attack_strength
 
 
 def main() -> None:

@@ -12,7 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from captum_contrastive.profiling.run_memory import measure_run, self_labelled_samples
+from captum_contrastive.profiling.run_peak_memory import (
+    measure_run,
+    self_labelled_samples,
+)
 
 
 def main() -> int:
