@@ -16,6 +16,7 @@ from typing import Any
 
 from captum_contrastive.atomic_files import atomic_write_json, atomic_write_text
 from captum_contrastive.environment import library_versions
+from captum_contrastive.pipeline.bim_calibration import CalibratedRadius
 from captum_contrastive.pipeline.cache import file_lock
 from captum_contrastive.pipeline.memory_plan import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
@@ -103,7 +104,11 @@ def _run_info(run: BenchmarkRun) -> dict[str, Any]:
         "main_runs": [r for r in config.main_runs() if r in data.attacks],
         "recovery_runs": config.recovery_runs(),
         "cw_runs": {str(k): f"cw-k{k:g}" for k in config.sweep_kappas},
-        **({"bim_calibration": data.bim_calibration} if data.bim_calibration else {}),
+        **(
+            {"bim_calibration": data.bim_calibration.to_json()}
+            if data.bim_calibration
+            else {}
+        ),
     }
 
 
@@ -276,24 +281,25 @@ def _selection_caveats(run: BenchmarkRun) -> list[str]:
     return caveats
 
 
-def _calibration_caveats(found: dict[str, Any] | None) -> list[str]:
-    if not found:
+def _calibration_caveats(calibrated: CalibratedRadius | None) -> list[str]:
+    if calibrated is None:
         return []
+    found = calibrated.calibration
     caveats = [
-        f"BIM's radius was calibrated on the first {found['n_images']} evaluated "
+        f"BIM's radius was calibrated on the first {found.n_images} evaluated "
         "images, so the whole run's BIM failure share (Attacks table) can differ "
         "from the calibration share."
     ]
-    if not found["reached"]:
-        low, high = found["settings"]["low"], found["settings"]["high"]
-        bound = "lower" if found["status"] == "low_bound" else "upper"
+    if not found.reached:
+        low, high = found.settings["low"], found.settings["high"]
+        bound = "lower" if found.status == "low_bound" else "upper"
         caveats.append(
-            f"The BIM target failure share {found['target_failure']:.0%} was out "
+            f"The BIM target failure share {found.target_failure:.0%} was out "
             f"of reach between the radii {low:.4g} and {high:.4g}: BIM used the "
-            f"{bound} bound, where {found['failure_share']:.0%} of the calibration "
+            f"{bound} bound, where {found.failure_share:.0%} of the calibration "
             "attacks failed."
         )
-    if not found["monotone"]:
+    if not found.monotone:
         caveats.append(
             "On the calibration subset the BIM failure share did not fall steadily "
             "with the radius; the chosen radius is the evaluated one closest to the "
@@ -302,26 +308,27 @@ def _calibration_caveats(found: dict[str, Any] | None) -> list[str]:
     return caveats
 
 
-def _calibration_section(found: dict[str, Any] | None) -> list[str]:
+def _calibration_section(calibrated: CalibratedRadius | None) -> list[str]:
     """How BIM's radius was chosen, when it was calibrated."""
-    if not found:
+    if calibrated is None:
         return []
-    failed = round(found["failure_share"] * found["n_images"])
+    found = calibrated.calibration
+    failed = round(found.failure_share * found.n_images)
     rows = [
         [
-            f"{t['epsilon']:.5f}",
-            f"{t['epsilon'] * 255:.2f}",
-            f"{t['failed']}/{t['n']}",
-            f"{t['failure_share']:.0%}",
+            f"{step.epsilon:.5f}",
+            f"{step.epsilon * 255:.2f}",
+            f"{step.failed}/{step.n}",
+            f"{step.failure_share:.0%}",
         ]
-        for t in sorted(found["trace"], key=lambda t: t["epsilon"])
+        for step in sorted(found.trace, key=lambda step: step.epsilon)
     ]
     return [
         "### BIM radius calibration\n",
-        f"BIM's radius was calibrated so that {found['target_failure']:.0%} of its "
-        f"attacks fail: ε = {found['epsilon']:.5f} ({found['epsilon_255']:.2f}/255), "
-        f"at which {failed}/{found['n_images']} ({found['failure_share']:.0%}) of "
-        f"the calibration images' attacks failed (status {found['status']}). The "
+        f"BIM's radius was calibrated so that {found.target_failure:.0%} of its "
+        f"attacks fail: ε = {found.epsilon:.5f} ({found.epsilon * 255:.2f}/255), "
+        f"at which {failed}/{found.n_images} ({found.failure_share:.0%}) of "
+        f"the calibration images' attacks failed (status {found.status}). The "
         "fixed `bim_epsilon` of the config is not used in this run.\n",
         table(["ε", "ε·255", "failed", "failure share"], rows),
         "",
@@ -398,7 +405,7 @@ def _markdown(
             "",
         ]
     lines += ["## Attacks\n", _attacks_table(results), ""]
-    lines += _calibration_section(results["run"].get("bim_calibration"))
+    lines += _calibration_section(run.data.bim_calibration)
     lines += _baseline_section(run)
     lines += [section.markdown for section in sections if section.markdown]
     lines.append("## Figures\n")

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from captum_contrastive.methods import MethodSpec
+from captum_contrastive.pipeline.bim_calibration import CalibratedRadius
 from captum_contrastive.pipeline.cache import StageKey
 from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.stages import (
@@ -68,8 +69,8 @@ class RunData:
             of the contrastive methods).
         noise: each attack run's equal-norm noise images (the noise control).
         noise_predictions: the model's predictions of those noise images.
-        bim_calibration: BIM's calibrated step, as written to ``results.json``
-            (``None``: not calibrated).
+        bim_calibration: BIM's calibrated radius and its cache key (``None``:
+            not calibrated).
     """
 
     config: BenchmarkConfig
@@ -88,7 +89,7 @@ class RunData:
     clean_runner_up: Tensor | None = None
     noise: dict[str, Tensor | StoredImages] = field(default_factory=dict)
     noise_predictions: dict[str, Tensor] = field(default_factory=dict)
-    bim_calibration: dict[str, Any] | None = None
+    bim_calibration: CalibratedRadius | None = None
 
     def held_bytes(self) -> int:
         """The bytes of the tensors this run holds in memory, each storage once:

@@ -238,7 +238,7 @@ def _calibrated_bim(
     with run.timed("calibrate bim"):
         calibrated = calibrate_bim(context, attack, data.selection, run.config)
     run.keys["calibrate bim"] = calibrated.key.to_json()
-    data.bim_calibration = calibrated.to_json()
+    data.bim_calibration = calibrated
     return replace(attack, epsilon=calibrated.calibration.epsilon)
 
 

@@ -44,13 +44,13 @@ def runs(tmp_path_factory):
 
 def test_the_calibrated_radius_is_recorded_and_used_by_the_bim_run(runs) -> None:
     run = runs["half"]
-    recorded = run.data.bim_calibration
-    epsilon = recorded["epsilon"]
-    assert recorded["status"] == "hit" and recorded["reached"] is True
-    assert recorded["failure_share"] == 0.5 and recorded["n_images"] == 6
-    assert recorded["target_failure"] == 0.5
-    assert recorded["trace"][-1]["epsilon"] == epsilon
-    assert recorded["key"] == run.keys["calibrate bim"]["digest"]
+    recorded = run.data.bim_calibration.calibration
+    epsilon = recorded.epsilon
+    assert recorded.status == "hit" and recorded.reached is True
+    assert recorded.failure_share == 0.5 and recorded.n_images == 6
+    assert recorded.target_failure == 0.5
+    assert recorded.trace[-1].epsilon == epsilon
+    assert run.data.bim_calibration.key.digest == run.keys["calibrate bim"]["digest"]
     batch = run.data.attacks["bim"].batch
     assert batch.params["epsilon"] == epsilon != 0.03
     assert run.keys["attack bim"]["attack"]["epsilon"] == epsilon
@@ -71,9 +71,9 @@ def test_the_calibration_key_holds_what_the_radius_depends_on(runs) -> None:
 
 def test_another_target_gives_other_keys_and_another_radius(runs) -> None:
     half, fifth = runs["half"], runs["fifth"]
-    assert fifth.data.bim_calibration["failure_share"] == pytest.approx(1 / 6)
+    assert fifth.data.bim_calibration.calibration.failure_share == pytest.approx(1 / 6)
     assert fifth.keys["calibrate bim"]["digest"] != half.keys["calibrate bim"]["digest"]
-    eps = [r.data.bim_calibration["epsilon"] for r in (half, fifth)]
+    eps = [r.data.bim_calibration.calibration.epsilon for r in (half, fifth)]
     assert eps[0] < eps[1]
     assert fifth.keys["attack bim"]["digest"] != half.keys["attack bim"]["digest"]
 
@@ -109,10 +109,10 @@ def test_report_and_results_show_the_calibration(runs, tmp_path) -> None:
     write_outputs(run)
     recorded = run.data.bim_calibration
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["run"]["bim_calibration"]["epsilon"] == recorded["epsilon"]
+    assert results["run"]["bim_calibration"] == recorded.to_json()
     report = (tmp_path / "report.md").read_text()
     assert "### BIM radius calibration" in report
-    assert f"ε = {recorded['epsilon']:.5f}" in report and "3/6 (50%)" in report
+    assert f"ε = {recorded.calibration.epsilon:.5f}" in report and "3/6 (50%)" in report
     assert "calibrated on the first 6 evaluated images" in report
     fixed = runs["fixed"]
     fixed.config = fixed.config.replace(out=tmp_path / "fixed")
