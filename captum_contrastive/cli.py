@@ -114,8 +114,17 @@ def help_text(command: str | None = None, width: int = 88) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch ``argv`` (default: ``sys.argv[1:]``) to a subcommand."""
+    """Dispatch ``argv`` (default: ``sys.argv[1:]``) to a subcommand, after
+    importing the plug-ins (:mod:`captum_contrastive.plugins`), whose studies
+    are commands too."""
+    from captum_contrastive.plugins import PluginError, load_plugins
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        load_plugins()
+    except PluginError as error:
+        print(f"captum-contrastive: {error}", file=sys.stderr)
+        return 2
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2

@@ -25,6 +25,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "fingerprint",
         "freed_memory",
         "palette",
+        "plugins",
         "random_streams",
         "row_chunks",
         "typed_json",

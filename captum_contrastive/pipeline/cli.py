@@ -36,6 +36,7 @@ from captum_contrastive.pipeline.study_registry import (
     registered_units,
     resolve_studies,
 )
+from captum_contrastive.plugins import PluginError, load_plugins
 from captum_contrastive.presets.checkpoints import WeightsUnavailableError
 
 __all__ = [
@@ -189,6 +190,11 @@ def _main(
     default_out: str,
     prog: str | None,
 ) -> int:
+    try:
+        load_plugins()  # their methods, attacks and studies are choices
+    except PluginError as error:
+        print(f"{prog or os.path.basename(sys.argv[0])}: {error}", file=sys.stderr)
+        return 2
     parser = build_parser(description, default_out, prog)
     args = parser.parse_args(argv)
     try:
