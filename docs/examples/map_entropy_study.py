@@ -110,9 +110,8 @@ class MapEntropyUnit(StudyUnit):
         section = ReportSection()
         rows = []
         for method, interval in summary.methods.items():
-            stats = interval.to_json()
-            section.rows.append(SummaryRow(self.name, "", method, MEASURE, stats))
-            rows.append([method, format_ci(stats)])
+            section.rows.append(SummaryRow(self.name, "", method, MEASURE, interval))
+            rows.append([method, format_ci(interval)])
         section.markdown = (
             "## Map entropy of the clean maps\n\n"
             f"Normalised entropy of |map| over the pixels, on {summary.n_images} "
