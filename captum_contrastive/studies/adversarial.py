@@ -123,6 +123,46 @@ def adversarial_discriminativity(
     batch = adversarial_batch
     groups = {"adv_s": batch.success.cpu(), "adv_f": ~batch.success.cpu()}
     indices = batch.indices.cpu()
+    summary, records, main_rho_success = _compare_all_methods(
+        maps, groups, indices, q=q, seed=seed, n_resamples=n_resamples
+    )
+    shape = next(iter(next(iter(maps.values())).values())).shape
+    random_values = random_map_reference(tuple(shape), indices, seed, q)
+    result: dict[str, Any] = {
+        "protocol": _protocol(q),
+        "groups": {name: int(mask.sum()) for name, mask in groups.items()},
+        "methods": summary,
+        "random_maps": {
+            k: bootstrap_ci(v, n_resamples=n_resamples, seed=seed)
+            for k, v in random_values.items()
+        },
+        "records": records,
+    }
+    if clean_runner_up is not None:
+        result["runner_up_is_adversarial_class"] = _runner_up_share(
+            clean_runner_up, batch.adversarial_predictions, groups["adv_s"]
+        )
+    if reference in main_rho_success and int(groups["adv_s"].sum()) > 1:
+        result["comparisons"] = compare_to_reference(
+            main_rho_success,
+            reference,
+            higher_is_better=False,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    return result
+
+
+def _compare_all_methods(
+    maps: Mapping[str, Mapping[str, Tensor]],
+    groups: dict[str, Tensor],
+    indices: Tensor,
+    *,
+    q: float,
+    seed: int,
+    n_resamples: int,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+    """Per method and comparison: group summaries, records and the main Adv_s rho."""
     summary: dict[str, Any] = {}
     records: dict[str, Any] = {}
     main_rho_success: dict[str, np.ndarray] = {}
@@ -138,62 +178,63 @@ def adversarial_discriminativity(
                 indices,
             )
             records[method][comparison] = {k: v.tolist() for k, v in values.items()}
-            summary[method][comparison] = {}
-            for group, mask in groups.items():
-                if comparison != "main" and group == "adv_f":
-                    continue
-                chosen = mask.numpy()
-                summary[method][comparison][group] = {
-                    measure: bootstrap_ci(v[chosen], n_resamples=n_resamples, seed=seed)
-                    for measure, v in values.items()
-                }
-                rho = values["spearman"][chosen]
-                summary[method][comparison][group]["change"] = (
-                    float(np.nanmean(1 - rho)) if chosen.any() else float("nan")
-                )
+            summary[method][comparison] = _summarize_comparison(
+                comparison, values, groups, seed=seed, n_resamples=n_resamples
+            )
             if comparison == "main":
                 main_rho_success[method] = values["spearman"][groups["adv_s"].numpy()]
-    shape = next(iter(next(iter(maps.values())).values())).shape
-    random_values = random_map_reference(tuple(shape), indices, seed, q)
-    result: dict[str, Any] = {
-        "protocol": {
-            "main": "clean image @ clean prediction vs adversarial image @ "
-            "adversarial prediction",
-            "class_only": "clean image @ clean prediction vs clean image @ "
-            "adversarial class (Adv_s)",
-            "input_only": "clean image vs adversarial image, both @ adversarial "
-            "class (Adv_s)",
-            "noise": "clean image vs clean + Gaussian noise of the perturbation's L2 "
-            "norm (clipped to bounds), each @ its own prediction (Adv_s rows)",
-            "measures": f"Spearman rho over pixels of the channel-summed map; IoU of "
-            f"the top-{q:.0%} pixels (seeded tie-break)",
-            "change": "1 - mean Spearman rho",
-            "groups": "Adv_s: re-verified success; Adv_f: attack failed",
-        },
-        "groups": {name: int(mask.sum()) for name, mask in groups.items()},
-        "methods": summary,
-        "random_maps": {
-            k: bootstrap_ci(v, n_resamples=n_resamples, seed=seed)
-            for k, v in random_values.items()
-        },
-        "records": records,
-    }
-    if clean_runner_up is not None:
-        success = groups["adv_s"]
-        same = (
-            clean_runner_up.cpu()[success]
-            == batch.adversarial_predictions.cpu()[success]
-        )
-        result["runner_up_is_adversarial_class"] = {
-            "share": float(same.float().mean()) if success.any() else float("nan"),
-            "n": int(success.sum()),
+    return summary, records, main_rho_success
+
+
+def _summarize_comparison(
+    comparison: str,
+    values: dict[str, np.ndarray],
+    groups: dict[str, Tensor],
+    *,
+    seed: int,
+    n_resamples: int,
+) -> dict[str, Any]:
+    """Bootstrap CIs and the change 1 - rho per group (Adv_f for ``main`` only)."""
+    out: dict[str, Any] = {}
+    for group, mask in groups.items():
+        if comparison != "main" and group == "adv_f":
+            continue
+        chosen = mask.numpy()
+        out[group] = {
+            measure: bootstrap_ci(v[chosen], n_resamples=n_resamples, seed=seed)
+            for measure, v in values.items()
         }
-    if reference in main_rho_success and int(groups["adv_s"].sum()) > 1:
-        result["comparisons"] = compare_to_reference(
-            main_rho_success,
-            reference,
-            higher_is_better=False,
-            n_resamples=n_resamples,
-            seed=seed,
+        rho = values["spearman"][chosen]
+        out[group]["change"] = (
+            float(np.nanmean(1 - rho)) if chosen.any() else float("nan")
         )
-    return result
+    return out
+
+
+def _protocol(q: float) -> dict[str, str]:
+    """The protocol text of the result: comparisons, measures and groups."""
+    return {
+        "main": "clean image @ clean prediction vs adversarial image @ "
+        "adversarial prediction",
+        "class_only": "clean image @ clean prediction vs clean image @ "
+        "adversarial class (Adv_s)",
+        "input_only": "clean image vs adversarial image, both @ adversarial "
+        "class (Adv_s)",
+        "noise": "clean image vs clean + Gaussian noise of the perturbation's L2 "
+        "norm (clipped to bounds), each @ its own prediction (Adv_s rows)",
+        "measures": f"Spearman rho over pixels of the channel-summed map; IoU of "
+        f"the top-{q:.0%} pixels (seeded tie-break)",
+        "change": "1 - mean Spearman rho",
+        "groups": "Adv_s: re-verified success; Adv_f: attack failed",
+    }
+
+
+def _runner_up_share(
+    clean_runner_up: Tensor, adversarial_predictions: Tensor, success: Tensor
+) -> dict[str, Any]:
+    """How often the clean runner-up is the adversarial class, on Adv_s."""
+    same = clean_runner_up.cpu()[success] == adversarial_predictions.cpu()[success]
+    return {
+        "share": float(same.float().mean()) if success.any() else float("nan"),
+        "n": int(success.sum()),
+    }

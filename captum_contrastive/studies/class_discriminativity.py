@@ -126,47 +126,69 @@ def class_discriminativity(
     summary: dict[str, Any] = {}
     records: dict[str, Any] = {"index": pair_index, "k": k, "m": m}
     for name in methods:
-        values: dict[str, list[np.ndarray]] = {
-            "binarized_similarity": [],
-            "top_iou": [],
-            "avg_diff": [],
-        }
-        for start in range(0, len(rows), batch_size):
-            part = slice(start, start + batch_size)
-            x = images[rows[part]]
-            map_k, map_m = _pair_maps(
-                specs[name], model, x, (k[part], m[part]), pair_index[part], seed
-            )
-            values["binarized_similarity"].append(binarized_similarity(map_k, map_m))
-            values["top_iou"].append(
-                top_iou(map_k, map_m, q, seed, torch.tensor(pair_index[part]))
-            )
-            values["avg_diff"].append(avg_diff(map_k, map_m))
-        merged = {key: np.concatenate(parts) for key, parts in values.items()}
+        merged = _pair_measures(
+            specs[name], model, images, (rows, pair_index, k, m), q, seed, batch_size
+        )
         records[name] = {key: v.tolist() for key, v in merged.items()}
         summary[name] = {
             key: bootstrap_ci(v, n_resamples=n_resamples, seed=seed)
             for key, v in merged.items()
         }
     return {
-        "protocol": {
-            "pairs": "every unordered pair of distinct ground-truth classes per image",
-            "binarized_similarity": "fraction of entries (all channels and pixels) "
-            "where (map_k > 0) == (map_m > 0)",
-            "top_iou": f"IoU of the top-{q:.0%} spatial pixels (channel sum)",
-            "avg_diff": "|mean(max(0, s_k)) - mean(max(0, s_m))| / max of the two, "
-            "raw unnormalized maps",
-            "methods": {
-                name: {**specs[name].key(), "options": PAIR_OPTIONS.get(name, {})}
-                for name in methods
-            },
-            "controls": "Saliency: signed gradient; contrastive methods: k vs m "
-            "and m vs k",
-        },
+        "protocol": _protocol(q, methods, specs),
         "n_pairs": len(rows),
         "n_images": len(set(pair_index)),
         "methods": summary,
         "records": records,
+    }
+
+
+def _pair_measures(
+    spec: MethodSpec,
+    model: nn.Module,
+    images: Tensor,
+    pairs: tuple[list[int], list[int], list[int], list[int]],
+    q: float,
+    seed: int,
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+    """One method's per-pair measures (:func:`class_pairs`' lists), in batches."""
+    rows, pair_index, k, m = pairs
+    values: dict[str, list[np.ndarray]] = {
+        "binarized_similarity": [],
+        "top_iou": [],
+        "avg_diff": [],
+    }
+    for start in range(0, len(rows), batch_size):
+        part = slice(start, start + batch_size)
+        x = images[rows[part]]
+        map_k, map_m = _pair_maps(
+            spec, model, x, (k[part], m[part]), pair_index[part], seed
+        )
+        values["binarized_similarity"].append(binarized_similarity(map_k, map_m))
+        values["top_iou"].append(
+            top_iou(map_k, map_m, q, seed, torch.tensor(pair_index[part]))
+        )
+        values["avg_diff"].append(avg_diff(map_k, map_m))
+    return {key: np.concatenate(parts) for key, parts in values.items()}
+
+
+def _protocol(
+    q: float, methods: Sequence[str], specs: Mapping[str, MethodSpec]
+) -> dict[str, Any]:
+    """The protocol text of the result: pairs, measures, methods and controls."""
+    return {
+        "pairs": "every unordered pair of distinct ground-truth classes per image",
+        "binarized_similarity": "fraction of entries (all channels and pixels) "
+        "where (map_k > 0) == (map_m > 0)",
+        "top_iou": f"IoU of the top-{q:.0%} spatial pixels (channel sum)",
+        "avg_diff": "|mean(max(0, s_k)) - mean(max(0, s_m))| / max of the two, "
+        "raw unnormalized maps",
+        "methods": {
+            name: {**specs[name].key(), "options": PAIR_OPTIONS.get(name, {})}
+            for name in methods
+        },
+        "controls": "Saliency: signed gradient; contrastive methods: k vs m and m vs k",
     }
 
 

@@ -202,22 +202,7 @@ def summarize_recovery(
     (:func:`recovery_curves`): confidence intervals, the paired comparisons with
     ``reference`` and the perturbation-energy shares."""
     _check_rows(successful, attributions)
-
-    aligned = (successful.adversarial, successful.clean, successful.indices)
-
-    def share(ranking: Any, adversarial: Tensor, clean: Tensor, indices: Tensor):
-        return perturbation_energy_share(
-            ranking, adversarial, clean, energy_fractions, seed, indices
-        )
-
-    rankings = {**attributions, ORACLE: "oracle", RANDOM: "random"}
-    shares = {
-        # "oracle" and "random" are references, the same for every chunk.
-        name: by_row_chunks(functools.partial(share, ranking), *aligned)
-        if isinstance(ranking, str)
-        else by_row_chunks(share, ranking, *aligned)
-        for name, ranking in rankings.items()
-    }
+    shares = _energy_shares(successful, attributions, energy_fractions, seed)
     comparisons = []
     if reference in curves:
         comparisons = compare_to_reference(
@@ -227,6 +212,53 @@ def summarize_recovery(
             n_resamples=n_resamples,
             seed=seed,
         )
+    return {
+        "protocol": _summary_protocol(curves, energy_fractions, alpha, n_resamples),
+        "n": len(successful),
+        "fractions": [float(f) for f in fractions],
+        "methods": {
+            name: _curve_summary(curve, n_resamples, seed)
+            for name, curve in curves.items()
+        },
+        "comparisons": comparisons,
+        "energy_share": _energy_share_summary(
+            shares, energy_fractions, n_resamples, seed
+        ),
+        "records": {name: curve.records() for name, curve in curves.items()},
+    }
+
+
+def _energy_shares(
+    successful: AdversarialBatch,
+    attributions: Mapping[str, Tensor],
+    energy_fractions: Sequence[float],
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Per ranking (each map, oracle, random): per-image energy shares."""
+    aligned = (successful.adversarial, successful.clean, successful.indices)
+
+    def share(ranking: Any, adversarial: Tensor, clean: Tensor, indices: Tensor):
+        return perturbation_energy_share(
+            ranking, adversarial, clean, energy_fractions, seed, indices
+        )
+
+    rankings = {**attributions, ORACLE: "oracle", RANDOM: "random"}
+    return {
+        # "oracle" and "random" are references, the same for every chunk.
+        name: by_row_chunks(functools.partial(share, ranking), *aligned)
+        if isinstance(ranking, str)
+        else by_row_chunks(share, ranking, *aligned)
+        for name, ranking in rankings.items()
+    }
+
+
+def _summary_protocol(
+    curves: Mapping[str, RecoveryCurve],
+    energy_fractions: Sequence[float],
+    alpha: float,
+    n_resamples: int,
+) -> dict[str, Any]:
+    """The curves' protocol plus the summary's own entries."""
     protocol = dict(next(iter(curves.values())).protocol)
     protocol.update(
         {
@@ -239,21 +271,20 @@ def summarize_recovery(
             "energy_fractions": list(energy_fractions),
         }
     )
+    return protocol
+
+
+def _energy_share_summary(
+    shares: Mapping[str, np.ndarray],
+    energy_fractions: Sequence[float],
+    n_resamples: int,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Bootstrap CI of each ranking's energy share at each fraction."""
     return {
-        "protocol": protocol,
-        "n": len(successful),
-        "fractions": [float(f) for f in fractions],
-        "methods": {
-            name: _curve_summary(curve, n_resamples, seed)
-            for name, curve in curves.items()
-        },
-        "comparisons": comparisons,
-        "energy_share": {
-            name: {
-                f"{q:g}": bootstrap_ci(values[:, j], n_resamples=n_resamples, seed=seed)
-                for j, q in enumerate(energy_fractions)
-            }
-            for name, values in shares.items()
-        },
-        "records": {name: curve.records() for name, curve in curves.items()},
+        name: {
+            f"{q:g}": bootstrap_ci(values[:, j], n_resamples=n_resamples, seed=seed)
+            for j, q in enumerate(energy_fractions)
+        }
+        for name, values in shares.items()
     }
