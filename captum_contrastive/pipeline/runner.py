@@ -473,39 +473,12 @@ def run_benchmark(
     run = BenchmarkRun(config, ranks=ranks)
     forget_kept_shards()  # of an earlier run in this process
     torch.manual_seed(config.seed)
-    with run.timed("load preset"):
-        preset = preset or load_preset(config)
-        context = StageContext.for_preset(
-            preset, config.out / "cache", config.device, config.progress
-        )
-        merge_only = merge_only or not write_cache
-        context.read_only, context.store = merge_only, write_cache
-    _check_methods_apply(config, context.model)
-    with run.timed("applicability"):
-        config, run.applicability = _applicable_methods(config, context)
-    run.config = config
-    run.units = _units(config)
-    run.preset = {"name": preset.name, "description": preset.description}
-    run.class_names = list(preset.class_names)
+    merge_only = merge_only or not write_cache
+    preset, context = _load_context(run, config, preset, merge_only, write_cache)
+    config = _configure_run(run, config, preset, context)
     run.data = data = _shared_data(run, context, ranks)
-    with run.timed("baseline checks"):
-        few = slice(0, BASELINE_CHECK_IMAGES)
-        run.baseline_checks = check_baselines(
-            context.model,
-            data.images[few],
-            data.labels[few],
-            data.specs,
-            config.methods,
-        )
-    attacks, workers = _chosen_attacks(run, context, data)
-    _check_split_attacks(attacks, ranks)
-    requests = [r for unit in run.units for r in unit.maps_needed(data)]
-    _check_held_bound(run, data, workers)
-    plan = SharePlan.build(data, attacks, requests)
-    if merge_only and (missing := missing_items(data, plan)):
-        raise MissingWorkError(missing)
-    if not merge_only:
-        _check_cache_room(data, plan)
+    _run_baseline_checks(run, config, context, data)
+    plan, workers = _plan_work(run, context, data, ranks, merge_only)
     account: dict[str, Any] = {}
     if ranks.splits_work:
         with run.timed("own units"):
@@ -521,11 +494,84 @@ def run_benchmark(
         _evaluate_own_studies(run, data, ranks, account)
         if not ranks.is_main:
             return run
+    _evaluate_studies(run, data)
+    return run
+
+
+def _load_context(
+    run: BenchmarkRun,
+    config: BenchmarkConfig,
+    preset: Preset | None,
+    merge_only: bool,
+    write_cache: bool,
+) -> tuple[Preset, StageContext]:
+    """The preset (``config.preset``'s unless given) and the context of its cache."""
+    with run.timed("load preset"):
+        preset = preset or load_preset(config)
+        context = StageContext.for_preset(
+            preset, config.out / "cache", config.device, config.progress
+        )
+        context.read_only, context.store = merge_only, write_cache
+    return preset, context
+
+
+def _configure_run(
+    run: BenchmarkRun, config: BenchmarkConfig, preset: Preset, context: StageContext
+) -> BenchmarkConfig:
+    """Check the methods, keep the applicable ones, and record the run's units and
+    preset; the config with the applicable methods."""
+    _check_methods_apply(config, context.model)
+    with run.timed("applicability"):
+        config, run.applicability = _applicable_methods(config, context)
+    run.config = config
+    run.units = _units(config)
+    run.preset = {"name": preset.name, "description": preset.description}
+    run.class_names = list(preset.class_names)
+    return config
+
+
+def _run_baseline_checks(
+    run: BenchmarkRun, config: BenchmarkConfig, context: StageContext, data: RunData
+) -> None:
+    """The methods' baseline checks on the first selected images."""
+    with run.timed("baseline checks"):
+        few = slice(0, BASELINE_CHECK_IMAGES)
+        run.baseline_checks = check_baselines(
+            context.model,
+            data.images[few],
+            data.labels[few],
+            data.specs,
+            config.methods,
+        )
+
+
+def _plan_work(
+    run: BenchmarkRun,
+    context: StageContext,
+    data: RunData,
+    ranks: Ranks,
+    merge_only: bool,
+) -> tuple[SharePlan, int]:
+    """The attacks and maps to compute and the attack workers, after the checks
+    that can fail before the long stages."""
+    attacks, workers = _chosen_attacks(run, context, data)
+    _check_split_attacks(attacks, ranks)
+    requests = [r for unit in run.units for r in unit.maps_needed(data)]
+    _check_held_bound(run, data, workers)
+    plan = SharePlan.build(data, attacks, requests)
+    if merge_only and (missing := missing_items(data, plan)):
+        raise MissingWorkError(missing)
+    if not merge_only:
+        _check_cache_room(data, plan)
+    return plan, workers
+
+
+def _evaluate_studies(run: BenchmarkRun, data: RunData) -> None:
+    """Every unit's result (cached), timed, with its key."""
     for unit in run.units:
         with run.timed(f"study {unit.stage_name()}"):
             run.results[unit.name] = _evaluate(unit, data)
         run.keys[f"study {unit.stage_name()}"] = {"digest": run.results[unit.name].key}
-    return run
 
 
 def _units(config: BenchmarkConfig) -> list[StudyUnit]:
