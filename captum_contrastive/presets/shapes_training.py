@@ -268,18 +268,9 @@ def train_shapes_model(
         model, history, times = _train_seeded(
             config, architecture, val_size, test_seed, progress
         )
-        model.eval()
-        test_top1 = evaluate_top1(model, ShapesDataset(test_size, test_seed, "test"))
-        multi = evaluate_multi_label(
-            model, MultiShapesDataset(multi_test_size, test_seed, "test")
-        )
+        tested = _test_metrics(model, test_size, multi_test_size, test_seed)
     metrics = {
-        "test_top1": test_top1,
-        "test_size": test_size,
-        "multi_all_in_top_k": multi["all_in_top_k"],
-        "multi_object_recall_at_k": multi["object_recall_at_k"],
-        "multi_test_size": multi_test_size,
-        "test_seed": test_seed,
+        **tested,
         "history": history,
         **times,
         "cpu_count": os.cpu_count(),
@@ -323,6 +314,25 @@ def _train_seeded(
         train_cpu_seconds = time.process_time() - start_cpu
     times = {"train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds}
     return model, history, times
+
+
+def _test_metrics(
+    model: ShapesVGG, test_size: int, multi_test_size: int, test_seed: int
+) -> dict:
+    """The trained model's top-1 and multi-label metrics on the test images."""
+    model.eval()
+    test_top1 = evaluate_top1(model, ShapesDataset(test_size, test_seed, "test"))
+    multi = evaluate_multi_label(
+        model, MultiShapesDataset(multi_test_size, test_seed, "test")
+    )
+    return {
+        "test_top1": test_top1,
+        "test_size": test_size,
+        "multi_all_in_top_k": multi["all_in_top_k"],
+        "multi_object_recall_at_k": multi["object_recall_at_k"],
+        "multi_test_size": multi_test_size,
+        "test_seed": test_seed,
+    }
 
 
 def _hyperparameters(
