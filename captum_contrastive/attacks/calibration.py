@@ -231,14 +231,48 @@ def calibrate_epsilon(
     """
     target = _share("target_failure", target_failure)
     _check_search(low, high, max_steps, rel_tolerance)
+    _check_attack(attack)
+    n = _count_images(images)
+    search = _Search(
+        model,
+        images,
+        labels,
+        attack,
+        preprocessing,
+        target,
+        n,
+        _calibration_settings(attack, target, low, high, max_steps, rel_tolerance),
+        strict,
+    )
+    return _bisect(search, float(low), float(high), max_steps, rel_tolerance)
+
+
+def _check_attack(attack: FoolboxAttack) -> None:
+    """Raise :class:`TypeError` unless ``attack`` has an ``epsilon`` field."""
     if "epsilon" not in {f.name for f in fields(attack)}:
         raise TypeError(
             f"`attack` {type(attack).__name__} has no `epsilon` field to calibrate"
         )
+
+
+def _count_images(images: Tensor) -> int:
+    """The number of calibration images; :class:`ValueError` when there are none."""
     n = int(images.shape[0]) if images.dim() > 0 else 0
     if n < 1:
         raise ValueError("`images` is empty")
-    settings = {
+    return n
+
+
+def _calibration_settings(
+    attack: FoolboxAttack,
+    target: float,
+    low: float,
+    high: float,
+    max_steps: int,
+    rel_tolerance: float,
+) -> dict[str, Any]:
+    """The settings recorded with the result (the attack's without ``epsilon``)."""
+    return {
         "attack": {k: v for k, v in attack.settings().items() if k != "epsilon"},
         "target_failure": target,
         "low": float(low),
@@ -246,12 +280,32 @@ def calibrate_epsilon(
         "max_steps": max_steps,
         "rel_tolerance": float(rel_tolerance),
     }
-    trace: list[CalibrationStep] = []
 
-    def evaluate(epsilon: float) -> float:
+
+def _hit(error: float) -> bool:
+    """Whether a failure count ``error`` off the target is the nearest count."""
+    return abs(error) <= 0.5 + 1e-9
+
+
+@dataclass
+class _Search:
+    """One calibration's inputs, target and trace of evaluated radii."""
+
+    model: nn.Module
+    images: Tensor
+    labels: Tensor | Sequence[int]
+    attack: FoolboxAttack
+    preprocessing: dict[str, Any] | None
+    target: float
+    n: int
+    settings: dict[str, Any]
+    strict: bool
+    trace: list[CalibrationStep] = field(default_factory=list)
+
+    def evaluate(self, epsilon: float) -> float:
         """``failed - target * n`` at ``epsilon``: positive when too many fail."""
-        batch = replace(attack, epsilon=epsilon)(
-            model, images, labels, preprocessing=preprocessing
+        batch = replace(self.attack, epsilon=epsilon)(
+            self.model, self.images, self.labels, preprocessing=self.preprocessing
         )
         if not bool(batch.clean_correct.all()):
             rows = (~batch.clean_correct).nonzero().flatten()[:5].tolist()
@@ -259,66 +313,80 @@ def calibrate_epsilon(
                 f"the calibration images must be classified correctly; rows {rows} "
                 "are not"
             )
-        trace.append(CalibrationStep(epsilon, int((~batch.success).sum()), n))
-        return trace[-1].failed - target * n
+        self.trace.append(CalibrationStep(epsilon, int((~batch.success).sum()), self.n))
+        return self.trace[-1].failed - self.target * self.n
 
-    def miss(step: CalibrationStep) -> float:
+    def miss(self, step: CalibrationStep) -> float:
         """How many failures ``step`` is off the target (rounded: no float ties)."""
-        return round(abs(step.failed - target * n), 9)
+        return round(abs(step.failed - self.target * self.n), 9)
 
-    def done(status: str, chosen: CalibrationStep | None = None) -> EpsilonCalibration:
-        if chosen is None:  # the closest; then the final bracket's; then smallest
-            chosen = min(
-                trace, key=lambda s: (miss(s), s.epsilon not in (lo, hi), s.epsilon)
-            )
+    def closest(self, lo: float, hi: float) -> CalibrationStep:
+        """The closest step; then the final bracket's ``lo``/``hi``; then smallest."""
+        return min(
+            self.trace,
+            key=lambda s: (self.miss(s), s.epsilon not in (lo, hi), s.epsilon),
+        )
+
+    def result(self, status: str, chosen: CalibrationStep) -> EpsilonCalibration:
+        """The calibration choosing ``chosen``, with the whole trace."""
         return EpsilonCalibration(
             epsilon=chosen.epsilon,
             failure_share=chosen.failure_share,
-            target_failure=target,
-            n_images=n,
+            target_failure=self.target,
+            n_images=self.n,
             status=status,
-            trace=tuple(trace),
-            settings=settings,
+            trace=tuple(self.trace),
+            settings=self.settings,
         )
 
-    def hit(error: float) -> bool:
-        return abs(error) <= 0.5 + 1e-9
-
-    def beyond(status: str, step: CalibrationStep) -> EpsilonCalibration:
-        if strict:
+    def beyond(self, status: str, step: CalibrationStep) -> EpsilonCalibration:
+        """The target lies beyond bound ``step``: raise if strict, else choose it."""
+        if self.strict:
             which, other, want = (
                 ("smallest", "smaller", "fail")
                 if status == "low_bound"
                 else ("largest", "larger", "succeed")
             )
             raise CalibrationError(
-                f"the target failure share {target:g} is out of reach: at the "
+                f"the target failure share {self.target:g} is out of reach: at the "
                 f"{which} radius {step.epsilon:.6g}, {step.failure_share:.3g} of "
-                f"the {n} attacks fail; a {other} radius is needed to make more "
+                f"the {self.n} attacks fail; a {other} radius is needed to make more "
                 f"of them {want} (widen `low`/`high`)"
             )
-        return done(status, step)
+        return self.result(status, step)
 
-    lo, hi = float(low), float(high)
-    error = evaluate(lo)
-    if hit(error):
-        return done("hit", trace[-1])
+
+def _try_bounds(search: _Search, lo: float, hi: float) -> EpsilonCalibration | None:
+    """The result when a bound decides it (a hit, or the target beyond it), or None."""
+    error = search.evaluate(lo)
+    if _hit(error):
+        return search.result("hit", search.trace[-1])
     if error < 0:
-        return beyond("low_bound", trace[-1])
-    error = evaluate(hi)
-    if hit(error):
-        return done("hit", trace[-1])
+        return search.beyond("low_bound", search.trace[-1])
+    error = search.evaluate(hi)
+    if _hit(error):
+        return search.result("hit", search.trace[-1])
     if error > 0:
-        return beyond("high_bound", trace[-1])
+        return search.beyond("high_bound", search.trace[-1])
+    return None
+
+
+def _bisect(
+    search: _Search, lo: float, hi: float, max_steps: int, rel_tolerance: float
+) -> EpsilonCalibration:
+    """Try both bounds, then bisect the bracket on a log scale."""
+    decided = _try_bounds(search, lo, hi)
+    if decided is not None:
+        return decided
     for _ in range(max_steps):
         if hi / lo < 1 + rel_tolerance:
             break
         mid = math.sqrt(lo * hi)
-        error = evaluate(mid)
-        if hit(error):
-            return done("hit", trace[-1])
+        error = search.evaluate(mid)
+        if _hit(error):
+            return search.result("hit", search.trace[-1])
         if error > 0:
             lo = mid
         else:
             hi = mid
-    return done("converged")
+    return search.result("converged", search.closest(lo, hi))

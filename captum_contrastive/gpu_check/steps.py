@@ -223,78 +223,108 @@ def gpu_plan(
     tolerance = tolerance or SummaryTolerance(noisy_methods=_noisy_methods())
     cpu_run = cpu_reference or out / "default_cpu"
     cuda_run, torchrun_run = out / "default_cuda", out / "default_torchrun"
-    speed = out / "speed"
     steps = [
-        CheckStep(
-            "speed: Enhanced GBP on vgg16, 224x224, batch 32",
-            [*COMMAND, "speed", "--device", device, "--models", "vgg16"]
-            + ["--batch", "32", "--size", "224", "--repeats", "5", "--out", str(speed)],
-            timeout_s=150,
-            phase=1,
-            judge=_judge_speed(speed),
-        ),
-        CheckStep(
-            "CUDA-marked tests",
-            [PYTHON, "-m", "pytest", "-q", "-rs", "-m", "cuda"]
-            + ["-p", "no:cacheprovider", *CUDA_TESTS],
-            timeout_s=330,
-            phase=2,
-            judge=_judge_tests,
-        ),
-        CheckStep(
-            f"default run on {device} against the CPU run",
-            [*COMMAND, "run", *_run_options(cuda_run, device)],
-            timeout_s=330,
-            phase=2,
-            judge=_judge_comparison(cpu_run, cuda_run, False, tolerance),
-            run_options=_run_options(cuda_run, device),
-        ),
-        CheckStep(
-            f"default run by two torchrun ranks sharing one {device} device",
-            [*TORCHRUN, "--nproc_per_node=2", "-m", "captum_contrastive", "run"]
-            + _run_options(torchrun_run, device),
-            timeout_s=330,
-            phase=2,
-            judge=_judge_comparison(cuda_run, torchrun_run, True, tolerance),
-            cuda_visible="0",
-            run_options=_run_options(torchrun_run, device),
-        ),
+        _speed_step(out / "speed", device),
+        _cuda_tests_step(),
+        _device_run_step(cpu_run, cuda_run, device, tolerance),
+        _torchrun_step(cuda_run, torchrun_run, device, tolerance),
     ]
     if cpu_reference is None:
-        cpu_options = _run_options(cpu_run, "cpu", ["--threads", str(cpu_threads)])
-        steps.append(
-            CheckStep(
-                "default run on the CPU (the reference)",
-                [*COMMAND, "run", *cpu_options],
-                timeout_s=360,
-                phase=2,
-                judge=_judge_run(cpu_run),
-                threads=cpu_threads,
-                cuda_visible="",
-                run_options=cpu_options,
-            )
-        )
+        steps.append(_cpu_reference_step(cpu_run, cpu_threads))
     if memory_data is not None:
-        weights, images, labels = memory_data
-        memory_run = out / "mobilenet_v2_224"
-        options = _run_options(memory_run, device, MEMORY_RUN_OPTIONS) + [
-            "--model",
-            "torchvision:mobilenet_v2",
-            "--weights",
-            str(weights),
-            "--data",
-            str(images),
-            "--labels",
-            str(labels),
-        ]
-        steps.append(
-            CheckStep(
-                f"peak memory of a 224x224 MobileNetV2 run on {device}",
-                [*COMMAND, "run", *options],
-                timeout_s=330,
-                phase=2,
-                judge=_judge_run(memory_run),
-                run_options=options,
-            )
-        )
+        steps.append(_memory_step(out / "mobilenet_v2_224", device, memory_data))
     return steps
+
+
+def _speed_step(speed: Path, device: str) -> CheckStep:
+    """Phase 1: Enhanced GBP's speed ratios on VGG16, 224x224, batch 32."""
+    return CheckStep(
+        "speed: Enhanced GBP on vgg16, 224x224, batch 32",
+        [*COMMAND, "speed", "--device", device, "--models", "vgg16"]
+        + ["--batch", "32", "--size", "224", "--repeats", "5", "--out", str(speed)],
+        timeout_s=150,
+        phase=1,
+        judge=_judge_speed(speed),
+    )
+
+
+def _cuda_tests_step() -> CheckStep:
+    """Phase 2: the CUDA-marked tests."""
+    return CheckStep(
+        "CUDA-marked tests",
+        [PYTHON, "-m", "pytest", "-q", "-rs", "-m", "cuda"]
+        + ["-p", "no:cacheprovider", *CUDA_TESTS],
+        timeout_s=330,
+        phase=2,
+        judge=_judge_tests,
+    )
+
+
+def _device_run_step(
+    cpu_run: Path, cuda_run: Path, device: str, tolerance: SummaryTolerance
+) -> CheckStep:
+    """Phase 2: the default run on ``device``, compared with the CPU run."""
+    return CheckStep(
+        f"default run on {device} against the CPU run",
+        [*COMMAND, "run", *_run_options(cuda_run, device)],
+        timeout_s=330,
+        phase=2,
+        judge=_judge_comparison(cpu_run, cuda_run, False, tolerance),
+        run_options=_run_options(cuda_run, device),
+    )
+
+
+def _torchrun_step(
+    cuda_run: Path, torchrun_run: Path, device: str, tolerance: SummaryTolerance
+) -> CheckStep:
+    """Phase 2: the default run by two torchrun ranks, equal to the one-process run."""
+    return CheckStep(
+        f"default run by two torchrun ranks sharing one {device} device",
+        [*TORCHRUN, "--nproc_per_node=2", "-m", "captum_contrastive", "run"]
+        + _run_options(torchrun_run, device),
+        timeout_s=330,
+        phase=2,
+        judge=_judge_comparison(cuda_run, torchrun_run, True, tolerance),
+        cuda_visible="0",
+        run_options=_run_options(torchrun_run, device),
+    )
+
+
+def _cpu_reference_step(cpu_run: Path, cpu_threads: int) -> CheckStep:
+    """Phase 2: the default run on the CPU, the reference of the device run."""
+    cpu_options = _run_options(cpu_run, "cpu", ["--threads", str(cpu_threads)])
+    return CheckStep(
+        "default run on the CPU (the reference)",
+        [*COMMAND, "run", *cpu_options],
+        timeout_s=360,
+        phase=2,
+        judge=_judge_run(cpu_run),
+        threads=cpu_threads,
+        cuda_visible="",
+        run_options=cpu_options,
+    )
+
+
+def _memory_step(
+    memory_run: Path, device: str, memory_data: tuple[Path, Path, Path]
+) -> CheckStep:
+    """Phase 2: a 224x224 MobileNetV2 run on ``device`` for its peak memory."""
+    weights, images, labels = memory_data
+    options = _run_options(memory_run, device, MEMORY_RUN_OPTIONS) + [
+        "--model",
+        "torchvision:mobilenet_v2",
+        "--weights",
+        str(weights),
+        "--data",
+        str(images),
+        "--labels",
+        str(labels),
+    ]
+    return CheckStep(
+        f"peak memory of a 224x224 MobileNetV2 run on {device}",
+        [*COMMAND, "run", *options],
+        timeout_s=330,
+        phase=2,
+        judge=_judge_run(memory_run),
+        run_options=options,
+    )

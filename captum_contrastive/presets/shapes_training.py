@@ -21,7 +21,8 @@ import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -263,58 +264,108 @@ def train_shapes_model(
         "pooled_size": pooled_size,
         "batch_norm": batch_norm,
     }
+    with _torch_threads(num_threads):
+        model, history, times = _train_seeded(
+            config, architecture, val_size, test_seed, progress
+        )
+        tested = _test_metrics(model, test_size, multi_test_size, test_seed)
+    metrics = {
+        **tested,
+        "history": history,
+        **times,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": list(os.getloadavg()),
+        "hyperparameters": _hyperparameters(config, architecture, num_threads),
+        **_model_description(),
+        **(metadata or {}),
+    }
+    _save(model, metrics, out_path)
+    return metrics
+
+
+@contextmanager
+def _torch_threads(num_threads: int | None) -> Iterator[None]:
+    """``num_threads`` torch threads in the block (``None``: kept), restored after."""
     previous_threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            start, start_cpu = time.perf_counter(), time.process_time()
-            model = ShapesVGG(len(SHAPE_CLASSES), **architecture)
-            history = _fit(
-                model, config, ShapesDataset(val_size, test_seed, "val"), progress
-            )
-            train_seconds = time.perf_counter() - start
-            train_cpu_seconds = time.process_time() - start_cpu
-        model.eval()
-        test_top1 = evaluate_top1(model, ShapesDataset(test_size, test_seed, "test"))
-        multi = evaluate_multi_label(
-            model, MultiShapesDataset(multi_test_size, test_seed, "test")
-        )
+        yield
     finally:
         torch.set_num_threads(previous_threads)
-    metrics = {
+
+
+def _train_seeded(
+    config: _Config,
+    architecture: dict,
+    val_size: int,
+    test_seed: int,
+    progress: bool,
+) -> tuple[ShapesVGG, list[dict], dict[str, float]]:
+    """A fresh model trained under ``config.seed`` (the global RNG restored), timed."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        model = ShapesVGG(len(SHAPE_CLASSES), **architecture)
+        history = _fit(
+            model, config, ShapesDataset(val_size, test_seed, "val"), progress
+        )
+        train_seconds = time.perf_counter() - start
+        train_cpu_seconds = time.process_time() - start_cpu
+    times = {"train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds}
+    return model, history, times
+
+
+def _test_metrics(
+    model: ShapesVGG, test_size: int, multi_test_size: int, test_seed: int
+) -> dict:
+    """The trained model's top-1 and multi-label metrics on the test images."""
+    model.eval()
+    test_top1 = evaluate_top1(model, ShapesDataset(test_size, test_seed, "test"))
+    multi = evaluate_multi_label(
+        model, MultiShapesDataset(multi_test_size, test_seed, "test")
+    )
+    return {
         "test_top1": test_top1,
         "test_size": test_size,
         "multi_all_in_top_k": multi["all_in_top_k"],
         "multi_object_recall_at_k": multi["object_recall_at_k"],
         "multi_test_size": multi_test_size,
         "test_seed": test_seed,
-        "history": history,
-        "train_seconds": train_seconds,
-        "train_cpu_seconds": train_cpu_seconds,
-        "cpu_count": os.cpu_count(),
-        "load_average_at_end": list(os.getloadavg()),
-        "hyperparameters": {
-            **asdict(config),
-            **architecture,
-            "num_threads": num_threads,
-            "image_size": IMAGE_SIZE,
-            "loss": "multi-label BCE-with-logits, multi-hot targets",
-            "optimizer": "AdamW, one-cycle learning rate",
-        },
+    }
+
+
+def _hyperparameters(
+    config: _Config, architecture: dict, num_threads: int | None
+) -> dict:
+    """The sidecar's ``hyperparameters``: training, architecture and fixed choices."""
+    return {
+        **asdict(config),
+        **architecture,
+        "num_threads": num_threads,
+        "image_size": IMAGE_SIZE,
+        "loss": "multi-label BCE-with-logits, multi-hot targets",
+        "optimizer": "AdamW, one-cycle learning rate",
+    }
+
+
+def _model_description() -> dict:
+    """The sidecar's classes, normalization and library versions."""
+    return {
         "class_names": list(SHAPE_CLASSES),
         "mean": list(MEAN),
         "std": list(STD),
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
-        **(metadata or {}),
     }
+
+
+def _save(model: ShapesVGG, metrics: dict, out_path: Path) -> None:
+    """Write the state dict to ``out_path`` and ``metrics`` to its ``.json`` sidecar."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out_path)
     out_path.with_suffix(".json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
 
 
 def _fit(

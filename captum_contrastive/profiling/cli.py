@@ -48,19 +48,31 @@ def _positive_int(text: str) -> int:
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The options of ``captum-contrastive speed`` (``benchmarks/speed.py``)."""
-    presets = "; ".join(
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Per-model defaults of --batch, --size, --repeats, --variants: "
+        f"{_presets_text()}.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_workload_options(parser)
+    _add_method_options(parser)
+    _add_measurement_options(parser)
+    return parser
+
+
+def _presets_text() -> str:
+    """Each model preset's defaults, for the epilog of ``--help``."""
+    return "; ".join(
         f"{name}: batch {p.batch}, size {p.size}, repeats {p.repeats} "
         f"(--quick: {p.quick_batch}, {p.quick_size}, {p.quick_repeats}), "
         f"variants {','.join(p.variants)}"
         for name, p in MODEL_PRESETS.items()
     )
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__.split("\n\n")[0],
-        epilog=f"Per-model defaults of --batch, --size, --repeats, --variants: "
-        f"{presets}.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+
+
+def _add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """What is timed: device, models, batch, image size, repeats and variants."""
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where to compute"
     )
@@ -87,6 +99,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=per_model,
         help="comma-separated variant names (vgg16 skips IG unless named here)",
     )
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    """The methods' own settings: internal batch sizes and IG steps."""
     parser.add_argument(
         "--internal-batch-size",
         type=_positive_int,
@@ -101,6 +117,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--ig-internal-batch-size", type=_positive_int, help="None means 8 x batch"
     )
+
+
+def _add_measurement_options(parser: argparse.ArgumentParser) -> None:
+    """How it is measured: peak memory, sample time, threads, seed, output."""
     parser.add_argument(
         "--memory",
         choices=("auto", "subprocess", "inprocess", "off"),
@@ -120,7 +140,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("results/speed"), help="folder of the JSON"
     )
-    return parser
 
 
 def parse_args(

@@ -29,6 +29,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 __all__ = ["TimingResult", "median", "time_interleaved"]
@@ -225,6 +226,41 @@ def time_interleaved(
         >>> result.order[:4]
         [(-1, 'sum'), (-1, 'noop'), (0, 'sum'), (0, 'noop')]
     """
+    _check_timing_settings(variants, repeats, warmup, schedule)
+    rng = random.Random(seed)
+    names = list(variants)
+    sample = partial(
+        _run,
+        synchronize=synchronize,
+        clock=clock,
+        cpu_clock=cpu_clock,
+        collect_garbage=collect_garbage,
+    )
+    result = TimingResult(
+        times={name: [] for name in names},
+        warmup_times={},
+        number={},
+        order=[],
+        outputs={},
+        cpu_times={name: [] for name in names},
+    )
+    for name in names:
+        _warm_up(result, name, variants[name], sample, warmup, keep_outputs, progress)
+        result.number[name] = _calls_per_sample(
+            result.warmup_times[name], warmup, min_sample_time
+        )
+    for round_ in range(repeats):
+        for name in _round_order(names, round_, schedule, rng):
+            _time_sample(
+                result, round_, name, variants[name], sample, cpu_clock, progress
+            )
+    return result
+
+
+def _check_timing_settings(
+    variants: Mapping[str, Callable[[], Any]], repeats: int, warmup: int, schedule: str
+) -> None:
+    """Raise :class:`ValueError` on no variants or a bad repeats, warmup, schedule."""
     if not variants:
         raise ValueError("`variants` is empty")
     if repeats < 1:
@@ -233,47 +269,54 @@ def time_interleaved(
         raise ValueError(f"`warmup` must be >= 0, got {warmup}")
     if schedule not in _SCHEDULES:
         raise ValueError(f"`schedule` must be one of {_SCHEDULES}, got {schedule!r}")
-    rng = random.Random(seed)
-    names = list(variants)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    cpu_times: dict[str, list[float]] = {name: [] for name in names}
-    warmup_times: dict[str, float] = {}
-    number: dict[str, int] = {}
-    order: list[tuple[int, str]] = []
-    outputs: dict[str, Any] = {}
-    for name in names:
-        total = 0.0
-        for _ in range(warmup):
-            seconds, _, output = _run(
-                variants[name], 1, synchronize, clock, cpu_clock, collect_garbage
-            )
-            total += seconds
-            order.append((WARMUP_ROUND, name))
-            if keep_outputs:
-                outputs[name] = output
-            del output
-        warmup_times[name] = total / warmup if warmup else math.nan
-        if progress is not None and warmup:
-            progress(WARMUP_ROUND, name, warmup_times[name])
-        calls = 1
-        if warmup and min_sample_time > 0 and warmup_times[name] > 0:
-            calls = max(1, math.ceil(min_sample_time / warmup_times[name]))
-        number[name] = calls
-    for round_ in range(repeats):
-        for name in _round_order(names, round_, schedule, rng):
-            seconds, cpu_seconds, output = _run(
-                variants[name],
-                number[name],
-                synchronize,
-                clock,
-                cpu_clock,
-                collect_garbage,
-            )
-            del output
-            times[name].append(seconds)
-            if cpu_clock is not None:
-                cpu_times[name].append(cpu_seconds)
-            order.append((round_, name))
-            if progress is not None:
-                progress(round_, name, seconds)
-    return TimingResult(times, warmup_times, number, order, outputs, cpu_times)
+
+
+def _warm_up(
+    result: TimingResult,
+    name: str,
+    fn: Callable[[], Any],
+    sample: Callable[..., tuple[float, float, Any]],
+    warmup: int,
+    keep_outputs: bool,
+    progress: Callable[[int, str, float], None] | None,
+) -> None:
+    """Run ``fn`` ``warmup`` times, recording its warm-up time, order and output."""
+    total = 0.0
+    for _ in range(warmup):
+        seconds, _, output = sample(fn, 1)
+        total += seconds
+        result.order.append((WARMUP_ROUND, name))
+        if keep_outputs:
+            result.outputs[name] = output
+        del output
+    result.warmup_times[name] = total / warmup if warmup else math.nan
+    if progress is not None and warmup:
+        progress(WARMUP_ROUND, name, result.warmup_times[name])
+
+
+def _calls_per_sample(warmup_time: float, warmup: int, min_sample_time: float) -> int:
+    """Back-to-back calls per sample so that one lasts about ``min_sample_time``."""
+    calls = 1
+    if warmup and min_sample_time > 0 and warmup_time > 0:
+        calls = max(1, math.ceil(min_sample_time / warmup_time))
+    return calls
+
+
+def _time_sample(
+    result: TimingResult,
+    round_: int,
+    name: str,
+    fn: Callable[[], Any],
+    sample: Callable[..., tuple[float, float, Any]],
+    cpu_clock: Callable[[], float] | None,
+    progress: Callable[[int, str, float], None] | None,
+) -> None:
+    """Time one sample of variant ``name`` in round ``round_`` into ``result``."""
+    seconds, cpu_seconds, output = sample(fn, result.number[name])
+    del output
+    result.times[name].append(seconds)
+    if cpu_clock is not None:
+        result.cpu_times[name].append(cpu_seconds)
+    result.order.append((round_, name))
+    if progress is not None:
+        progress(round_, name, seconds)

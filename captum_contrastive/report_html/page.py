@@ -156,6 +156,30 @@ def render_page(
     Returns:
         The page, one self-contained HTML document.
     """
+    title = f"captum-contrastive benchmark: {run.preset.get('name', '')}"
+    parts = [
+        _verdicts_part(_claims(run, sections, verdicts), results),
+        _explorer_part(explorer_data(run, bound)),
+        _tables_part(run, sections, results),
+        _figures_part(figures),
+        _caveats_part(caveats, results),
+        _footer(results),
+    ]
+    return f"""{_head(title)}
+<body>
+{_page_header(title, run.preset.get("description", ""))}
+<main>
+{chr(10).join(parts)}
+</main>
+<script>{_asset("report.js")}</script>
+</body></html>
+"""
+
+
+def _claims(
+    run: Any, sections: Sequence[Any], verdicts: Sequence[Any]
+) -> list[tuple[Any, str, str]]:
+    """Each verdict with the anchor and title of its study (else the tables')."""
     anchors = {}
     for unit, section in zip(run.units, sections, strict=True):
         for verdict in section.verdicts:
@@ -163,17 +187,70 @@ def render_page(
                 study_anchor(unit.name),
                 study_title(unit),
             )
-    claims = [(v, *anchors.get(v.key, ("tables", "Tables"))) for v in verdicts]
+    return [(v, *anchors.get(v.key, ("tables", "Tables"))) for v in verdicts]
+
+
+def _head(title: str) -> str:
+    """The doctype and ``<head>``: the security policy, title and inlined style."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_POLICY}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{_asset("report.css")}</style></head>"""
+
+
+def _page_header(title: str, description: str) -> str:
+    """The page's header: title, where the numbers are, the model and the menu."""
+    model = f" Model and data: {html.escape(description)}." if description else ""
+    return f"""<header class="page"><h1>{html.escape(title)}</h1>
+<p class="note">Every number on this page was computed by this run; the same
+numbers are in <code>report.md</code>, <code>results.json</code> and
+<code>summary.csv</code> beside this file.{model}</p>
+<nav class="sections"><a href="#verdicts">Verdicts</a><a href="#explorer">Image
+explorer</a><a href="#tables">Tables</a><a href="#figures">Figures</a><a
+href="#caveats">Caveats</a></nav></header>"""
+
+
+def _verdicts_part(claims: list[tuple[Any, str, str]], results: dict[str, Any]) -> str:
+    """The verdicts part: the claims' cards, then the sanity checks' if any."""
     sanity = sanity_cards(results.get("sanity", {}), study_anchor("sanity"))
     sanity_part = (
         f'<h3>Sanity checks</h3><div class="verdicts">{sanity}</div>' if sanity else ""
     )
-    explorer = explorer_data(run, bound)
+    return f"""<section class="part" id="verdicts"><h2>Verdicts</h2>
+<h3>The paper's claims</h3><div class="verdicts">{claim_cards(claims)}</div>
+{sanity_part}
+</section>"""
+
+
+def _explorer_part(data: dict[str, Any]) -> str:
+    """The image explorer's part of the page."""
+    return f"""<section class="part" id="explorer"><h2>Image explorer</h2>
+{_explorer(data)}</section>"""
+
+
+def _tables_part(run: Any, sections: Sequence[Any], results: dict[str, Any]) -> str:
+    """The tables part: the attacks' table, then each study's section."""
     studies = "\n".join(
         _study_section(unit, section)
         for unit, section in zip(run.units, sections, strict=True)
     )
-    title = f"captum-contrastive benchmark: {run.preset.get('name', '')}"
+    return f"""<section class="part" id="tables"><h2>Tables</h2>
+<h3 id="attacks">Attacks</h3>{attacks_table(results["attacks"])}
+{studies}</section>"""
+
+
+def _figures_part(figures: dict[str, list[Path]]) -> str:
+    """The figures part of the page."""
+    figures_html = _figures(figures)
+    return (
+        f'<section class="part" id="figures"><h2>Figures</h2>{figures_html}</section>'
+    )
+
+
+def _caveats_part(caveats: Sequence[str], results: dict[str, Any]) -> str:
+    """The caveats part: the report's caveats, then the skipped parts if any."""
     caveat_items = "".join(f"<li>{inline(c)}</li>" for c in caveats)
     skipped = results.get("skipped", {})
     skipped_html = (
@@ -183,41 +260,14 @@ def render_page(
         if skipped
         else ""
     )
-    description = run.preset.get("description", "")
-    model = f" Model and data: {html.escape(description)}." if description else ""
+    return f"""<section class="part" id="caveats"><h2>Caveats</h2>
+<ul>{caveat_items}</ul>{skipped_html}</section>"""
+
+
+def _footer(results: dict[str, Any]) -> str:
+    """The footer: the versions of the run's libraries."""
     versions = ", ".join(f"{k} {v}" for k, v in results["run"]["versions"].items())
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>{_asset("report.css")}</style></head>
-<body>
-<header class="page"><h1>{html.escape(title)}</h1>
-<p class="note">Every number on this page was computed by this run; the same
-numbers are in <code>report.md</code>, <code>results.json</code> and
-<code>summary.csv</code> beside this file.{model}</p>
-<nav class="sections"><a href="#verdicts">Verdicts</a><a href="#explorer">Image
-explorer</a><a href="#tables">Tables</a><a href="#figures">Figures</a><a
-href="#caveats">Caveats</a></nav></header>
-<main>
-<section class="part" id="verdicts"><h2>Verdicts</h2>
-<h3>The paper's claims</h3><div class="verdicts">{claim_cards(claims)}</div>
-{sanity_part}
-</section>
-<section class="part" id="explorer"><h2>Image explorer</h2>
-{_explorer(explorer)}</section>
-<section class="part" id="tables"><h2>Tables</h2>
-<h3 id="attacks">Attacks</h3>{attacks_table(results["attacks"])}
-{studies}</section>
-<section class="part" id="figures"><h2>Figures</h2>{_figures(figures)}</section>
-<section class="part" id="caveats"><h2>Caveats</h2>
-<ul>{caveat_items}</ul>{skipped_html}</section>
-<footer class="note"><p>{html.escape(versions)}</p></footer>
-</main>
-<script>{_asset("report.js")}</script>
-</body></html>
-"""
+    return f'<footer class="note"><p>{html.escape(versions)}</p></footer>'
 
 
 def write_report_html(
