@@ -34,7 +34,7 @@ def main() -> int:
             busy = ", ".join(f"{k} {v:.1f} s" for k, v in rank["busy_seconds"].items())
             print(
                 f"  ranks={run['ranks']} repeat={run['repeat']} rank {rank['rank']}: "
-                f"{rank['units']} units, {busy}"
+                f"{rank['work_items']} work items, {busy}"
             )
     print(f"same summary.csv in every run: {found['same_summary']}")
     return 0 if found["same_summary"] else 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from functools import cache
@@ -50,7 +51,7 @@ def to_json(value: Any) -> Any:
             item = getattr(value, field.name)
             if item is None and field.metadata.get("omit_none"):
                 continue
-            found[field.metadata.get("json_key", field.name)] = to_json(item)
+            found[field.name] = to_json(item)
         return found
     if isinstance(value, dict):
         return {_key_to_json(k): to_json(v) for k, v in value.items()}
@@ -128,9 +129,7 @@ def _read_dataclass(cls: type, value: Any, where: str) -> Any:
             f"got {type(value).__name__}"
         )
     hints = _hints(cls)
-    by_key = {
-        f.metadata.get("json_key", f.name): f for f in dataclasses.fields(cls) if f.init
-    }
+    by_key = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(value) - set(by_key))
     if unknown:
         raise JsonSchemaError(
@@ -191,16 +190,21 @@ def _read_sequence(origin: type, args: tuple[Any, ...], value: Any, where: str) 
 
 
 def _read_scalar(annotation: Any, value: Any, where: str) -> Any:
+    """A number, string or bool; NumPy scalars are read as Python's."""
     if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise JsonSchemaError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-                return int(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise JsonSchemaError(f"{where}: expected an integer, got {value!r}")
-        return value
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if math.isfinite(value) and float(value).is_integer():
+            return int(value)
+        raise JsonSchemaError(f"{where}: expected an integer, got {value!r}")
+    if annotation is bool and type(value).__name__ == "bool_":
+        return bool(value)
     if annotation in (str, bool):
         if not isinstance(value, annotation):
             raise JsonSchemaError(

@@ -87,6 +87,14 @@ def test_unknown_key_is_refused_with_its_path():
         from_json(_Summary, values)
 
 
+def test_numpy_scalars_are_read_as_python_numbers():
+    np = pytest.importorskip("numpy")
+    values = {"mean": np.float32(0.5), "ci_low": np.float64(0.25), "ci_high": 1}
+    found = from_json(Interval, {**values, "n": np.int64(4), "n_nan": 0})
+    assert found == Interval(0.5, 0.25, 1.0, 4)
+    assert type(found.mean) is float and type(found.n) is int
+
+
 def test_missing_required_field_and_wrong_kind_are_refused():
     values = to_json(_summary())
     del values["gap"]["p_value"]
@@ -94,3 +102,7 @@ def test_missing_required_field_and_wrong_kind_are_refused():
         from_json(_Summary, values)
     with pytest.raises(JsonSchemaError, match="expected a number"):
         from_json(Interval, {"mean": "0.5", "ci_low": 0, "ci_high": 1, "n": 2})
+    with pytest.raises(JsonSchemaError, match="expected an integer"):
+        from_json(Interval, {"mean": 0.5, "ci_low": 0, "ci_high": 1, "n": True})
+    with pytest.raises(JsonSchemaError, match="expected an integer"):
+        from_json(Interval, {"mean": 0.5, "ci_low": 0, "ci_high": 1, "n": 2.5})

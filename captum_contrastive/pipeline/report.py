@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Version of the ``results.json`` layout; raised when a key changes meaning.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The columns of ``summary.csv``, a public format.
 SUMMARY_COLUMNS = [
     "study",
@@ -455,8 +455,8 @@ def _rank_lines(accounts: list[dict[str, Any]] | None) -> list[str]:
 
 def _protocol(run: BenchmarkRun, results: dict[str, Any]) -> str:
     """The report's protocol block: the run's config, methods, model and data,
-    then each study's :meth:`~StudyUnit.protocol` under its results key (in
-    the units' order; a unit without one is left out)."""
+    then each chosen study's :meth:`~StudyUnit.protocol` under its name, in
+    the units' order (:func:`study_protocols`)."""
     info = results["run"]
     protocol = {key: info[key] for key in ("config", "methods", "model", "data")}
     protocol.update(study_protocols(run))
@@ -466,10 +466,10 @@ def _protocol(run: BenchmarkRun, results: dict[str, Any]) -> str:
 
 
 def study_protocols(run: BenchmarkRun) -> dict[str, Any]:
-    """Each unit's protocol under its results key, in the units' order; units
-    whose :meth:`~StudyUnit.protocol` is ``None`` are left out."""
-    found = {unit.name: unit.protocol(run.results[unit.name]) for unit in run.units}
-    return {key: value for key, value in found.items() if value is not None}
+    """Each of the run's units' protocol under its name, in the units' order
+    (``None``, shown as ``null``, for a study that declares none or evaluated
+    nothing: the block lists every study the run chose)."""
+    return {unit.name: unit.protocol(run.results[unit.name]) for unit in run.units}
 
 
 def study_columns(run: BenchmarkRun) -> dict[str, dict[str, str]]:

@@ -16,7 +16,10 @@ import captum_contrastive.metrics
 import captum_contrastive.pipeline.memory_plan
 import captum_contrastive.pipeline.requested_maps
 import captum_contrastive.pipeline.stored_maps
+import captum_contrastive.pipeline.units.base
+import captum_contrastive.row_chunks
 import captum_contrastive.studies
+import captum_contrastive.typed_json
 from captum_contrastive.applicability import Applicability, applicability_table
 from captum_contrastive.attacks.foolbox_attacks import FoolboxAttack
 from captum_contrastive.fingerprint import code_digest
@@ -66,6 +69,7 @@ from captum_contrastive.pipeline.stages import (
 from captum_contrastive.pipeline.stored_maps import forget_kept_shards
 from captum_contrastive.pipeline.study_registry import registered_units
 from captum_contrastive.pipeline.units import StudyResult, StudyUnit
+from captum_contrastive.pipeline.units.base import check_summary_type
 from captum_contrastive.pipeline.work_items import balanced_split
 from captum_contrastive.presets.base import Preset
 from captum_contrastive.presets.image_folder import ImageReadError
@@ -379,6 +383,9 @@ def _study_key(unit: StudyUnit, data: RunData) -> StageKey:
             captum_contrastive.pipeline.memory_plan,
             captum_contrastive.pipeline.requested_maps,
             captum_contrastive.pipeline.stored_maps,
+            captum_contrastive.pipeline.units.base,
+            captum_contrastive.row_chunks,
+            captum_contrastive.typed_json,
         ),
         settings=unit.settings(),
         methods={m: data.specs[m].key() for m in data.config.methods},
@@ -397,6 +404,7 @@ def _evaluate(unit: StudyUnit, data: RunData) -> StudyResult:
 
     def compute(_: list[int]) -> dict[str, Any]:
         result = unit.evaluate(data)
+        check_summary_type(unit, result)
         result.key = key.digest
         return result.to_json()
 

@@ -3,7 +3,7 @@
 The items (:mod:`~captum_contrastive.pipeline.work_items`) are computed through
 the same cached stages as a single-process run, on a view of the run's data cut
 to one shard: the cache files, and so the numbers, are the same for any split.
-A item reads its shard's images from the selection's image shards and holds
+A work item reads its shard's images from the selection's image shards and holds
 one shard's images, attacked images and noise controls while it works.
 """
 

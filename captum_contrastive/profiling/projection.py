@@ -1,14 +1,15 @@
-"""Projected wall time of a large split run from measured per-unit costs.
+"""Projected wall time of a large split run from measured per-item costs.
 
 :func:`measure_unit_costs` times, on one model and image size, what the work
-units are made of: a forward pass, a forward and backward pass, one C&W step
+items are made of: a forward pass, a forward and backward pass, one C&W step
 through Foolbox, and every method's maps, per image. :func:`project_run` counts
-the units of a configured run of ``n_images`` images (the attack chains and
+the work items of a configured run of ``n_images`` images (the attack chains and
 clean maps of :mod:`~captum_contrastive.pipeline.work_items` with the recovery
 curves of their shards, the selection scan, the studies) and turns the costs
-into the wall time on ``workers`` processes: the units are shared out (their sum
-over the workers, plus one unit for the imbalance), the studies' own work is not
-split by image (each study runs on one rank), and the selection scans in waves.
+into the wall time on ``workers`` processes: the work items are shared out
+(their sum over the workers, plus one item for the imbalance), the studies'
+own work is not split by image (each study runs on one rank), and the selection
+scans in waves.
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ def project_run(
             early abort stops it; 1 (every step) gives an upper bound.
 
     Returns:
-        seconds per phase (``scan``, ``units``, ``imbalance``, ``studies``), each
+        seconds per phase (``scan``, ``work_items``, ``imbalance``, ``studies``), each
         study's seconds, the total, and the inputs.
     """
     config = config or BenchmarkConfig()

@@ -168,5 +168,5 @@ def test_the_typed_summary_protocol_and_figure_of_the_unit(fake_run, tmp_path):
     # render drew the figure through `figures`; a skipped study draws none.
     assert (out / "class_discriminativity.png").is_file()
     assert (out / "class_discriminativity.pdf").is_file()
-    skipped = replace(result, summary={}, skipped={"class": "why"})
+    skipped = replace(result, summary={}, skipped={"class_discriminativity": "why"})
     assert unit.figures(skipped, tmp_path) == {} and unit.protocol(skipped) is None

@@ -91,9 +91,9 @@ def test_columns_follow_the_units_and_missing_cells_read_na() -> None:
 
 def test_protocol_block_has_the_run_info_then_each_units_protocol() -> None:
     run = _run(_Quiet(None), _Toy(None), summaries={"toy": {"scores": {}, "steps": 7}})
-    assert study_protocols(run) == {"toy": {"steps": 7}}
+    assert study_protocols(run) == {"quiet": None, "toy": {"steps": 7}}
     info = {"config": {"seed": 0}, "methods": {"a": {}}, "model": "m", "data": "d"}
     block = _protocol(run, {"run": {**info, "indices": [1, 2]}})
     parsed = json.loads(block.removeprefix("```json\n").removesuffix("\n```\n"))
-    assert list(parsed) == ["config", "methods", "model", "data", "toy"]
-    assert parsed["toy"] == {"steps": 7}
+    assert list(parsed) == ["config", "methods", "model", "data", "quiet", "toy"]
+    assert parsed["toy"] == {"steps": 7} and parsed["quiet"] is None

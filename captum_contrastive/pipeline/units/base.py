@@ -10,6 +10,7 @@ orchestrator knows none of them by name.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from abc import ABC, abstractmethod
@@ -33,6 +34,7 @@ __all__ = [
     "SummaryRow",
     "UNITS",
     "Verdict",
+    "check_summary_type",
     "json_ready",
     "json_settled",
     "register_unit",
@@ -291,3 +293,21 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 def percent(value: float | None) -> str:
     """``value`` as a percentage, ``n/a`` when missing."""
     return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
+
+
+def check_summary_type(unit: StudyUnit, result: StudyResult) -> None:
+    """Refuse a typed summary from a unit that does not declare its type: the
+    cache would read it back as a plain dict, and the unit's ``render`` would
+    then fail on a later run only.
+
+    Raises:
+        TypeError: ``result.summary`` is a dataclass but ``unit.summary_type``
+            is still the default ``dict[str, Any]``.
+    """
+    summary = result.summary
+    if dataclasses.is_dataclass(summary) and unit.summary_type == dict[str, Any]:
+        kind = type(summary).__name__
+        raise TypeError(
+            f"study unit {unit.name!r} returned a {kind} summary but declares no "
+            f"summary_type: add `summary_type = {kind}` to {type(unit).__name__}"
+        )

@@ -133,15 +133,17 @@ class ClassDiscriminativityUnit(StudyUnit):
     def evaluate(self, data: RunData) -> StudyResult:
         pairs = self.pairs
         if pairs is None:
-            why = "the data has no multi-object images (LabeledImage.labels)"
-            return StudyResult(self.name, "", {}, None, {"class": why})
+            raise RuntimeError(
+                "ClassDiscriminativityUnit.evaluate needs its images and class "
+                "pairs: call prepare(data, preset) first (run_benchmark does)"
+            )
         if not self.methods():
             why = f"none of `class_methods` {list(self.config.class_methods)} is run"
-            return StudyResult(self.name, "", {}, None, {"class": why})
+            return StudyResult(self.name, "", {}, None, {self.name: why})
         context = pairs.context
         if not any(len(set(found)) >= 2 for found in pairs.labels):
             why = f"no image of the {pairs.kind} has two or more labels"
-            return StudyResult(self.name, "", {}, None, {"class": why})
+            return StudyResult(self.name, "", {}, None, {self.name: why})
         images = [context.preset.dataset[i].image for i in pairs.indices]
         result = class_discriminativity(
             context.model,

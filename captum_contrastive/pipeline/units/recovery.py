@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import captum_contrastive.metrics
+import captum_contrastive.row_chunks
 import captum_contrastive.studies
 from captum_contrastive.fingerprint import code_digest, tensor_digest
 from captum_contrastive.freed_memory import return_freed_memory
@@ -181,6 +182,7 @@ class RecoveryUnit(StudyUnit):
             sys.modules[__name__],
             captum_contrastive.studies,
             captum_contrastive.metrics,
+            captum_contrastive.row_chunks,
         )
 
     def _signed(self, data: RunData) -> set[str]:
