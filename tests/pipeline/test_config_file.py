@@ -50,7 +50,7 @@ def test_a_single_study_command_keeps_its_study(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("text", "suffix", "message"),
     [
-        ("n_imagez = 3\n", ".toml", "unknown key 'n_imagez'"),
+        ("n_imagez = 3\n", ".toml", "key 'n_imagez' (did you mean 'n_images'?)"),
         ("seed = \n", ".toml", "cannot be read"),
         ("seed: 3\n", ".yaml", "must be a .toml or .json"),
         ('{"seed": -1}', ".json", "`--seed`"),
