@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 
@@ -87,11 +88,34 @@ def load_plugins(environ: Mapping[str, str] | None = None) -> list[str]:
         try:
             importlib.import_module(name)
         except Exception as error:  # the plug-in's own error, reported as such
-            raise PluginError(
-                f"the plug-in module {name!r} (named in {source}) could not be "
-                f"imported: {type(error).__name__}: {error}. Check that it is on "
-                "the Python path (PYTHONPATH) and imports without error."
-            ) from error
+            raise PluginError(_failure(name, source, error)) from error
         _loaded.append(name)
         imported.append(name)
     return imported
+
+
+def _failure(name: str, source: str, error: Exception) -> str:
+    """Why the plug-in ``name`` failed, in the user's words: not found on the
+    path, or its import raised (with the file and line that raised)."""
+    head = f"the plug-in module {name!r} (named in {source})"
+    missing = getattr(error, "name", None)
+    if (
+        isinstance(error, ModuleNotFoundError)
+        and missing
+        and (name == missing or name.startswith(f"{missing}."))
+    ):
+        return (
+            f"{head} was not found: {error}. Check its spelling and that its "
+            "folder is on the Python path (PYTHONPATH)."
+        )
+    frames = traceback.extract_tb(error.__traceback__)
+    # The plug-in's own line: the last frame outside importlib and this package.
+    package = os.path.dirname(os.path.abspath(__file__))
+    own = [
+        f
+        for f in frames
+        if "importlib" not in f.filename
+        and not os.path.abspath(f.filename).startswith(package + os.sep)
+    ]
+    at = f" at {own[-1].filename}:{own[-1].lineno}" if own else ""
+    return f"{head} raised {type(error).__name__} while it was imported{at}: {error}"

@@ -24,10 +24,11 @@ def plugin_folder(tmp_path, monkeypatch):
         "getattr(builtins, 'counted_plugin_imports', 0) + 1\n"
     )
     (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('no weights')\n")
+    (tmp_path / "missing_dependency_plugin.py").write_text("import no_such_dep_\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(plugins, "_loaded", [])
     yield tmp_path
-    for name in ("counted_plugin", "broken_plugin"):
+    for name in ("counted_plugin", "broken_plugin", "missing_dependency_plugin"):
         sys.modules.pop(name, None)
 
 
@@ -44,11 +45,32 @@ def test_named_modules_are_imported_once(plugin_folder):
 
 @pytest.mark.parametrize(
     ("module", "cause"),
-    [("no_such_plugin", "ModuleNotFoundError"), ("broken_plugin", "no weights")],
+    [
+        ("no_such_plugin", "was not found: No module named 'no_such_plugin'"),
+        ("no_such_package.study", "was not found: No module named"),
+        ("broken_plugin", "raised RuntimeError while it was imported at "),
+        ("missing_dependency_plugin", "raised ModuleNotFoundError while it"),
+    ],
 )
 def test_a_plugin_that_fails_is_named_with_its_cause(plugin_folder, module, cause):
-    with pytest.raises(PluginError, match=f"'{module}'.*{PLUGINS_VARIABLE}.*{cause}"):
+    with pytest.raises(PluginError, match=f"'{module}'.*{PLUGINS_VARIABLE}") as error:
         load_plugins({PLUGINS_VARIABLE: module})
+    assert cause in str(error.value)
+
+
+def test_a_plugin_that_raises_is_located_at_its_own_line(plugin_folder):
+    """Not at the package's line that raised on its behalf (a registration)."""
+    (plugin_folder / "twice_plugin.py").write_text(
+        "from captum_contrastive.methods import register_method\n"
+        "register_method('saliency')(lambda settings: None)\n"
+    )
+    with pytest.raises(PluginError) as error:
+        load_plugins({PLUGINS_VARIABLE: "twice_plugin"})
+    message = str(error.value)
+    assert f"{plugin_folder / 'twice_plugin.py'}:2: " in message
+    assert "method 'saliency' is registered twice" in message
+    assert "PYTHONPATH" not in message  # it was found; the path is not the cause
+    sys.modules.pop("twice_plugin", None)
 
 
 def test_the_command_line_says_which_plugin_failed(plugin_folder, monkeypatch, capsys):

@@ -20,7 +20,7 @@ from captum_contrastive.methods import (
     compute_maps,
 )
 from captum_contrastive.pipeline.config import BenchmarkConfig
-from captum_contrastive.pipeline.report import write_outputs
+from captum_contrastive.pipeline.report import read_summaries, write_outputs
 from captum_contrastive.pipeline.runner import BenchmarkRun, run_benchmark
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "BenchmarkRun",
     "MethodSpec",
     "compute_maps",
+    "read_summaries",
     "run_benchmark",
     "write_outputs",
 ]

@@ -148,12 +148,30 @@ def config_from_args(
     full, threads = values.pop("full", False), values.pop("threads", 1)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"`threads` must be at least 1, got {threads!r}")
-    config = BenchmarkConfig.full(**values) if full else BenchmarkConfig(**values)
+    try:
+        config = BenchmarkConfig.full(**values) if full else BenchmarkConfig(**values)
+    except (TypeError, ValueError) as error:
+        raise type(error)(_named_in_file(str(error), args)) from error
     chosen = frozenset(values) - {"out", "studies"}
     units = registered_units()
     for name in config.studies:
         units[name](config).check_config(chosen)
     return config, threads
+
+
+def _named_in_file(message: str, args: argparse.Namespace) -> str:
+    """``message`` with each field that ``--config``'s file set (and no option
+    overrode) named as the file's key, so that the error points at the file
+    rather than at an option the user did not type."""
+    if args.config is None:
+        return message
+    from captum_contrastive.pipeline.config_file import read_config_file
+
+    given = _option_values(args)
+    for name in read_config_file(args.config):
+        if name not in given:
+            message = message.replace(f"`{name}`", f"{name} in {args.config}")
+    return message
 
 
 #: Exit status of ``--merge-only`` when work items are missing.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -124,15 +125,30 @@ def _positive_float(name: str, value: Any, maximum: float = math.inf) -> None:
         raise ValueError(f"`{name}` must be in (0, {maximum}], got {value!r}")
 
 
-def _names(name: str, values: Any, allowed: tuple[str, ...] | list[str]) -> None:
+def _names(
+    name: str,
+    values: Any,
+    allowed: tuple[str, ...] | list[str],
+    shown: list[str] | None = None,
+) -> None:
+    """Refuse ``values`` unless a tuple of distinct names of ``allowed``; the
+    message lists ``shown`` (default: ``allowed``), the spellings a user types,
+    with the closest one to each unknown name."""
+    shown = list(allowed) if shown is None else shown
     if isinstance(values, str) or not isinstance(values, tuple | list):
         raise ValueError(f"`{name}` must be a tuple of names, got {values!r}")
     if not values:
-        raise ValueError(f"`{name}` is empty; choose from {list(allowed)}")
+        raise ValueError(f"`{name}` is empty; choose from {shown}")
     unknown = [v for v in values if v not in allowed]
     if unknown:
+        close = [
+            match
+            for v in unknown
+            for match in difflib.get_close_matches(str(v), shown, n=1)
+        ]
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
         raise ValueError(
-            f"`{name}` has unknown names {unknown}; choose from {list(allowed)}"
+            f"`{name}` has unknown names {unknown}{hint}; choose from {shown}"
         )
     repeated = sorted({v for v in values if list(values).count(v) > 1})
     if repeated:
@@ -355,7 +371,8 @@ class BenchmarkConfig:
         ("cw",),
         flag="--recovery-attacks",
         type=names,
-        help="attacks that get the perturbation-recovery study (default: cw)",
+        help="attack families, or --attack run names, that get the "
+        "perturbation-recovery study (default: cw)",
     )
     control_runs: tuple[str, ...] = ("cw-k0", "bim")
     cw_steps: int = 100
@@ -518,7 +535,7 @@ class BenchmarkConfig:
     def _check_names(self) -> None:
         _names("methods", self.methods, registered_methods())
         _names("class_methods", self.class_methods, registered_methods())
-        _names("studies", self.studies, study_names())
+        _names("studies", self.studies, study_names(), study_spellings())
         _names("attacks", self.attacks, list(ATTACK_FAMILIES))
         extra = list(self.extra_attack_runs())
         if self.recovery_attacks:

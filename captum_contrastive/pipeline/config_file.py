@@ -3,6 +3,7 @@ writes beside its results, which is enough to rerun it)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -55,9 +56,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     for key, value in values.items():
         name = key.replace("-", "_")
         if name not in allowed:
+            close = difflib.get_close_matches(name, sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(
-                f"`--config` {path} sets unknown key {key!r}; the keys are the "
-                f"config fields: {sorted(allowed)}"
+                f"`--config` {path} sets unknown key {key!r}{hint}; the keys are "
+                f"the config fields: {sorted(allowed)}"
             )
         settings[name] = tuple(value) if isinstance(value, list) else value
     return settings

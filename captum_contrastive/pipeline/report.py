@@ -20,15 +20,17 @@ from captum_contrastive.pipeline.bim_calibration import CalibratedRadius
 from captum_contrastive.pipeline.cache import file_lock
 from captum_contrastive.pipeline.memory_plan import peak_memory
 from captum_contrastive.pipeline.runner import BASELINE_CHECK_IMAGES, BenchmarkRun
+from captum_contrastive.pipeline.study_registry import registered_units
 from captum_contrastive.pipeline.units import ReportSection, Verdict
 from captum_contrastive.pipeline.units.base import table
 from captum_contrastive.plots import plot_maps_grid
 from captum_contrastive.row_chunks import loaded
-from captum_contrastive.typed_json import to_json
+from captum_contrastive.typed_json import from_json, to_json
 
 __all__ = [
     "SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
+    "read_summaries",
     "results_json",
     "study_columns",
     "study_protocols",
@@ -188,6 +190,58 @@ def results_json(run: BenchmarkRun, verdicts: list[Verdict]) -> dict[str, Any]:
     return results
 
 
+#: The entries of ``results.json`` that are not a study's summary.
+RUN_ENTRIES = (
+    "schema_version",
+    "attacks",
+    "skipped",
+    "run",
+    "verdicts",
+    "baseline_checks",
+    "stage_keys",
+    "timings",
+    "rank_timings",
+)
+
+
+def read_summaries(results: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    """Each study's summary in ``results.json``, read back into its unit's
+    :attr:`~captum_contrastive.pipeline.units.StudyUnit.summary_type` (typed
+    dataclasses with :class:`~captum_contrastive.metrics.intervals.Interval`
+    leaves), by study name.
+
+    A study of your own is read when the module that registers it has been
+    imported (:func:`captum_contrastive.plugins.load_plugins` imports those of
+    ``$CAPTUM_CONTRASTIVE_PLUGINS``).
+
+    Args:
+        results: ``results.json``'s path, or its content.
+
+    Returns:
+        dict: study name -> summary, in the file's order.
+
+    Raises:
+        ValueError: an entry is a study that no registered unit reads.
+        captum_contrastive.typed_json.JsonSchemaError: a summary does not
+            match its type.
+    """
+    if not isinstance(results, Mapping):
+        results = json.loads(Path(results).read_text())
+    units = registered_units()
+    summaries = {}
+    for name, value in results.items():
+        if name in RUN_ENTRIES:
+            continue
+        if name not in units:
+            raise ValueError(
+                f"results.json has the study {name!r}, which no registered study "
+                "unit reads: import the module that registers it first (for "
+                "plug-ins, captum_contrastive.plugins.load_plugins())"
+            )
+        summaries[name] = from_json(units[name].summary_type, value, name)
+    return summaries
+
+
 def _grid(run: BenchmarkRun) -> dict[str, Any]:
     data = run.data
     rows = list(range(min(run.config.grid_images, len(data.selection.indices))))
@@ -230,6 +284,7 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"were skipped (listed in results.json run.unreadable): {first}"
         )
     caveats += _applicability_caveats(run)
+    caveats += _unused_attack_caveats(run)
     caveats += _selection_caveats(run)
     caveats += _calibration_caveats(run.data.bim_calibration)
     caveats += [c for section in sections for c in section.caveats]
@@ -243,6 +298,21 @@ def _caveats(run: BenchmarkRun, sections: list[ReportSection]) -> list[str]:
             f"Model and data: {run.preset['name']} ({run.preset['description']})."
         )
     return caveats
+
+
+def _unused_attack_caveats(run: BenchmarkRun) -> list[str]:
+    """A line for the ``--attack`` runs that no chosen study needs, and that
+    were therefore not run (rather than dropped without a word)."""
+    needed = {r for unit in run.units for r in unit.runs_needed()}
+    unused = [r for r in run.config.extra_attack_runs() if r not in needed]
+    if not unused:
+        return []
+    return [
+        f"The --attack run(s) {', '.join(unused)} were not run: no study of "
+        "--studies uses them (the docs' benchmark page says which runs each "
+        "study attacks; perturbation recovery needs the run's name in "
+        "--recovery-attacks too)."
+    ]
 
 
 def _applicability_caveats(run: BenchmarkRun) -> list[str]:

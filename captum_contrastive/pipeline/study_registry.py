@@ -65,12 +65,21 @@ def register_unit(cls: type[StudyUnit]) -> type[StudyUnit]:
     }
     for spelling in _spellings(cls):
         if spelling in taken:
+            owner = UNITS[taken[spelling]]
+            what = "name" if spelling == cls.name else "command"
             raise ValueError(
-                f"study unit {cls.name!r}: {spelling!r} is taken by the study "
-                f"{taken[spelling]!r}"
+                f"cannot register the study {cls.name!r} ({_where(cls)}): its "
+                f"{what} {spelling!r} is taken by the study {taken[spelling]!r} "
+                f"({_where(owner)}); give the new unit another `{what}`, or "
+                "import its module once"
             )
     UNITS[cls.name] = cls
     return cls
+
+
+def _where(cls: type) -> str:
+    """Where a unit class is defined, as ``module.Class``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _spellings(cls: type[StudyUnit]) -> list[str]:

@@ -50,10 +50,12 @@ def test_a_single_study_command_keeps_its_study(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("text", "suffix", "message"),
     [
-        ("n_imagez = 3\n", ".toml", "unknown key 'n_imagez'"),
+        ("n_imagez = 3\n", ".toml", "key 'n_imagez' (did you mean 'n_images'?)"),
         ("seed = \n", ".toml", "cannot be read"),
         ("seed: 3\n", ".yaml", "must be a .toml or .json"),
-        ('{"seed": -1}', ".json", "`--seed`"),
+        # A value the file set is named as the file's key, not as an option.
+        ('{"seed": -1}', ".json", "error: seed in "),
+        ('studies = ["clas"]\n', ".toml", "did you mean 'class'?"),
     ],
 )
 def test_bad_files_are_refused_naming_the_problem(
@@ -72,3 +74,14 @@ def test_a_missing_file_is_refused(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--config", str(tmp_path / "none.toml")])
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_an_option_that_overrides_the_file_is_named_as_the_option(
+    tmp_path, capsys
+) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("seed = 5\n")
+    with pytest.raises(SystemExit):
+        main(["--config", str(path), "--out", str(tmp_path / "o"), "--seed", "-1"])
+    error = capsys.readouterr().err
+    assert "`--seed`" in error and f"in {path}" not in error

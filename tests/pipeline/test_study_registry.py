@@ -63,8 +63,14 @@ def test_class_is_an_alias_of_class_discriminativity() -> None:
 
 
 def test_an_unknown_study_is_refused_naming_the_studies() -> None:
-    with pytest.raises(ValueError, match="unknown names \\['clas'\\]"):
+    with pytest.raises(ValueError, match="unknown names \\['clas'\\]") as error:
         BenchmarkConfig(studies=("clas",))
+    # In the user's spellings (those of --help), with the closest one.
+    assert "did you mean 'class'?" in str(error.value)
+    assert "'class', 'localization'" in str(error.value)
+    assert "class_discriminativity" not in str(error.value)
+    with pytest.raises(ValueError, match="did you mean 'recovery'"):
+        BenchmarkConfig(studies=("recovry",))
 
 
 def test_a_registered_study_is_a_study_and_a_command(example) -> None:
@@ -94,8 +100,11 @@ def test_a_name_or_command_is_registered_once(example) -> None:
     class Twice(example.MapEntropyUnit):
         command = None
 
-    with pytest.raises(ValueError, match="'map_entropy' is taken"):
+    with pytest.raises(ValueError, match="'map_entropy' is taken") as error:
         register_unit(Twice)
+    # Both classes are named, so the user sees which module registered it first.
+    assert "(map_entropy_study.MapEntropyUnit)" in str(error.value)
+    assert "Twice)" in str(error.value) and "another `name`" in str(error.value)
 
     class SameCommand(example.MapEntropyUnit):
         name = "other_entropy"
