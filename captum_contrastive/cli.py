@@ -61,7 +61,10 @@ def study_commands() -> dict[str, StudyCommand]:
     for name, unit in registered_units().items():
         if unit.command:
             commands[unit.command] = StudyCommand(
-                unit.command, (name,), unit.description, unit.default_out
+                unit.command,
+                (name,),
+                unit.description,
+                unit.default_out or f"results/{name}",
             )
     return commands
 

@@ -9,7 +9,7 @@ run. On the command line, name it in the environment variable
 :data:`PLUGINS_VARIABLE` (module names, separated by commas)::
 
     CAPTUM_CONTRASTIVE_PLUGINS=map_entropy_study captum-contrastive run \\
-        --studies map_entropy,recovery
+        --studies map-entropy,recovery
 
 or, in an installed package, as an entry point of the group
 :data:`ENTRY_POINT_GROUP` (``pyproject.toml``)::
@@ -17,8 +17,11 @@ or, in an installed package, as an entry point of the group
     [project.entry-points."captum_contrastive.plugins"]
     map_entropy = "my_package.map_entropy_study"
 
-Every ``captum-contrastive`` command and ``benchmarks/`` script imports them
-first (:func:`load_plugins`), and ``torchrun`` ranks inherit the variable.
+Every ``captum-contrastive`` command (and ``benchmarks/run_all.py``, the same
+command line) imports them first (:func:`load_plugins`), and ``torchrun`` ranks
+inherit the variable. The other scripts of ``benchmarks/`` (speed, memory,
+projection, attack strength) measure the built-in methods and attacks and load
+no plug-ins.
 
 This module imports nothing from the package.
 """

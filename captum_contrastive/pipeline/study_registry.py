@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from captum_contrastive.pipeline.units.base import StudyUnit
 
 __all__ = [
+    "RESERVED_COMMANDS",
     "UNITS",
     "register_unit",
     "registered_units",
@@ -41,6 +42,10 @@ __all__ = [
     "study_names",
     "study_spellings",
 ]
+
+#: The commands of ``captum-contrastive`` that are not a study's: no study may
+#: take them as its name or command.
+RESERVED_COMMANDS = ("run", "speed")
 
 #: Every registered unit class, by study name, in registration order (the order
 #: of the report and of ``--studies``' default).
@@ -58,8 +63,16 @@ def register_unit(cls: type[StudyUnit]) -> type[StudyUnit]:
         ``cls``, unchanged.
 
     Raises:
-        ValueError: when the name or the command is taken.
+        ValueError: when the name or the command is taken (by another study, or
+            by :data:`RESERVED_COMMANDS`).
     """
+    for spelling in _spellings(cls):
+        if spelling in RESERVED_COMMANDS:
+            raise ValueError(
+                f"cannot register the study {cls.name!r} ({_where(cls)}): "
+                f"{spelling!r} is a command of captum-contrastive; give the unit "
+                "another `name` or `command`"
+            )
     taken = {
         spelling: name for name, unit in UNITS.items() for spelling in _spellings(unit)
     }

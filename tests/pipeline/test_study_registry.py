@@ -112,7 +112,32 @@ def test_a_name_or_command_is_registered_once(example) -> None:
 
     with pytest.raises(ValueError, match="'class' is taken by the study"):
         register_unit(SameCommand)
+
+    class TakesRun(example.MapEntropyUnit):
+        name = "run_entropy"
+        command = "run"
+
+    with pytest.raises(ValueError, match="'run' is a command of captum-contrastive"):
+        register_unit(TakesRun)
     assert set(UNITS) == {*BUILT_IN, "map_entropy"}
+
+
+def test_a_command_without_an_output_folder_gets_one_of_its_own() -> None:
+    from captum_contrastive.pipeline.study_registry import UNITS
+
+    with load_example() as example:
+
+        class NoFolder(example.MapEntropyUnit):
+            name = "entropy_without_folder"
+            command = "entropy-without-folder"
+            default_out = ""
+
+        register_unit(NoFolder)
+        try:
+            found = study_commands()["entropy-without-folder"]
+            assert found.default_out == "results/entropy_without_folder"
+        finally:
+            UNITS.pop("entropy_without_folder")
 
 
 #: The orchestrator's modules, which name no study. Left out: the maps grid,

@@ -187,8 +187,9 @@ class StudyUnit(ABC):
     #: and the ``study`` column of ``summary.csv``.
     name: ClassVar[str]
     #: Its own subcommand of ``captum-contrastive`` (``None``: none; it runs
-    #: with ``run``), which ``--studies`` also accepts for the study; the
-    #: command's one-line description and default output folder.
+    #: with ``run``; not ``run`` or ``speed``), which ``--studies`` also
+    #: accepts for the study; the command's one-line description and default
+    #: output folder (empty: ``results/<name>``).
     command: ClassVar[str | None] = None
     description: ClassVar[str] = ""
     default_out: ClassVar[str] = ""
