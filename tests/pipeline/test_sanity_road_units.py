@@ -63,6 +63,8 @@ def test_sanity_section_prints_the_rule_and_a_verdict_per_method(written) -> Non
     _, out = written
     report = (out / "report.md").read_text()
     assert "## Sanity checks" in report
+    verdicts = report.split("## Verdicts on the paper's claims\n", 1)[1]
+    assert verdicts.startswith("\nNone of the chosen studies evaluates a claim")
     assert "Data randomisation (Adebayo et al., 2018): not run" in report
     assert "passes if the 95% CI of cascading_spearman_abs@mean lies below 0.5" in (
         report
