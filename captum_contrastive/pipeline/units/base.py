@@ -36,7 +36,6 @@ __all__ = [
     "Verdict",
     "check_summary_type",
     "json_ready",
-    "json_settled",
     "register_unit",
 ]
 
@@ -44,14 +43,6 @@ __all__ = [
 def json_ready(value: Any) -> Any:
     """``value`` with numpy scalars and arrays turned into plain Python."""
     return json.loads(json.dumps(value, default=_plain))
-
-
-def json_settled(summary: Any) -> Any:
-    """``summary`` (a typed summary) as the cache gives it back: written with
-    :func:`~captum_contrastive.typed_json.to_json` and read into its own type,
-    so a fresh result equals a cached one (tuples and numpy scalars in its
-    free-form parts become lists and plain numbers)."""
-    return from_json(type(summary), json_ready(to_json(summary)))
 
 
 def _plain(value: Any) -> Any:
@@ -128,8 +119,9 @@ class StudyResult:
         key: digest of the study stage's key (its inputs and settings).
         summary: the unit's summary, an instance of its
             :attr:`StudyUnit.summary_type` (``None`` when nothing was evaluated);
-            written to ``results.json`` with
-            :func:`~captum_contrastive.typed_json.to_json`.
+            :meth:`to_json` writes it as plain JSON values, and the runner
+            reads every result (fresh or cached) back through :meth:`from_json`,
+            so a fresh result equals a cached one.
         records: JSON-ready per-image records (written to ``records.json``).
         skipped: parts not evaluated, with the reason.
     """
@@ -144,7 +136,7 @@ class StudyResult:
         return {
             "study": self.study,
             "key": self.key,
-            "summary": to_json(self.summary),
+            "summary": json_ready(to_json(self.summary)),
             "records": self.records,
             "skipped": self.skipped,
         }

@@ -19,7 +19,6 @@ from captum_contrastive.pipeline.units.base import (
     SummaryRow,
     Verdict,
     json_ready,
-    json_settled,
     register_unit,
     table,
 )
@@ -157,7 +156,7 @@ class ClassDiscriminativityUnit(StudyUnit):
         )
         summary = ClassDiscriminativitySummary.of(result, pairs.kind)
         records = json_ready(result["records"])
-        return StudyResult(self.name, "", json_settled(summary), records)
+        return StudyResult(self.name, "", summary, records)
 
     def render(self, result: StudyResult, out: Path) -> ReportSection:
         section = ReportSection()

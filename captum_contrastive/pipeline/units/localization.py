@@ -13,7 +13,6 @@ from captum_contrastive.pipeline.units.base import (
     StudyResult,
     StudyUnit,
     SummaryRow,
-    json_settled,
     register_unit,
     table,
 )
@@ -63,7 +62,7 @@ class LocalizationUnit(StudyUnit):
             data, take_rows(data.masks, success), "adversarial", main, success
         )
         summary = LocalizationSummary.of(clean, attacked)
-        return StudyResult(self.name, "", json_settled(summary))
+        return StudyResult(self.name, "", summary)
 
     def _localize(self, data, masks, condition, run, rows) -> dict[str, Any]:
         label = "clean" if run is None else f"adversarial {run}"

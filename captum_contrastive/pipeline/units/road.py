@@ -30,7 +30,6 @@ from captum_contrastive.pipeline.units.base import (
     StudyUnit,
     SummaryRow,
     json_ready,
-    json_settled,
     register_unit,
     table,
 )
@@ -132,7 +131,7 @@ class RoadUnit(StudyUnit):
             name: {order: curve.records() for order, curve in curves.items()}
             for name, curves in every.items()
         }
-        return StudyResult(self.name, "", json_settled(summary), json_ready(records))
+        return StudyResult(self.name, "", summary, json_ready(records))
 
     def _summarise(self, curves: dict[str, RoadCurve]) -> RoadMethodSummary:
         c = self.config

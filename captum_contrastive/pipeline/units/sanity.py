@@ -37,7 +37,6 @@ from captum_contrastive.pipeline.units.base import (
     StudyUnit,
     SummaryRow,
     json_ready,
-    json_settled,
     register_unit,
     table,
 )
@@ -313,7 +312,7 @@ class SanityUnit(StudyUnit):
             }
             for name, result in tests.items()
         }
-        return StudyResult(self.name, "", json_settled(summary), json_ready(records))
+        return StudyResult(self.name, "", summary, json_ready(records))
 
     def _summary(
         self,
