@@ -14,21 +14,12 @@ from captum_contrastive.pipeline.runner import run_benchmark
 from captum_contrastive.studies.recovery import ORACLE
 from tests.fake_preset import fake_preset
 from tests.tiny_models import images, small_cnn
+from tests.tiny_run_settings import TWO_ATTACK_RUNS
 
 FAST = dict(
+    TWO_ATTACK_RUNS,
     studies=("recovery", "adversarial", "class", "localization"),
-    n_images=6,
     n_multi_images=4,
-    methods=("enhanced_gbp", "saliency", "guided_backprop"),
-    attacks=("cw", "bim"),
-    kappas=(0.0,),
-    sweep_kappas=(0.0,),
-    cw_steps=20,
-    cw_binary_search_steps=3,
-    bim_epsilon=0.03,
-    n_resamples=100,
-    grid_images=2,
-    progress=False,
     shard_size=4,
 )
 

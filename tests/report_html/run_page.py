@@ -11,22 +11,9 @@ from captum_contrastive.pipeline.config import BenchmarkConfig
 from captum_contrastive.pipeline.report import write_outputs
 from captum_contrastive.pipeline.runner import BenchmarkRun, run_benchmark
 from tests.fake_preset import fake_preset
+from tests.tiny_run_settings import TWO_ATTACK_RUNS
 
-TINY = dict(
-    studies=("adversarial",),
-    n_images=6,
-    methods=("enhanced_gbp", "saliency", "guided_backprop"),
-    attacks=("cw", "bim"),
-    kappas=(0.0,),
-    sweep_kappas=(0.0,),
-    cw_steps=20,
-    cw_binary_search_steps=3,
-    bim_epsilon=0.03,
-    n_resamples=100,
-    grid_images=2,
-    progress=False,
-    shard_size=3,
-)
+TINY = dict(TWO_ATTACK_RUNS, studies=("adversarial",), shard_size=3)
 
 
 def tiny_run(out: Path) -> BenchmarkRun:

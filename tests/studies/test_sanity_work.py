@@ -178,9 +178,10 @@ def test_independent_and_random_logit_equal_recomputing_from_scratch(data):
             )
 
 
-def test_a_model_randomised_twice_is_evaluated_once(data, monkeypatch):
-    model, images, targets = data
-    calls = []
+@pytest.fixture
+def map_calls(monkeypatch) -> list[str]:
+    """The method of every map set the sanity tests compute, in order."""
+    calls: list[str] = []
     plain_maps = sanity._Inputs.maps
 
     def counted(self, name, model, targets, contrast):
@@ -188,16 +189,21 @@ def test_a_model_randomised_twice_is_evaluated_once(data, monkeypatch):
         return plain_maps(self, name, model, targets, contrast)
 
     monkeypatch.setattr(sanity._Inputs, "maps", counted)
+    return calls
+
+
+def test_a_model_randomised_twice_is_evaluated_once(data, map_calls):
+    model, images, targets = data
     work = SanityWork()
     common = dict(seed=SEED, n_resamples=20, work=work)
     cascading = cascading_randomization(
         model, images, targets, INDICES, SPECS, depth=1, **common
     )
-    before = len(calls)
+    before = len(map_calls)
     independent = independent_randomization(
         model, images, targets, INDICES, SPECS, layers=["fc"], **common
     )
-    assert len(calls) == before  # @fc is the cascade's @1: nothing recomputed
+    assert len(map_calls) == before  # @fc is the cascade's @1: nothing recomputed
     assert work.reused == {"independent@fc": "cascading@1"}
     for key, measures in cascading.records.items():
         for measure in ("spearman", "ssim"):
@@ -212,16 +218,8 @@ def test_a_model_randomised_twice_is_evaluated_once(data, monkeypatch):
     assert alone.records == independent.records
 
 
-def test_unchanged_runner_up_reuses_the_own_contrast_maps(data, monkeypatch):
+def test_unchanged_runner_up_reuses_the_own_contrast_maps(data, map_calls):
     model, images, targets = data
-    calls = []
-    plain_maps = sanity._Inputs.maps
-
-    def counted(self, name, model, targets, contrast):
-        calls.append(name)
-        return plain_maps(self, name, model, targets, contrast)
-
-    monkeypatch.setattr(sanity._Inputs, "maps", counted)
     work = SanityWork()
     result = cascading_randomization(
         model,
@@ -244,7 +242,7 @@ def test_unchanged_runner_up_reuses_the_own_contrast_maps(data, monkeypatch):
     # trained, @0 once, @1 and @all with both contrasts (the @1 runner-up
     # changes on this model, so the fixed contrast is computed there).
     assert result.runner_up_changed["1"] != [False] * N
-    assert len(calls) == 1 + 1 + 2 + 2
+    assert len(map_calls) == 1 + 1 + 2 + 2
     records = result.records
     for measure in records[fixed]:
         if measure.endswith("@0"):
